@@ -1,0 +1,223 @@
+"""Indexing GRID-style data sets, splitting them, and caching decoded mouth crops on disk.
+
+Layouts understood by :func:`find_clips`:
+
+- the shared layout: ``<root>/s<N>/*.mp4|*.mpg`` with ``<root>/alignments/s<N>/*.align``;
+- the official corpus layout: ``<root>/s<N>/video/mpg_6000/*.mpg`` with ``<root>/s<N>/align/*.align``;
+- a plain folder of videos whose GRID names spell their sentences (``bbaf2n.mpg``), with or without
+  ``.align`` files beside them.
+
+A clip's text comes from its alignment when there is one, else from its GRID file name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .align import load_alignment
+from .config import ModelConfig
+from .errors import DataError, LipreadError
+from .grid import UNSEEN_SPEAKERS, WORDS, sentence_from_name
+from .mouth import MouthLocator
+from .preprocess import default_locator, mouth_crops
+from .video import VIDEO_EXTENSIONS, read_frames
+
+__all__ = ["Clip", "CropCache", "find_clips", "split_clips"]
+
+_SPEAKER_DIR = re.compile(r"^s(\d+)$")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One training or evaluation example: a video, its sentence and where it came from."""
+
+    video: Path
+    text: str
+    speaker: int | None = None
+    alignment: Path | None = None
+
+    @property
+    def name(self) -> str:
+        """The file stem, e.g. ``"bbaf2n"``."""
+        return self.video.stem
+
+    @property
+    def key(self) -> str:
+        """A unique, file-name-safe id: ``s1_bbaf2n`` (or the stem when the speaker is unknown)."""
+        return f"s{self.speaker}_{self.name}" if self.speaker is not None else self.name
+
+
+def _videos_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+
+
+def _make_clip(video: Path, align: Path | None, speaker: int | None, problems: list[str]) -> Clip | None:
+    try:
+        if align is not None and align.exists():
+            return Clip(video, load_alignment(align, WORDS).sentence, speaker, align)
+        return Clip(video, sentence_from_name(video.stem), speaker, None)
+    except (LipreadError, ValueError) as e:
+        problems.append(f"{video}: skipped: {e}")
+        return None
+
+
+def find_clips(root: str | os.PathLike[str], speakers: Sequence[int] | None = None, warn: bool = True) -> list[Clip]:
+    """Every clip under ``root`` in one of the supported layouts, sorted by speaker and name.
+
+    Args:
+        root: the data folder.
+        speakers: keep only these speakers (None: all).
+        warn: print clips that were skipped (no text could be found) to stderr, once each.
+
+    Raises:
+        DataError: ``root`` is missing or holds no clips.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: data folder not found")
+    clips: list[Clip] = []
+    problems: list[str] = []
+    speaker_dirs = sorted(
+        (int(m.group(1)), d) for d in root.iterdir() if d.is_dir() and (m := _SPEAKER_DIR.match(d.name))
+    )
+    for spk, d in speaker_dirs:
+        if speakers is not None and spk not in speakers:
+            continue
+        official = d / "video" / "mpg_6000"
+        if official.is_dir():
+            for v in _videos_in(official):
+                clip = _make_clip(v, d / "align" / f"{v.stem}.align", spk, problems)
+                if clip:
+                    clips.append(clip)
+        else:
+            for v in _videos_in(d):
+                clip = _make_clip(v, root / "alignments" / d.name / f"{v.stem}.align", spk, problems)
+                if clip:
+                    clips.append(clip)
+    if not speaker_dirs:
+        for v in _videos_in(root):
+            clip = _make_clip(v, v.with_suffix(".align"), None, problems)
+            if clip:
+                clips.append(clip)
+    if warn:
+        for p in problems:
+            print(f"lipread: {p}", file=sys.stderr)
+    if not clips:
+        raise DataError(f"{root}: no GRID clips found (expected s<N>/*.mp4 with alignments/s<N>/*.align, "
+                        "s<N>/video/mpg_6000/*.mpg with s<N>/align/*.align, or GRID-named videos)")
+    return clips
+
+
+def split_clips(
+    clips: Sequence[Clip], split: str = "random", val_fraction: float = 0.1, seed: int = 0, overlapped_per_speaker: int = 255
+) -> tuple[list[Clip], list[Clip]]:
+    """Split clips into (train, validation).
+
+    Args:
+        split: ``"random"``: a fixed, seeded random ``val_fraction`` of the clips (sorted by key first, so
+            the split depends only on the file names and the seed; the default seed 0 and fraction 0.1 hold
+            out 90 of GRID speaker 1's 900 clips).
+            ``"unseen"``: LipNet's unseen-speaker split, speakers 1, 2, 20 and 22 held out.
+            ``"overlapped"``: LipNet's overlapped-speaker split, ``overlapped_per_speaker`` (255) random clips
+            of every speaker held out.
+        val_fraction, seed: for ``"random"`` (seed also for ``"overlapped"``).
+
+    Raises:
+        DataError: unknown split, or a split that leaves one side empty.
+    """
+    ordered = sorted(clips, key=lambda c: c.key)
+    rng = np.random.default_rng(seed)
+    if split == "random":
+        n_val = int(round(len(ordered) * val_fraction))
+        order = rng.permutation(len(ordered))
+        val_idx = set(order[:n_val].tolist())
+        val = [c for i, c in enumerate(ordered) if i in val_idx]
+        train = [c for i, c in enumerate(ordered) if i not in val_idx]
+    elif split == "unseen":
+        val = [c for c in ordered if c.speaker in UNSEEN_SPEAKERS]
+        train = [c for c in ordered if c.speaker not in UNSEEN_SPEAKERS]
+    elif split == "overlapped":
+        by_speaker: dict[int | None, list[Clip]] = {}
+        for c in ordered:
+            by_speaker.setdefault(c.speaker, []).append(c)
+        val, train = [], []
+        for spk in sorted(by_speaker, key=lambda s: -1 if s is None else s):
+            group = by_speaker[spk]
+            order = rng.permutation(len(group))
+            held = set(order[:overlapped_per_speaker].tolist())
+            val += [c for i, c in enumerate(group) if i in held]
+            train += [c for i, c in enumerate(group) if i not in held]
+    else:
+        raise DataError(f"unknown split {split!r}; use 'random', 'unseen' or 'overlapped'")
+    if not train or (val_fraction > 0 and split == "random" and not val and len(ordered) > 1):
+        raise DataError(f"split {split!r} of {len(ordered)} clips leaves {len(train)} for training and {len(val)} for validation")
+    return train, val
+
+
+class CropCache:
+    """Decoded mouth crops (``uint8 (T, H, W, C)``) stored once per clip as ``.npy`` files.
+
+    The cache folder is keyed by the locator and the model's input size and colour, so models with other
+    preprocessing never see stale crops. Files are written atomically.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], config: ModelConfig, locator: MouthLocator | None = None) -> None:
+        self.config = config
+        self.locator = locator or default_locator(config)
+        key = f"{self.locator.name}-{config.crop}-{config.height}x{config.width}x{config.channels}"
+        self.folder = Path(folder) / key
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, clip: Clip) -> Path:
+        return self.folder / f"{clip.key}.npy"
+
+    def get(self, clip: Clip) -> np.ndarray:
+        """The clip's crops, decoded and stored on first use. Raises VideoError for a bad video."""
+        p = self.path(clip)
+        if p.exists():
+            try:
+                return np.load(p, allow_pickle=False)
+            except (ValueError, OSError, EOFError):
+                p.unlink(missing_ok=True)
+        crops = mouth_crops(read_frames(clip.video), self.config, self.locator, source=str(clip.video))
+        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, crops, allow_pickle=False)
+        os.replace(tmp, p)
+        return crops
+
+    def fill(
+        self, clips: Sequence[Clip], workers: int = 2, progress: Callable[[int], None] | None = None
+    ) -> tuple[list[Clip], list[tuple[Clip, str]]]:
+        """Decode every clip not yet cached (in ``workers`` threads).
+
+        Returns:
+            (the clips that are usable, [(clip, reason)] for the broken ones, each reported once).
+        """
+
+        def one(clip: Clip) -> str | None:
+            try:
+                self.get(clip)
+                return None
+            except LipreadError as e:
+                return str(e)
+
+        good: list[Clip] = []
+        bad: list[tuple[Clip, str]] = []
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for clip, err in zip(clips, pool.map(one, clips)):
+                if err is None:
+                    good.append(clip)
+                else:
+                    bad.append((clip, err))
+                if progress is not None:
+                    progress(1)
+        return good, bad

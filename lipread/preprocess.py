@@ -1,0 +1,99 @@
+"""Frames -> model input: mouth crop, resize, colour, per-clip standardisation.
+
+The work is split in two so training can cache the expensive part: :func:`mouth_crops` gives the
+``uint8`` crops a model of a given config sees, :func:`normalise` turns them into ``float32`` input.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .config import ModelConfig
+from .errors import VideoError
+from .mouth import FixedCrop, MouthLocator
+
+__all__ = ["default_locator", "load_clip", "mouth_crops", "normalise", "preprocess", "rgb_to_grey"]
+
+# ITU-R BT.601 luma weights, as tf.image.rgb_to_grayscale uses them.
+_LUMA = np.array([0.2989, 0.5870, 0.1140], dtype=np.float32)
+
+
+def rgb_to_grey(frames: np.ndarray) -> np.ndarray:
+    """``uint8 (..., 3)`` RGB -> ``uint8 (..., 1)`` grey, exactly as ``tf.image.rgb_to_grayscale`` on uint8.
+
+    TensorFlow scales to [0, 1], takes the BT.601 weighted sum in float32, and converts back by
+    multiplying by 255.5 and truncating; this does the same.
+    """
+    f = frames.astype(np.float32) * np.float32(1.0 / 255.0)
+    lum = f @ _LUMA
+    return np.floor(lum * np.float32(255.5)).astype(np.uint8)[..., None]
+
+
+def default_locator(config: ModelConfig) -> MouthLocator:
+    """The mouth locator a model of ``config`` expects by default."""
+    return FixedCrop()
+
+
+def mouth_crops(
+    frames: np.ndarray, config: ModelConfig, locator: MouthLocator | None = None, source: str = "<frames>"
+) -> np.ndarray:
+    """Crop the mouth from every frame and bring it to the model's size and colour.
+
+    Args:
+        frames: ``uint8 (T, H, W, 3)`` RGB.
+        config: the model configuration (its ``crop``, ``height``, ``width``, ``channels``).
+        locator: where the mouth is; :func:`default_locator` when None.
+
+    Returns:
+        ``uint8 (T, config.height, config.width, config.channels)``.
+
+    Raises:
+        VideoError: the frames are not ``(T, H, W, 3)`` uint8, or the mouth cannot be located.
+    """
+    import cv2
+
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.shape[0] == 0:
+        raise VideoError(f"{source}: expected uint8 frames of shape (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    box = (locator or default_locator(config)).locate(frames, source)
+    crop = frames[:, box.top : box.bottom, box.left : box.right]
+    if config.channels == 1:
+        crop = rgb_to_grey(crop)
+    elif config.channels != 3:
+        raise ValueError(f"model config {config.name!r}: channels must be 1 or 3, not {config.channels}")
+    if crop.shape[1:3] == (config.height, config.width):
+        return np.ascontiguousarray(crop)
+    out = np.empty((crop.shape[0], config.height, config.width, config.channels), np.uint8)
+    for t, img in enumerate(crop):
+        r = cv2.resize(img, (config.width, config.height), interpolation=cv2.INTER_AREA)
+        out[t] = r.reshape(out.shape[1:])
+    return out
+
+
+def normalise(crops: np.ndarray) -> np.ndarray:
+    """``uint8 (T, H, W, C)`` -> ``float32`` standardised over the whole clip: ``(x - mean) / std``.
+
+    A clip with no variation (all one grey) gives all zeros instead of dividing by zero.
+    """
+    x = crops.astype(np.float32)
+    mean = x.mean(dtype=np.float64)
+    std = x.std(dtype=np.float64)
+    x -= np.float32(mean)
+    if std > 1e-6:
+        x *= np.float32(1.0 / std)
+    return x
+
+
+def preprocess(
+    frames: np.ndarray, config: ModelConfig, locator: MouthLocator | None = None, source: str = "<frames>"
+) -> np.ndarray:
+    """Frames ``uint8 (T, H, W, 3)`` RGB -> model input ``float32 (T, config.height, config.width, C)``."""
+    return normalise(mouth_crops(frames, config, locator, source))
+
+
+def load_clip(path: str | os.PathLike[str], config: ModelConfig, locator: MouthLocator | None = None) -> np.ndarray:
+    """Decode a video and preprocess it for ``config``: ``float32 (T, H, W, C)``. Raises VideoError."""
+    from .video import read_frames
+
+    return preprocess(read_frames(path), config, locator, source=str(path))

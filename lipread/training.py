@@ -1,0 +1,147 @@
+"""What every backend's trainer shares: the options, the learning-rate schedule, augmentation of mouth
+crops, and the per-epoch validation report. The trainers themselves live in the backends."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import ModelConfig, get_preset
+from .metrics import summarise
+
+__all__ = ["TrainOptions", "TrainResult", "augment", "format_examples", "learning_rate", "validation_report"]
+
+
+@dataclass
+class TrainOptions:
+    """Options of ``lipread train`` (identical for every backend).
+
+    Attributes:
+        data: GRID root folder (any layout :func:`lipread.dataset.find_clips` understands).
+        output: run folder: checkpoints (``last.ckpt``, ``best.ckpt``), canonical models
+            (``last.safetensors``, ``best.safetensors``) and ``history.jsonl``.
+        config: the model to train (a preset name or a :class:`ModelConfig`).
+        split: ``"random"`` (seeded ``val_fraction`` of the clips), ``"unseen"`` or ``"overlapped"``.
+        epochs: total epochs to reach (a resumed run continues up to this number).
+        batch_size: clips per step (per process under distributed training).
+        lr: Adam learning rate.
+        constant_epochs, decay: the schedule: ``lr`` for ``constant_epochs`` epochs, then multiplied by
+            ``exp(-decay)`` every epoch (the seed notebook's ``scheduler``).
+        mirror: randomly flip crops horizontally (probability 0.5 per clip).
+        frame_jitter: probability per frame of deleting it, and (separately) of duplicating it.
+        cache: folder for decoded crops (``<output>/../cache`` when None).
+        resume: continue from ``<output>/last.ckpt``.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        amp: automatic mixed precision (None: on for CUDA, off on CPU).
+        workers: threads for decoding and batch assembly.
+        max_clips: use only the first N clips of the index (quick experiments, tests).
+        train_on_validation: train on the validation clips too (memorisation tests).
+        beam_width: beam for the per-epoch beam-search metrics (0 skips beam decoding).
+        examples: example predictions printed after each epoch.
+        seed: seeds model init, split, shuffling and augmentation.
+        progress: show progress bars.
+    """
+
+    data: Path
+    output: Path
+    config: ModelConfig | str = "lipnet"
+    split: str = "random"
+    val_fraction: float = 0.1
+    epochs: int = 100
+    batch_size: int = 8
+    lr: float = 1e-4
+    constant_epochs: int = 30
+    decay: float = 0.1
+    mirror: bool = True
+    frame_jitter: float = 0.05
+    cache: Path | None = None
+    resume: bool = False
+    device: str = "auto"
+    amp: bool | None = None
+    workers: int = 2
+    max_clips: int | None = None
+    train_on_validation: bool = False
+    beam_width: int = 10
+    examples: int = 3
+    seed: int = 0
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.data = Path(self.data)
+        self.output = Path(self.output)
+        if self.cache is not None:
+            self.cache = Path(self.cache)
+
+    @property
+    def model_config(self) -> ModelConfig:
+        """``config`` as a :class:`ModelConfig`."""
+        return get_preset(self.config) if isinstance(self.config, str) else self.config
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where decoded crops go."""
+        return self.cache if self.cache is not None else self.output.parent / "cache"
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-serialisable form, stored with checkpoints as ``trained_on``."""
+        d = asdict(self)
+        d["data"], d["output"] = str(self.data), str(self.output)
+        d["cache"] = str(self.cache) if self.cache else None
+        d["config"] = self.model_config.name
+        return d
+
+
+@dataclass
+class TrainResult:
+    """Where a finished training run left its files, and its per-epoch history."""
+
+    output: Path
+    best: Path | None
+    last: Path
+    history: list[dict[str, Any]]
+
+
+def learning_rate(epoch: int, lr: float, constant_epochs: int = 30, decay: float = 0.1) -> float:
+    """The learning rate for 0-based ``epoch``: ``lr`` until ``constant_epochs``, then ``x exp(-decay)`` per epoch."""
+    return lr * math.exp(-decay * max(0, epoch - constant_epochs + 1)) if epoch >= constant_epochs else lr
+
+
+def augment(crops: np.ndarray, rng: np.random.Generator, mirror: bool = True, frame_jitter: float = 0.05) -> np.ndarray:
+    """LipNet's augmentation of one clip's crops ``(T, H, W, C)`` (any dtype).
+
+    With probability 0.5 the clip is mirrored left-right; then every frame is deleted with probability
+    ``frame_jitter`` and duplicated with probability ``frame_jitter`` (at least one frame is kept).
+    """
+    if mirror and rng.random() < 0.5:
+        crops = crops[:, :, ::-1]
+    if frame_jitter > 0:
+        t = crops.shape[0]
+        keep = rng.random(t) >= frame_jitter
+        if not keep.any():
+            keep[rng.integers(t)] = True
+        repeats = keep.astype(np.int64) + (rng.random(t) < frame_jitter) * keep
+        crops = np.repeat(crops, repeats, axis=0)
+    return np.ascontiguousarray(crops)
+
+
+def validation_report(
+    references: list[str], greedy: list[str], beam: list[str] | None = None
+) -> dict[str, float]:
+    """Metrics after an epoch: ``{greedy_cer, greedy_wer, greedy_sentence_accuracy, beam_...}``."""
+    out = {f"greedy_{k}": v for k, v in summarise(references, greedy).items()}
+    if beam is not None:
+        out.update({f"beam_{k}": v for k, v in summarise(references, beam).items()})
+    return out
+
+
+def format_examples(references: list[str], predictions: list[str], limit: int = 3) -> str:
+    """Example predictions next to the truth, as the seed notebook's ``ProduceExample`` printed them."""
+    lines = []
+    for ref, hyp in list(zip(references, predictions))[:limit]:
+        lines += [f"Original:   {ref}", f"Prediction: {hyp}", "~" * 80]
+    return "\n".join(lines)

@@ -1,0 +1,110 @@
+"""Vocabularies: characters <-> class ids. The CTC blank is id 0 in every vocabulary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["BLANK", "LIPNET_VOCABULARY", "NOTEBOOK_VOCABULARY", "Vocabulary", "get_vocabulary"]
+
+BLANK = 0
+"""The CTC blank's class id, the same in every vocabulary and backend."""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """An ordered set of single-character tokens; id 0 is the CTC blank.
+
+    Args:
+        characters: the tokens for ids ``1..len(characters)``, one character each. The empty string
+            is allowed once, as an out-of-vocabulary slot (the seed notebook's ``StringLookup`` has one):
+            it decodes to nothing and unknown characters encode to it.
+        name: a short name stored in checkpoints.
+    """
+
+    characters: tuple[str, ...]
+    name: str = "custom"
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __init__(self, characters: Iterable[str], name: str = "custom") -> None:
+        chars = tuple(characters)
+        for c in chars:
+            if len(c) > 1:
+                raise ValueError(f"vocabulary token {c!r} is longer than one character")
+        if len(set(chars)) != len(chars):
+            raise ValueError("vocabulary tokens must be unique")
+        object.__setattr__(self, "characters", chars)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "_index", {c: i + 1 for i, c in enumerate(chars)})
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        """All tokens by id: ``tokens[0]`` is the blank (shown as ``""``)."""
+        return ("",) + self.characters
+
+    @property
+    def size(self) -> int:
+        """Number of classes V, the blank included."""
+        return len(self.characters) + 1
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def space_id(self) -> int | None:
+        """The id of ``" "``, or None when the vocabulary has no space."""
+        return self._index.get(" ")
+
+    @property
+    def oov_id(self) -> int | None:
+        """The id of the out-of-vocabulary slot, or None."""
+        return self._index.get("")
+
+    def encode(self, text: str) -> list[int]:
+        """Ids of the characters of ``text`` (never the blank).
+
+        Raises:
+            ValueError: a character is not in the vocabulary and there is no OOV slot.
+        """
+        ids = []
+        for c in text:
+            i = self._index.get(c, self.oov_id)
+            if i is None:
+                raise ValueError(f"character {c!r} is not in the {self.name!r} vocabulary")
+            ids.append(i)
+        return ids
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """The text of ``ids``; blanks and the OOV slot produce nothing. No CTC collapsing is done."""
+        chars = self.tokens
+        return "".join(chars[i] for i in ids if 0 < i < len(chars))
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-serialisable description (stored in checkpoint and ONNX metadata)."""
+        return {"name": self.name, "characters": list(self.characters)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Vocabulary:
+        """Inverse of :meth:`to_json`."""
+        chars = data["characters"]
+        if not isinstance(chars, list) or not all(isinstance(c, str) for c in chars):
+            raise ValueError("vocabulary 'characters' must be a list of strings")
+        return cls(chars, name=str(data.get("name", "custom")))
+
+
+LIPNET_VOCABULARY = Vocabulary(" abcdefghijklmnopqrstuvwxyz", name="lipnet")
+"""The LipNet vocabulary: blank, space, a-z (28 classes)."""
+
+NOTEBOOK_VOCABULARY = Vocabulary([""] + list("abcdefghijklmnopqrstuvwxyz'?!123456789 "), name="notebook")
+"""The seed notebook's vocabulary, reordered so blank is 0: blank, its OOV slot, then its 39 characters
+``"abcdefghijklmnopqrstuvwxyz'?!123456789 "`` (41 classes). Notebook class ``k`` is our class ``(k + 1) % 41``."""
+
+_BUILTIN = {v.name: v for v in (LIPNET_VOCABULARY, NOTEBOOK_VOCABULARY)}
+
+
+def get_vocabulary(name: str) -> Vocabulary:
+    """A built-in vocabulary by name (``"lipnet"`` or ``"notebook"``)."""
+    try:
+        return _BUILTIN[name]
+    except KeyError:
+        raise ValueError(f"unknown vocabulary {name!r}; known: {sorted(_BUILTIN)}") from None

@@ -1,0 +1,199 @@
+"""The canonical checkpoint: one safetensors file of NumPy arrays plus JSON metadata.
+
+Tensor names and layouts are those of ``lipread_torch``'s ``state_dict()``; every backend converts to and
+from them. The metadata holds ``format`` (``"lipread"``), ``version``, ``config`` (a :class:`ModelConfig`),
+``vocabulary``, ``trained_on`` and ``metrics``. Safetensors holds only raw arrays, so loading a checkpoint
+can never run code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import ModelConfig
+from .errors import CheckpointError
+
+__all__ = ["FORMAT", "VERSION", "Checkpoint", "atomic_write", "load_checkpoint", "read_metadata", "save_checkpoint"]
+
+FORMAT = "lipread"
+VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint.
+
+    Attributes:
+        config: the model's configuration.
+        tensors: canonical name -> array (float32, or float16 when stored so; see ``as_float32``).
+        trained_on: free-form description of the training data (JSON object).
+        metrics: measured metrics, e.g. ``{"val_wer_beam": 0.03}``.
+    """
+
+    config: ModelConfig
+    tensors: dict[str, np.ndarray]
+    trained_on: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def as_float32(self) -> dict[str, np.ndarray]:
+        """The tensors with every floating-point array cast to float32."""
+        return {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in self.tensors.items()}
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one, never half.
+
+    Writes a temporary file in the same folder, flushes it to disk, then renames it over ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    tensors: dict[str, np.ndarray],
+    config: ModelConfig,
+    *,
+    trained_on: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    dtype: str | None = None,
+) -> Path:
+    """Write a canonical checkpoint atomically.
+
+    Args:
+        path: destination ``.safetensors`` file.
+        tensors: canonical name -> array.
+        config: the model's configuration.
+        trained_on, metrics: stored as JSON in the metadata.
+        dtype: ``"float16"`` to store floating-point tensors at half precision (half the size), or None
+            to keep them as given.
+
+    Returns:
+        The path written.
+    """
+    from safetensors.numpy import save
+
+    arrays = {}
+    for name, value in tensors.items():
+        a = np.ascontiguousarray(np.asarray(value))
+        if dtype is not None and a.dtype.kind == "f":
+            a = a.astype(dtype)
+        arrays[name] = a
+    metadata = {
+        "format": FORMAT,
+        "version": str(VERSION),
+        "config": config.dumps(),
+        "vocabulary": json.dumps(config.vocabulary.to_json()),
+        "trained_on": json.dumps(trained_on or {}),
+        "metrics": json.dumps(metrics or {}),
+    }
+    atomic_write(path, save(arrays, metadata=metadata))
+    return Path(path)
+
+
+def _header(path: Path) -> dict[str, Any]:
+    """Parse a safetensors header without reading the tensors; CheckpointError if it is not one."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                raise CheckpointError(f"{path}: not a lipread checkpoint (file is {size} bytes, too short)")
+            n = int.from_bytes(head, "little")
+            if n <= 0 or n > min(size - 8, 100_000_000):
+                raise CheckpointError(f"{path}: not a lipread checkpoint (no safetensors header)")
+            header = json.loads(f.read(n).decode("utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: checkpoint file not found") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CheckpointError(f"{path}: not a lipread checkpoint (unreadable safetensors header)") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: not a lipread checkpoint (unreadable safetensors header)")
+    end = 0
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            end = max(end, int(info["data_offsets"][1]))
+        except (KeyError, TypeError, IndexError, ValueError):
+            raise CheckpointError(f"{path}: corrupt safetensors header entry {name!r}") from None
+    if 8 + n + end > size:
+        raise CheckpointError(f"{path}: checkpoint is truncated ({size} bytes, header promises {8 + n + end})")
+    return header
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The decoded lipread metadata of a checkpoint, without loading its tensors.
+
+    Raises:
+        CheckpointError: the file is missing, is not safetensors, is truncated, or lacks lipread metadata.
+    """
+    path = Path(path)
+    meta = _header(path).get("__metadata__") or {}
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: a safetensors file, but not a lipread checkpoint (no 'format: lipread' metadata)")
+    try:
+        version = int(meta.get("version", "0"))
+    except ValueError:
+        version = -1
+    if version != VERSION:
+        raise CheckpointError(f"{path}: lipread checkpoint version {meta.get('version')!r} is not supported (expected {VERSION})")
+    out: dict[str, Any] = {"format": FORMAT, "version": version}
+    for key in ("config", "trained_on", "metrics"):
+        try:
+            out[key] = json.loads(meta.get(key, "{}"))
+        except json.JSONDecodeError:
+            raise CheckpointError(f"{path}: metadata field {key!r} is not valid JSON") from None
+    try:
+        out["config"] = ModelConfig.from_json(out["config"])
+    except ValueError as e:
+        raise CheckpointError(f"{path}: invalid model config in metadata: {e}") from None
+    return out
+
+
+def load_checkpoint(path: str | os.PathLike[str], expect: ModelConfig | None = None) -> Checkpoint:
+    """Load a canonical checkpoint.
+
+    Args:
+        path: a ``.safetensors`` file written by :func:`save_checkpoint`.
+        expect: if given, the checkpoint's config must equal it.
+
+    Raises:
+        CheckpointError: not a lipread checkpoint (random bytes, a pickle, another safetensors file),
+            truncated, or a config other than ``expect``.
+    """
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    path = Path(path)
+    meta = read_metadata(path)
+    config: ModelConfig = meta["config"]
+    if expect is not None and config != expect:
+        raise CheckpointError(f"{path}: holds model {config.name!r} with another configuration than expected ({expect.name!r})")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: cannot read tensors: {e}") from None
+    return Checkpoint(config=config, tensors=tensors, trained_on=meta["trained_on"], metrics=meta["metrics"])
