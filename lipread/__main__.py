@@ -1,0 +1,7 @@
+"""``python -m lipread``: the same as the ``lipread`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,50 @@
+"""The ``lipread`` command. Each sub-command lives in its own module under :mod:`lipread.commands`,
+exposing ``add_parser(subparsers)`` and ``run(args) -> int``; none imports a framework at module level."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import LipreadError
+
+__all__ = ["main"]
+
+COMMANDS = ("transcribe", "info", "preview", "backends", "eval", "train", "export", "import_")
+"""Sub-command modules in the order ``lipread --help`` lists them."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(prog="lipread", description="Read lips: video of a speaking face in, text out.")
+    parser.add_argument("--version", action="version", version=f"lipread {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"lipread.commands.{name}")
+        p = module.add_parser(sub)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 success, 1 a lipread error, 2 bad usage)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except LipreadError as e:
+        print(f"lipread: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lipread: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

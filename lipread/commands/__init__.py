@@ -1,0 +1,1 @@
+"""Sub-commands of the ``lipread`` command line, one module each (see :mod:`lipread.cli`)."""
