@@ -9,12 +9,31 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .backend import Backend, Model, available_backends, get_backend
 from .config import PRESETS, ModelConfig, get_preset
 from .errors import AlignmentError, BackendError, CheckpointError, DataError, DecodingError, LipreadError, VideoError
 from .vocab import LIPNET_VOCABULARY, NOTEBOOK_VOCABULARY, Vocabulary
 
+if TYPE_CHECKING:
+    from .api import Transcriber, Transcript, load_model, transcribe
+
 __version__ = "0.1.0"
+
+_LAZY = {"transcribe": "api", "load_model": "api", "Transcript": "api", "Transcriber": "api"}
+"""Names imported on first use, so that ``import lipread`` stays light."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "LIPNET_VOCABULARY",
@@ -29,10 +48,14 @@ __all__ = [
     "LipreadError",
     "Model",
     "ModelConfig",
+    "Transcriber",
+    "Transcript",
     "VideoError",
     "Vocabulary",
     "__version__",
     "available_backends",
     "get_backend",
     "get_preset",
+    "load_model",
+    "transcribe",
 ]

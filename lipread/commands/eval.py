@@ -1,0 +1,196 @@
+"""``lipread eval``: character and word error rates, sentence accuracy and word-timing error on GRID data.
+
+``--split val`` (the default; ``random`` is the same) evaluates the validation part of the default random
+split (:func:`lipread.dataset.split_clips` with seed 0 and fraction 0.1), the clips the shipped model was not
+trained on; ``--split all`` evaluates every clip.
+
+Word timing: for each clip with a GRID ``.align`` file whose predicted word count equals the reference's,
+predicted and reference words are paired by position and the absolute differences of their start and end
+times are collected; the medians over all pairs are reported in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..decoding import DECODERS, DEFAULT_BEAM_WIDTH
+from ..errors import DataError, LipreadError
+from ..models import DEFAULT_MODEL
+from ..subtitles import TimedText
+
+__all__ = ["add_parser", "boundary_errors", "evaluate", "run"]
+
+SPLITS = ("val", "random", "all")
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``eval``."""
+    p = subparsers.add_parser(
+        "eval",
+        help="measure CER/WER/sentence accuracy on a GRID folder",
+        description="Transcribe GRID clips and compare with their sentences (and word alignments, if any).",
+    )
+    p.add_argument("data", type=Path, help="GRID folder (any layout lipread.dataset.find_clips understands)")
+    p.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"shipped model name, checkpoint or .onnx file (default: {DEFAULT_MODEL})",
+    )
+    p.add_argument("--backend", help="onnx, torch or tensorflow (default: onnx, then torch, then tensorflow)")
+    p.add_argument("--decoder", choices=DECODERS, default="beam", help="CTC decoder (default: beam)")
+    p.add_argument(
+        "--beam-width", type=int, default=DEFAULT_BEAM_WIDTH, help=f"beam width (default: {DEFAULT_BEAM_WIDTH})"
+    )
+    p.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="val",
+        help="val (or random): the held-out 10%% of the seed-0 random split (default); all: every clip",
+    )
+    p.add_argument("--max-clips", type=int, metavar="N", help="evaluate only the first N clips of the split")
+    p.add_argument("--batch-size", type=int, default=8, help="clips per forward pass (default: 8)")
+    p.add_argument("--threads", type=int, help="inference threads (onnx backend)")
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    return p
+
+
+def boundary_errors(predicted: Sequence[TimedText], reference: Sequence[TimedText]) -> tuple[list[float], list[float]]:
+    """Absolute start and end differences (seconds) of words paired by position.
+
+    Returns two empty lists when the word counts differ (the pairing would be meaningless).
+    """
+    if len(predicted) != len(reference):
+        return [], []
+    starts = [abs(p.start - r.start) for p, r in zip(predicted, reference)]
+    ends = [abs(p.end - r.end) for p, r in zip(predicted, reference)]
+    return starts, ends
+
+
+def _median_ms(values: list[float]) -> float | None:
+    return round(statistics.median(values) * 1000, 1) if values else None
+
+
+def evaluate(
+    data: Path,
+    model: str = DEFAULT_MODEL,
+    backend: str | None = None,
+    decoder: str = "beam",
+    beam_width: int = DEFAULT_BEAM_WIDTH,
+    split: str = "val",
+    max_clips: int | None = None,
+    batch_size: int = 8,
+    progress: bool = False,
+    **opts: Any,
+) -> dict[str, Any]:
+    """Evaluate a model on GRID clips; returns the JSON-ready results :func:`run` prints.
+
+    Keys: ``data``, ``split``, ``clips`` (evaluated), ``failed`` (unreadable, reported on stderr),
+    ``model``, ``backend``, ``decoder``, ``beam_width``, ``cer``, ``wer``, ``sentence_accuracy``,
+    ``timed_clips``, ``median_start_error_ms``, ``median_end_error_ms`` (None without usable alignments).
+
+    Raises:
+        DataError: no clips, a split that leaves no validation clips, or no clip could be read.
+    """
+    from tqdm import tqdm
+
+    from ..align import load_alignment
+    from ..api import Transcriber
+    from ..dataset import find_clips, split_clips
+    from ..metrics import summarise
+
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}; use {', '.join(SPLITS)}")
+    clips = find_clips(data)
+    if split != "all":
+        clips = split_clips(clips, "random", val_fraction=0.1, seed=0)[1]
+    if max_clips is not None:
+        clips = clips[: max(0, max_clips)]
+    if not clips:
+        raise DataError(f"{data}: no clips to evaluate in split {split!r}")
+    runner = Transcriber(model, backend, decoder, beam_width, None, None, batch_size, **opts)
+    refs: list[str] = []
+    hyps: list[str] = []
+    starts: list[float] = []
+    ends: list[float] = []
+    timed = failed = 0
+    with tqdm(total=len(clips), unit="clip", disable=not progress or len(clips) <= 1, file=sys.stderr) as bar:
+        for i in range(0, len(clips), batch_size):
+            batch, prepared = [], []
+            for clip in clips[i : i + batch_size]:
+                try:
+                    prepared.append(runner.prepare(clip.video))
+                    batch.append(clip)
+                except LipreadError as e:
+                    failed += 1
+                    bar.write(f"lipread: {e}", file=sys.stderr)
+            for clip, t in zip(batch, runner.run(prepared)):
+                refs.append(clip.text)
+                hyps.append(t.text)
+                if clip.alignment is not None:
+                    start_errors, end_errors = boundary_errors(t.words, load_alignment(clip.alignment).words)
+                    timed += bool(start_errors)
+                    starts += start_errors
+                    ends += end_errors
+            bar.update(len(clips[i : i + batch_size]))
+    if not refs:
+        raise DataError(f"{data}: none of the {len(clips)} clips could be read")
+    return {
+        "data": str(data),
+        "split": split,
+        "clips": len(refs),
+        "failed": failed,
+        "model": runner.model_name,
+        "backend": runner.backend,
+        "decoder": decoder,
+        "beam_width": None if decoder == "greedy" else beam_width,
+        **summarise(refs, hyps),
+        "timed_clips": timed,
+        "median_start_error_ms": _median_ms(starts),
+        "median_end_error_ms": _median_ms(ends),
+    }
+
+
+def _report(r: dict[str, Any]) -> str:
+    beam = "" if r["beam_width"] is None else f", beam width {r['beam_width']}"
+    unreadable = f", {r['failed']} unreadable" if r["failed"] else ""
+    lines = [
+        f"data: {r['data']} (split {r['split']}: {r['clips']} clips{unreadable})",
+        f"model: {r['model']} (backend {r['backend']}, decoder {r['decoder']}{beam})",
+        f"CER: {100 * r['cer']:.2f}%",
+        f"WER: {100 * r['wer']:.2f}%",
+        f"sentence accuracy: {100 * r['sentence_accuracy']:.2f}%",
+    ]
+    if r["timed_clips"]:
+        lines.append(
+            f"word boundaries: median error {r['median_start_error_ms']:g} ms at starts, "
+            f"{r['median_end_error_ms']:g} ms at ends "
+            f"({r['timed_clips']} clips with alignments and matching word counts)"
+        )
+    else:
+        lines.append("word boundaries: no clip with an alignment and a matching word count")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the evaluation; 1 when a clip could not be read, else 0."""
+    opts: dict[str, Any] = {} if args.threads is None else {"threads": args.threads}
+    result = evaluate(
+        args.data,
+        args.model,
+        args.backend,
+        args.decoder,
+        args.beam_width,
+        args.split,
+        args.max_clips,
+        args.batch_size,
+        progress=True,
+        **opts,
+    )
+    print(json.dumps(result) if args.json else _report(result))
+    return 1 if result["failed"] else 0

@@ -1,0 +1,151 @@
+"""Choosing a CTC decoder by name, and turning a decoded hypothesis into timed, scored words.
+
+Decoders (all on top of :mod:`lipread.ctc`):
+
+- ``"greedy"``: best path (arg-max per frame).
+- ``"beam"``: prefix beam search, unconstrained.
+- ``"lexicon"``: beam search whose output is one or more words of a word list (default: the 51 GRID words).
+- ``"grammar"``: beam search whose output is a sentence of the GRID grammar
+  (command colour preposition letter digit adverb).
+
+A constrained search can find no allowed text (a clip too short for any sentence of the grammar); the
+decoder then returns the empty hypothesis with score ``-inf``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .ctc import (
+    GrammarConstraint,
+    Hypothesis,
+    LexiconConstraint,
+    TokenAutomaton,
+    beam_search_batch,
+    greedy_decode_batch,
+)
+from .errors import DecodingError
+from .grid import GRAMMAR, WORDS
+from .vocab import Vocabulary
+
+__all__ = ["DECODERS", "Decoder", "TimedWord", "make_decoder", "sentence_confidence", "timed_words"]
+
+DECODERS = ("greedy", "beam", "lexicon", "grammar")
+"""The decoder names :func:`make_decoder` accepts."""
+
+DEFAULT_BEAM_WIDTH = 16
+
+
+@dataclass(frozen=True)
+class Decoder:
+    """A configured CTC decoder for one vocabulary.
+
+    Attributes:
+        name: one of :data:`DECODERS`.
+        vocabulary: the model's output classes.
+        beam_width: prefixes kept per frame (unused by ``"greedy"``).
+        constraint: the language ``"lexicon"`` and ``"grammar"`` restrict the search to, else None.
+    """
+
+    name: str
+    vocabulary: Vocabulary
+    beam_width: int = DEFAULT_BEAM_WIDTH
+    constraint: TokenAutomaton | None = None
+
+    def decode_batch(self, logprobs: np.ndarray, lengths: Sequence[int] | np.ndarray) -> list[Hypothesis]:
+        """The best hypothesis of each clip of ``float32 (B, T, V)`` log-probabilities with ``lengths`` ``int (B,)``.
+
+        Raises:
+            DecodingError: the log-probabilities have the wrong shape or hold NaN.
+        """
+        if self.name == "greedy":
+            return greedy_decode_batch(logprobs, lengths, self.vocabulary)
+        results = beam_search_batch(logprobs, lengths, self.beam_width, self.vocabulary, self.constraint)
+        return [best[0] if best else Hypothesis((), (), -math.inf) for best in results]
+
+
+def make_decoder(
+    name: str,
+    vocabulary: Vocabulary,
+    beam_width: int = DEFAULT_BEAM_WIDTH,
+    lexicon: Iterable[str] | None = None,
+) -> Decoder:
+    """A decoder by name.
+
+    Args:
+        name: ``"greedy"``, ``"beam"``, ``"lexicon"`` or ``"grammar"``.
+        vocabulary: the model's vocabulary (the constraints are built over its ids).
+        beam_width: for the beam decoders, >= 1.
+        lexicon: the word list of ``"lexicon"`` (default the GRID words); ignored by the others.
+
+    Raises:
+        DecodingError: unknown name, bad beam width, or a lexicon/grammar the vocabulary cannot spell.
+    """
+    if name not in DECODERS:
+        raise DecodingError(f"unknown decoder {name!r}; use one of {', '.join(DECODERS)}")
+    if name != "greedy" and (isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width < 1):
+        raise DecodingError(f"beam width must be a positive integer, not {beam_width!r}")
+    constraint: TokenAutomaton | None = None
+    if name == "lexicon":
+        words = sorted(WORDS) if lexicon is None else [w.strip().lower() for w in lexicon if w.strip()]
+        constraint = LexiconConstraint(words, vocabulary)
+    elif name == "grammar":
+        constraint = GrammarConstraint(GRAMMAR, vocabulary)
+    return Decoder(name, vocabulary, beam_width, constraint)
+
+
+@dataclass(frozen=True)
+class TimedWord:
+    """A decoded word: its text, first and last emission frame, and its confidence in [0, 1]."""
+
+    word: str
+    first_frame: int
+    last_frame: int
+    confidence: float
+
+
+def timed_words(hypothesis: Hypothesis, logprobs: np.ndarray, vocabulary: Vocabulary) -> list[TimedWord]:
+    """Split a hypothesis into words with the frames where their characters were emitted.
+
+    Words are the runs of tokens between space tokens. A word's confidence is the mean, over its
+    characters, of the model's posterior probability of that character at the frame it was emitted.
+
+    Args:
+        hypothesis: a decoded clip (its ``tokens`` and ``timesteps``).
+        logprobs: that clip's ``float (T, V)`` log-probabilities.
+        vocabulary: the model's vocabulary.
+    """
+    space = vocabulary.space_id
+    words: list[TimedWord] = []
+    run: list[tuple[int, int]] = []
+
+    def flush() -> None:
+        text = vocabulary.decode([tok for tok, _ in run])
+        if text:
+            probs = [math.exp(float(logprobs[t, tok])) for tok, t in run]
+            words.append(TimedWord(text, run[0][1], run[-1][1], sum(probs) / len(probs)))
+        run.clear()
+
+    for tok, t in zip(hypothesis.tokens, hypothesis.timesteps):
+        if tok == space:
+            flush()
+        else:
+            run.append((tok, t))
+    if run:
+        flush()
+    return words
+
+
+def sentence_confidence(hypothesis: Hypothesis, frames: int) -> float:
+    """Confidence of a decoded clip in [0, 1]: ``exp(score / frames)``.
+
+    That is the per-frame geometric mean of the probability the model gives the decoded text (greedy: of
+    its best path). 0 for an impossible hypothesis or an empty clip.
+    """
+    if frames <= 0 or not math.isfinite(hypothesis.score):
+        return 0.0
+    return min(1.0, math.exp(hypothesis.score / frames))

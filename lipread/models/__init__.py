@@ -1,0 +1,86 @@
+"""The models that ship inside the lipread package, so that transcription needs no download.
+
+Each shipped model is three files in this folder: ``<name>.onnx`` (for the ONNX Runtime backend),
+``<name>.safetensors`` (the canonical checkpoint, for PyTorch and TensorFlow) and ``<name>.md`` (its model
+card: training data and licence, how it was trained, measured accuracy, what it can and cannot read).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from ..errors import CheckpointError
+
+__all__ = ["DEFAULT_MODEL", "SHIPPED", "ShippedModel", "get_shipped", "is_shipped"]
+
+FOLDER = Path(__file__).resolve().parent
+"""Where the shipped model files live."""
+
+FileKind = Literal["onnx", "checkpoint", "card"]
+_SUFFIX = {"onnx": ".onnx", "checkpoint": ".safetensors", "card": ".md"}
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    """A model shipped with lipread: its name, what it is, and its files in :data:`FOLDER`."""
+
+    name: str
+    description: str
+
+    def path(self, kind: FileKind) -> Path:
+        """Where the ``"onnx"`` model, ``"checkpoint"`` or model ``"card"`` file belongs (it may be missing)."""
+        return FOLDER / f"{self.name}{_SUFFIX[kind]}"
+
+    def has(self, kind: FileKind) -> bool:
+        """Whether that file is present in this installation."""
+        return self.path(kind).is_file()
+
+    def file(self, kind: FileKind) -> Path:
+        """The path of that file.
+
+        Raises:
+            CheckpointError: the file is missing from this installation.
+        """
+        p = self.path(kind)
+        if not p.is_file():
+            raise CheckpointError(
+                f"{p}: the {kind} file of shipped model {self.name!r} is missing from this installation "
+                "(reinstall lipread, or pass a checkpoint or .onnx file as the model)"
+            )
+        return p
+
+
+SHIPPED: dict[str, ShippedModel] = {
+    m.name: m
+    for m in (
+        ShippedModel(
+            "lipnet-grid-s1",
+            "LipNet trained on GRID speaker 1; reads GRID-grammar sentences of that speaker only",
+        ),
+    )
+}
+"""The shipped models by name."""
+
+DEFAULT_MODEL = "lipnet-grid-s1"
+"""The model :func:`lipread.transcribe` uses when none is named."""
+
+
+def is_shipped(name: str) -> bool:
+    """Whether ``name`` names a shipped model."""
+    return name in SHIPPED
+
+
+def get_shipped(name: str) -> ShippedModel:
+    """The shipped model called ``name``.
+
+    Raises:
+        CheckpointError: no shipped model has that name (the message lists those that exist).
+    """
+    try:
+        return SHIPPED[name]
+    except KeyError:
+        raise CheckpointError(
+            f"{name!r} is neither a shipped model ({', '.join(sorted(SHIPPED))}) nor an existing file"
+        ) from None

@@ -1,0 +1,78 @@
+"""Subtitle files with word timings: SubRip (``.srt``) and WebVTT (``.vtt``).
+
+- SRT has no timing inside a cue, so it gets **one cue per word** (``00:00:01,240 --> 00:00:01,600``).
+- WebVTT gets **one cue per sentence** (from the first word's start to the last word's end) whose text
+  carries each later word's start as an inline timestamp (``bin <00:00:00.840>blue ...``), so players show
+  the whole sentence and can highlight words as they are spoken.
+
+A transcript without words gives an SRT file with no cues and a WebVTT file with only its header.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, Protocol
+
+__all__ = ["FORMATS", "TimedText", "format_timestamp", "to_srt", "to_vtt", "write_subtitles"]
+
+SubtitleFormat = Literal["srt", "vtt"]
+FORMATS: tuple[SubtitleFormat, ...] = ("srt", "vtt")
+
+
+class TimedText(Protocol):
+    """Anything with a ``word`` and ``start``/``end`` seconds (e.g. :class:`lipread.api.Word`)."""
+
+    @property
+    def word(self) -> str: ...
+
+    @property
+    def start(self) -> float: ...
+
+    @property
+    def end(self) -> float: ...
+
+
+def format_timestamp(seconds: float, fmt: SubtitleFormat) -> str:
+    """``HH:MM:SS,mmm`` (SRT) or ``HH:MM:SS.mmm`` (WebVTT), rounded to the millisecond; negatives clamp to 0."""
+    ms = max(0, round(seconds * 1000))
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    secs, ms = divmod(ms, 1000)
+    sep = "," if fmt == "srt" else "."
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{sep}{ms:03d}"
+
+
+def to_srt(words: Sequence[TimedText]) -> str:
+    """SubRip text with one numbered cue per word."""
+    cues = []
+    for i, w in enumerate(words, 1):
+        cues.append(f"{i}\n{format_timestamp(w.start, 'srt')} --> {format_timestamp(w.end, 'srt')}\n{w.word}\n")
+    return "\n".join(cues)
+
+
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_vtt(words: Sequence[TimedText]) -> str:
+    """WebVTT text: the header, then one cue for the sentence with inline word-start timestamps."""
+    out = "WEBVTT\n"
+    if not words:
+        return out
+    parts = [_vtt_escape(words[0].word)]
+    parts += [f"<{format_timestamp(w.start, 'vtt')}>{_vtt_escape(w.word)}" for w in words[1:]]
+    start = format_timestamp(words[0].start, "vtt")
+    end = format_timestamp(max(w.end for w in words), "vtt")
+    return f"{out}\n{start} --> {end}\n{' '.join(parts)}\n"
+
+
+def write_subtitles(words: Sequence[TimedText], path: str | os.PathLike[str], fmt: SubtitleFormat) -> Path:
+    """Write ``words`` as an ``"srt"`` or ``"vtt"`` file (UTF-8) and return its path."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown subtitle format {fmt!r}; use 'srt' or 'vtt'")
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(to_srt(words) if fmt == "srt" else to_vtt(words), encoding="utf-8")
+    return p

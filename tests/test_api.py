@@ -1,0 +1,206 @@
+"""lipread.transcribe / load_model / Transcript with a tiny ONNX model built in the test and real GRID clips."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lipread import api
+from lipread.backend import BUILTIN
+from lipread.errors import BackendError, CheckpointError, DecodingError, VideoError
+from lipread.grid import is_grid_sentence
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from tiny_onnx import write_tiny_model
+
+import lipread
+from lipread import models
+from lipread.config import LIPNET
+from lipread.ctc import greedy_decode
+from lipread.preprocess import load_clip
+from lipread.video import read_frames
+from lipread.weights import save_checkpoint
+
+SHORT = "lrae3s"  # one of the 74-frame clips
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_model(tmp_path_factory.mktemp("model") / "tiny.onnx")
+
+
+@pytest.fixture(scope="module")
+def clips(grid_root: Path) -> list[Path]:
+    paths = [grid_root / "s1" / f"{n}.mp4" for n in ("bbaf2n", SHORT, "bbaf3s")]
+    for p in paths:
+        if not p.is_file():
+            pytest.skip(f"{p} not found")
+    return paths
+
+
+def test_single_path(tiny: Path, grid_clip: Path) -> None:
+    t = lipread.transcribe(grid_clip, model=tiny, decoder="grammar")
+    assert isinstance(t, lipread.Transcript)
+    assert is_grid_sentence(t.text)
+    assert t.text == " ".join(w.word for w in t.words)
+    assert 0.0 < t.confidence <= 1.0
+    assert t.backend == "onnx" and t.model == str(tiny) and t.path == str(grid_clip)
+    starts = [w.start for w in t.words]
+    assert starts == sorted(starts)
+    for a, b in zip(t.words, t.words[1:]):
+        assert a.start < a.end <= b.start
+    assert t.words[0].start >= 0.0 and t.words[-1].end <= 75 / 25
+    assert all(0.0 <= w.confidence <= 1.0 for w in t.words)
+
+
+def test_to_dict_is_json_ready(tiny: Path, grid_clip: Path) -> None:
+    t = lipread.transcribe(grid_clip, model=tiny, decoder="lexicon")
+    d = json.loads(json.dumps(t.to_dict()))
+    assert set(d) == {"path", "text", "confidence", "words", "backend", "model"}
+    assert d["text"] == t.text and d["path"] == str(grid_clip)
+    assert [w["word"] for w in d["words"]] == t.text.split()
+    assert set(d["words"][0]) == {"word", "start", "end", "confidence"}
+
+
+def test_word_times_come_from_emission_frames(tiny: Path, grid_clip: Path) -> None:
+    runner = api.Transcriber(tiny, decoder="greedy")
+    t = runner.transcribe(grid_clip)
+    x = load_clip(grid_clip, LIPNET)
+    lp = runner.model.logprobs(x[None])[0]
+    hyp = greedy_decode(lp, LIPNET.vocabulary)
+    assert t.text == " ".join(hyp.words)
+    first = hyp.timesteps[0]
+    space = LIPNET.vocabulary.space_id
+    last = hyp.timesteps[hyp.tokens.index(space) - 1] if space in hyp.tokens else hyp.timesteps[-1]
+    assert t.words[0].start == pytest.approx(first / 25.0)
+    assert t.words[0].end == pytest.approx((last + 1) / 25.0)
+
+
+@pytest.mark.parametrize("decoder", ["greedy", "beam"])
+def test_batches_equal_one_by_one(tiny: Path, clips: list[Path], decoder: str) -> None:
+    together = lipread.transcribe(clips, model=tiny, decoder=decoder, batch_size=3)
+    alone = [lipread.transcribe(c, model=tiny, decoder=decoder, batch_size=1) for c in clips]
+    assert isinstance(together, list) and len(together) == 3
+    assert [t.path for t in together] == [str(c) for c in clips]
+    for a, b in zip(together, alone):
+        assert a.text == b.text
+        assert a.confidence == pytest.approx(b.confidence, abs=1e-5)
+        assert [(w.word, w.start, w.end) for w in a.words] == [(w.word, w.start, w.end) for w in b.words]
+
+
+def test_frames_array_input(tiny: Path, grid_clip: Path) -> None:
+    frames = read_frames(grid_clip)
+    from_file = lipread.transcribe(grid_clip, model=tiny)
+    from_array = lipread.transcribe(frames, model=tiny)
+    assert from_array.path is None and from_array.text == from_file.text
+    slow = lipread.transcribe(frames, model=tiny, fps=12.5)
+    assert [w.start for w in slow.words] == pytest.approx([2 * w.start for w in from_array.words])
+    both = lipread.transcribe([frames, frames[:60]], model=tiny)
+    assert isinstance(both, list) and both[0].text == from_array.text
+
+
+def test_loaded_model_can_be_passed(tiny: Path, grid_clip: Path) -> None:
+    m = lipread.load_model(tiny)
+    assert m.backend == "onnx"
+    t = lipread.transcribe(grid_clip, model=m)
+    assert t.text == lipread.transcribe(grid_clip, model=tiny).text
+    assert t.model == LIPNET.name
+
+
+def test_user_errors(tiny: Path, tmp_path: Path) -> None:
+    with pytest.raises(VideoError, match="not found"):
+        lipread.transcribe(tmp_path / "missing.mp4", model=tiny)
+    with pytest.raises(VideoError, match="uint8"):
+        lipread.transcribe(np.zeros((10, 288, 360), np.uint8), model=tiny)
+    with pytest.raises(DecodingError, match="decoder"):
+        lipread.transcribe(np.zeros((10, 288, 360, 3), np.uint8), model=tiny, decoder="best")
+    with pytest.raises(BackendError, match="torch"):
+        lipread.load_model(tiny, backend="torch")
+    with pytest.raises(BackendError, match="option"):
+        lipread.load_model(tiny, colour="blue")
+    with pytest.raises(CheckpointError, match="neither a shipped model"):
+        lipread.load_model(tmp_path / "nothing-here")
+
+
+@pytest.fixture()
+def shipped_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    monkeypatch.setattr(models, "FOLDER", tmp_path)
+    api._CACHE.clear()
+    yield tmp_path
+    api._CACHE.clear()
+
+
+def test_shipped_model_missing_from_installation(shipped_folder: Path) -> None:
+    with pytest.raises(CheckpointError, match="missing from this installation") as e:
+        lipread.load_model("lipnet-grid-s1")
+    assert "lipnet-grid-s1" in str(e.value)
+
+
+def test_shipped_model_runs_on_onnx(shipped_folder: Path, tiny: Path, grid_clip: Path) -> None:
+    (shipped_folder / "lipnet-grid-s1.onnx").write_bytes(tiny.read_bytes())
+    t = lipread.transcribe(grid_clip)
+    assert t.model == "lipnet-grid-s1" and t.backend == "onnx"
+
+
+def _only_onnx(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lipread.backend as registry
+
+    real = registry._module_exists
+    monkeypatch.setattr(
+        registry, "_module_exists", lambda name: False if name in ("torch", "tensorflow") else real(name)
+    )
+    assert not BUILTIN["torch"].installed and BUILTIN["onnx"].installed
+
+
+def test_checkpoint_with_only_onnx_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _only_onnx(monkeypatch)
+    ckpt = save_checkpoint(tmp_path / "m.safetensors", {"w": np.zeros(3, np.float32)}, LIPNET)
+    with pytest.raises(BackendError, match="torch or tensorflow") as e:
+        lipread.load_model(ckpt)
+    assert ".onnx" in str(e.value) and str(ckpt) in str(e.value)
+    with pytest.raises(BackendError, match="export"):
+        lipread.load_model(ckpt, backend="onnx")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError):
+        lipread.load_model(tmp_path / "junk.safetensors")
+
+
+def test_shipped_checkpoint_only_with_only_onnx_installed(
+    monkeypatch: pytest.MonkeyPatch, shipped_folder: Path
+) -> None:
+    _only_onnx(monkeypatch)
+    save_checkpoint(shipped_folder / "lipnet-grid-s1.safetensors", {"w": np.zeros(3, np.float32)}, LIPNET)
+    with pytest.raises(CheckpointError, match=r"lipnet-grid-s1\.onnx"):
+        lipread.load_model()
+
+
+def test_import_stays_framework_free() -> None:
+    code = (
+        "import sys, lipread; lipread.transcribe; lipread.load_model; "
+        "print(sorted(m for m in ('torch', 'tensorflow', 'onnxruntime') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.torch
+def test_checkpoint_runs_on_torch(tmp_path: Path, grid_clip: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("lipread_torch")
+    from lipread.backend import get_backend
+
+    torch_backend = get_backend("torch")
+    small = LIPNET.with_(name="small", rnn_hidden=8)
+    ckpt = torch_backend.save(torch_backend.build(small, seed=0), tmp_path / "small.safetensors")
+    t = lipread.transcribe(grid_clip, model=ckpt, decoder="grammar")
+    assert t.backend == "torch" and t.model == str(ckpt) and is_grid_sentence(t.text)
+    with pytest.raises(BackendError, match="threads"):
+        lipread.load_model(ckpt, threads=2)
