@@ -12,7 +12,7 @@ import numpy as np
 
 from .config import ModelConfig
 from .errors import VideoError
-from .mouth import FixedCrop, MouthLocator
+from .mouth import FaceMouthLocator, FixedCrop, MouthLocator
 
 __all__ = ["default_locator", "load_clip", "mouth_crops", "normalise", "preprocess", "rgb_to_grey"]
 
@@ -32,8 +32,12 @@ def rgb_to_grey(frames: np.ndarray) -> np.ndarray:
 
 
 def default_locator(config: ModelConfig) -> MouthLocator:
-    """The mouth locator a model of ``config`` expects by default."""
-    return FixedCrop()
+    """The mouth locator a model of ``config`` expects by default.
+
+    The ``lipnet`` crop finds the face in each clip (:class:`FaceMouthLocator`), so any speaker works; the
+    seed notebook's ``notebook`` crop is its fixed GRID speaker-1 box (:class:`FixedCrop`).
+    """
+    return FixedCrop() if config.crop == "notebook" else FaceMouthLocator()
 
 
 def mouth_crops(

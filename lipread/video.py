@@ -45,15 +45,42 @@ def _open(path: str | os.PathLike[str]):  # type: ignore[no-untyped-def]
         raise VideoError(f"{p}: is a folder, not a video file")
     if p.stat().st_size == 0:
         raise VideoError(f"{p}: video file is empty (0 bytes)")
-    try:
-        cv2.setLogLevel(0)  # silence FFmpeg's complaints about broken files; we raise our own error
-    except AttributeError:
-        pass
+    # Silence OpenCV's and FFmpeg's complaints about broken files; we raise our own error instead.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    _silence_opencv(cv2)
     cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()
         raise VideoError(f"{p}: cannot decode video (not a video file, or a format OpenCV's FFmpeg cannot read)")
     return cap
+
+
+def _silence_opencv(cv2) -> None:  # type: ignore[no-untyped-def]
+    """Turn OpenCV's own logging off (its API moved between 4.x and 5.x)."""
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is not None and hasattr(logging, "setLogLevel"):
+        logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    elif hasattr(cv2, "setLogLevel"):
+        cv2.setLogLevel(0)
+
+
+def _check_complete(path: Path, cap, decoded: int) -> None:  # type: ignore[no-untyped-def]
+    """VideoError when far fewer frames decoded than the container declares (a truncated or damaged file).
+
+    MPEG program streams (``.mpg``) declare no frame count, only one estimated from the bit rate, so they
+    are not checked.
+    """
+    import cv2
+
+    if path.suffix.lower() in (".mpg", ".mpeg"):
+        return
+    count = float(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    declared = int(count) if np.isfinite(count) else 0
+    if declared - decoded > max(2, declared // 10):
+        raise VideoError(
+            f"{path}: only {decoded} of the {declared} frames the file declares could be decoded "
+            "(the file is truncated or damaged)"
+        )
 
 
 def read_frames(path: str | os.PathLike[str], max_frames: int | None = None, start: int = 0) -> np.ndarray:
@@ -88,6 +115,8 @@ def read_frames(path: str | os.PathLike[str], max_frames: int | None = None, sta
                     raise VideoError(f"{p}: frames of {bgr.shape[1]}x{bgr.shape[0]} pixels are too large")
                 frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
             index += 1
+        if max_frames is None:
+            _check_complete(p, cap, index)
     finally:
         cap.release()
     if not frames:
@@ -117,6 +146,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
                 if ok and frame is not None:
                     height, width = frame.shape[:2]
             n += 1
+        _check_complete(p, cap, n)
     finally:
         cap.release()
     if n == 0:

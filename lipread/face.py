@@ -1,0 +1,264 @@
+"""Face detection and tracking in video frames, with a detector that ships inside lipread.
+
+The detector is MediaPipe's BlazeFace short-range model (``models/face_detection_short_range.tflite``,
+Apache-2.0, see the ``.LICENSE`` file beside it), run with OpenCV's DNN module: nothing is downloaded at
+run time. It finds frontal faces, giving for each a square box and the mouth centre: faces at least about
+an eighth of the frame's longer side wide in one look at the whole frame, smaller ones (down to about a
+thirtieth, in frames large enough) by searching overlapping windows when the whole frame shows none.
+
+:func:`detect_faces` looks at every ``step``-th frame; :func:`face_track` turns those detections into one
+face per frame, dropping outliers and interpolating over frames where detection failed.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import astuple, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["MIN_SCORE", "MODEL_PATH", "Face", "FaceTrack", "detect", "detect_faces", "face_track", "smallest_face"]
+
+MODEL_PATH = Path(__file__).resolve().parent / "models" / "face_detection_short_range.tflite"
+"""The bundled BlazeFace short-range detector."""
+
+_INPUT = 128
+"""The detector's square input size in pixels."""
+
+_MOUTH_KEYPOINT = 3
+"""Index of the mouth centre among BlazeFace's six keypoints (eyes, nose tip, mouth, ears)."""
+
+_NMS_IOU = 0.3
+"""Detections overlapping more than this (intersection over union) are merged, as MediaPipe does."""
+
+_LEVELS = 3
+"""Search levels tried in turn (see :func:`detect`): the whole frame, then halves, then quarters."""
+
+_MIN_WINDOW = 192
+"""The smallest window, in frame pixels, searched at levels above 0 (smaller faces are too coarse to read)."""
+
+_MAX_SHIFT = 0.5
+"""A face whose centre is further than this many face widths from the clip's reference face is an outlier."""
+
+_MAX_RESIZE = 1.5
+"""A face more than this factor larger or smaller than the clip's reference face is an outlier."""
+
+MIN_SCORE = 0.75
+"""Default detection threshold. Higher than MediaPipe's 0.5: blocky noise scores up to about 0.6, while
+faces in GRID's clips score at least 0.87 in 99.5% of frames."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face in a frame, in pixels of that frame: box centre, box size, mouth centre, confidence in [0, 1]."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    mouth_x: float
+    mouth_y: float
+    score: float
+
+
+@dataclass(frozen=True)
+class FaceTrack:
+    """One face per frame of a clip.
+
+    ``values`` is ``float64 (T, 7)``: columns ``x, y, width, height, mouth_x, mouth_y, score`` as in
+    :class:`Face`; ``detected`` is ``bool (T,)``, True where a detection (not interpolation) gave the row.
+    """
+
+    values: np.ndarray
+    detected: np.ndarray
+
+    def median(self) -> Face:
+        """The clip's typical face: the per-column median over all frames."""
+        return Face(*(float(v) for v in np.median(self.values, axis=0)))
+
+
+def _anchors() -> np.ndarray:
+    """BlazeFace short-range anchor centres, ``float32 (896, 2)`` as (x, y) in [0, 1].
+
+    Strides 8 and 16 over the 128-pixel input: a 16x16 grid with 2 anchors per cell, then an 8x8 grid
+    with 6 (MediaPipe's SsdAnchorsCalculator with fixed anchor size).
+    """
+    centres: list[tuple[float, float]] = []
+    for grid, per_cell in ((16, 2), (8, 6)):
+        for row in range(grid):
+            for col in range(grid):
+                centres += [((col + 0.5) / grid, (row + 0.5) / grid)] * per_cell
+    return np.array(centres, dtype=np.float32)
+
+
+_ANCHORS = _anchors()
+_LOCAL = threading.local()
+
+
+def _net() -> Any:
+    """This thread's detector network, loaded on first use (an OpenCV ``dnn.Net`` is not thread-safe)."""
+    net = getattr(_LOCAL, "net", None)
+    if net is None:
+        import cv2
+
+        try:  # OpenCV 5: the classic engine reports both of the model's outputs
+            net = cv2.dnn.readNetFromTFLite(str(MODEL_PATH), engine=cv2.dnn.ENGINE_CLASSIC)
+        except (AttributeError, TypeError):  # OpenCV 4 has a single engine
+            net = cv2.dnn.readNetFromTFLite(str(MODEL_PATH))
+        _LOCAL.net = net
+    return net
+
+
+def _views(h: int, w: int, level: int) -> list[tuple[int, int, int]]:
+    """The square windows searched at ``level`` in an ``h`` x ``w`` frame, as (top, left, side) in pixels.
+
+    Level 0 is one window of the frame's longer side centred on the frame (the frame letterboxed);
+    level ``k`` tiles the frame with windows of ``1 / 2**k`` of that side, overlapping by half, so every
+    face up to half a window wide lies whole in one of them. Windows may reach past the frame's edges.
+    """
+    side = max(h, w) // 2**level
+    if level > 0 and side < _MIN_WINDOW:
+        return []
+
+    def starts(size: int) -> list[int]:
+        if size <= side:
+            return [(size - side) // 2]
+        n = -(-2 * (size - side) // side) + 1  # ceil((size - side) / (side / 2)) + 1
+        return [round(i * (size - side) / (n - 1)) for i in range(n)]
+
+    return [(top, left, side) for top in starts(h) for left in starts(w)]
+
+
+def smallest_face(h: int, w: int) -> int:
+    """Roughly the narrowest face, in pixels, that :func:`detect_faces` finds in ``h`` x ``w`` frames."""
+    return min(side for level in range(_LEVELS) for _, _, side in _views(h, w, level)) // 8
+
+
+def _window_input(frame: np.ndarray, top: int, left: int, side: int) -> np.ndarray:
+    """The frame's square window (top, left, side) as detector input: ``float32 (1, 3, 128, 128)`` in [-1, 1].
+
+    Parts of the window outside the frame are black.
+    """
+    import cv2
+
+    h, w = frame.shape[:2]
+    scale = _INPUT / side
+    y0, y1, x0, x1 = max(top, 0), min(top + side, h), max(left, 0), min(left + side, w)
+    oy, ox = round((y0 - top) * scale), round((x0 - left) * scale)
+    rh, rw = min(max(1, round((y1 - y0) * scale)), _INPUT - oy), min(max(1, round((x1 - x0) * scale)), _INPUT - ox)
+    square = np.zeros((_INPUT, _INPUT, 3), np.uint8)
+    square[oy : oy + rh, ox : ox + rw] = cv2.resize(frame[y0:y1, x0:x1], (rw, rh), interpolation=cv2.INTER_AREA)
+    blob = square.astype(np.float32) * np.float32(1 / 127.5) - np.float32(1.0)
+    return blob.transpose(2, 0, 1)[None].copy()
+
+
+def _raw_detections(frame: np.ndarray, top: int, left: int, side: int, min_score: float) -> np.ndarray:
+    """Detections in one window scoring at least ``min_score``: ``float64 (N, 7)``.
+
+    Columns ``x, y, width, height, mouth_x, mouth_y`` in frame pixels, then the score.
+    """
+    net = _net()
+    net.setInput(_window_input(frame, top, left, side))
+    regressors, logits = net.forward(["regressors", "classificators"])
+    logits = logits.reshape(-1).astype(np.float64)
+    keep = np.flatnonzero(logits >= np.log(min_score / (1.0 - min_score)))
+    raw = regressors.reshape(-1, 16)[keep].astype(np.float64) / _INPUT
+    anchors = _ANCHORS[keep].astype(np.float64)
+    mouth = raw[:, 4 + 2 * _MOUTH_KEYPOINT : 6 + 2 * _MOUTH_KEYPOINT] + anchors
+    out = np.concatenate([raw[:, 0:2] + anchors, raw[:, 2:4], mouth], axis=1) * side
+    out[:, [0, 4]] += left
+    out[:, [1, 5]] += top
+    scores = 1.0 / (1.0 + np.exp(-logits[keep]))
+    return np.concatenate([out, scores[:, None]], axis=1)
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of one ``(4,)`` box with ``(N, 4)`` boxes, all as (x0, y0, x1, y1)."""
+    w = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    h = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    inter = w * h
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-9)
+
+
+def detect(frame: np.ndarray, min_score: float = MIN_SCORE, level: int = 0) -> list[Face]:
+    """All faces in one ``uint8 (H, W, 3)`` RGB frame scoring at least ``min_score``, best first.
+
+    ``level`` 0 looks at the whole frame at once and finds faces at least about an eighth of its longer
+    side wide; level ``k`` looks at overlapping windows of ``1 / 2**k`` of that side, finding faces
+    ``2**k`` times smaller at about that many squared times the cost (none below a 192-pixel window).
+    Overlapping raw detections are merged by score-weighted averaging (MediaPipe's weighted
+    non-maximum suppression).
+    """
+    if not 0.0 < min_score < 1.0:
+        raise ValueError(f"min_score must lie strictly between 0 and 1, not {min_score}")
+    h, w = frame.shape[:2]
+    found = [_raw_detections(frame, *view, min_score) for view in _views(h, w, level)]
+    rows = np.concatenate(found) if found else np.zeros((0, 7))
+    centre, size = rows[:, 0:2], rows[:, 2:4]
+    boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=1)
+    faces: list[Face] = []
+    order = np.argsort(-rows[:, 6])
+    while order.size:
+        overlap = _iou(boxes[order[0]], boxes[order]) > _NMS_IOU
+        group = rows[order[overlap]]
+        weights = group[:, 6] / group[:, 6].sum()
+        x, y, width, height, mouth_x, mouth_y = (float(v) for v in (weights[:, None] * group[:, :6]).sum(axis=0))
+        faces.append(Face(x, y, width, height, mouth_x, mouth_y, float(rows[order[0], 6])))
+        order = order[~overlap]
+    return faces
+
+
+def detect_faces(frames: np.ndarray, step: int = 3, min_score: float = MIN_SCORE) -> list[Face | None]:
+    """The largest face in every ``step``-th frame of ``uint8 (T, H, W, 3)`` RGB frames.
+
+    The frames are searched whole first (:func:`detect` level 0); only when that finds no face in any of
+    them are they searched again in smaller windows (levels 1 and 2), for faces down to about a thirtieth
+    of the frame's longer side.
+
+    Returns:
+        One entry per examined frame ``frames[::step]`` (entry ``i`` is frame ``i * step``): the largest
+        face scoring at least ``min_score``, or None where there is none.
+    """
+    if step < 1:
+        raise ValueError(f"step must be at least 1, not {step}")
+    found: list[Face | None] = []
+    for level in range(_LEVELS):
+        found = []
+        for frame in frames[::step]:
+            faces = detect(frame, min_score, level)
+            found.append(max(faces, key=lambda f: f.width * f.height) if faces else None)
+        if any(f is not None for f in found):
+            break
+    return found
+
+
+def face_track(frames: np.ndarray, step: int = 3, min_score: float = MIN_SCORE) -> FaceTrack | None:
+    """One face per frame of ``uint8 (T, H, W, 3)`` RGB frames, or None when no frame shows a face.
+
+    Faces are detected in every ``step``-th frame (:func:`detect_faces`). The reference face is the
+    detection nearest the median of all detections; detections whose centre lies more than half a face
+    width from it, or whose size differs from it by more than 1.5x, are dropped as outliers. Every frame
+    then gets values interpolated linearly in time from the nearest kept detections (held constant before
+    the first and after the last).
+    """
+    found = detect_faces(frames, step, min_score)
+    times = np.array([i * step for i, f in enumerate(found) if f is not None], dtype=np.int64)
+    if times.size == 0:
+        return None
+    rows = np.array([astuple(f) for f in found if f is not None])
+    # The reference is the detection nearest the median face, so at least one detection is kept.
+    median = np.median(rows[:, :3], axis=0)
+    x, y, w = rows[np.argmin(np.abs(rows[:, :3] - median).sum(axis=1)), :3]
+    shift = np.hypot(rows[:, 0] - x, rows[:, 1] - y) / w
+    resize = rows[:, 2] / w
+    inlier = (shift <= _MAX_SHIFT) & (resize <= _MAX_RESIZE) & (resize >= 1 / _MAX_RESIZE)
+    times, rows = times[inlier], rows[inlier]
+    every = np.arange(frames.shape[0])
+    values = np.stack([np.interp(every, times, rows[:, c]) for c in range(rows.shape[1])], axis=1)
+    detected = np.zeros(frames.shape[0], dtype=bool)
+    detected[times] = True
+    return FaceTrack(values, detected)
