@@ -72,7 +72,9 @@ def parse_alignment(text: str, source: str = "<string>", vocabulary: frozenset[s
             start, end = int(parts[0]), int(parts[1])
         except ValueError:
             raise AlignmentError(f"{source}:{lineno}: times must be whole numbers, got {line!r}") from None
-        if start < 0 or end < start:
+        if start < 0:
+            raise AlignmentError(f"{source}:{lineno}: negative time {start}")
+        if end < start:
             raise AlignmentError(f"{source}:{lineno}: end {end} is before start {start}")
         if start < prev_end:
             raise AlignmentError(f"{source}:{lineno}: start {start} is before the previous end {prev_end}")

@@ -12,7 +12,6 @@ import importlib.util
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -144,6 +143,8 @@ def resolve_backend_name(name: str) -> str:
 
 
 def _third_party() -> dict[str, Any]:
+    from importlib.metadata import entry_points  # imported here: it costs a noticeable part of import time
+
     try:
         return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in BUILTIN}
     except Exception:  # a broken distribution's metadata must not break lipread
@@ -187,7 +188,12 @@ def get_backend(name: str) -> Backend:
             raise BackendError(
                 f"backend {key!r} failed to import ({e}); reinstall it with: pip install \"lipread[{info.extra}]\""
             ) from e
-        backend = module.backend
+        backend = getattr(module, "backend", None)
+        if backend is None:
+            raise BackendError(
+                f"backend {key!r}: module {info.module} defines no 'backend'; reinstall it with: "
+                f'pip install "lipread[{info.extra}]"'
+            )
     else:
         third = _third_party()
         if key not in third:

@@ -117,7 +117,11 @@ def find_clips(root: str | os.PathLike[str], speakers: Sequence[int] | None = No
 
 
 def split_clips(
-    clips: Sequence[Clip], split: str = "random", val_fraction: float = 0.1, seed: int = 0, overlapped_per_speaker: int = 255
+    clips: Sequence[Clip],
+    split: str = "random",
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    overlapped_per_speaker: int = 255,
 ) -> tuple[list[Clip], list[Clip]]:
     """Split clips into (train, validation).
 
@@ -136,7 +140,7 @@ def split_clips(
     ordered = sorted(clips, key=lambda c: c.key)
     rng = np.random.default_rng(seed)
     if split == "random":
-        n_val = int(round(len(ordered) * val_fraction))
+        n_val = round(len(ordered) * val_fraction)
         order = rng.permutation(len(ordered))
         val_idx = set(order[:n_val].tolist())
         val = [c for i, c in enumerate(ordered) if i in val_idx]
@@ -158,7 +162,9 @@ def split_clips(
     else:
         raise DataError(f"unknown split {split!r}; use 'random', 'unseen' or 'overlapped'")
     if not train or (val_fraction > 0 and split == "random" and not val and len(ordered) > 1):
-        raise DataError(f"split {split!r} of {len(ordered)} clips leaves {len(train)} for training and {len(val)} for validation")
+        raise DataError(
+            f"split {split!r} of {len(ordered)} clips leaves {len(train)} for training and {len(val)} for validation"
+        )
     return train, val
 
 
@@ -169,7 +175,9 @@ class CropCache:
     preprocessing never see stale crops. Files are written atomically.
     """
 
-    def __init__(self, folder: str | os.PathLike[str], config: ModelConfig, locator: MouthLocator | None = None) -> None:
+    def __init__(
+        self, folder: str | os.PathLike[str], config: ModelConfig, locator: MouthLocator | None = None
+    ) -> None:
         self.config = config
         self.locator = locator or default_locator(config)
         key = f"{self.locator.name}-{config.crop}-{config.height}x{config.width}x{config.channels}"

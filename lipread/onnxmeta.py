@@ -22,7 +22,9 @@ OUTPUT = "logprobs"
 _PREFIX = "lipread_"
 
 
-def metadata_props(config: ModelConfig, trained_on: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None) -> dict[str, str]:
+def metadata_props(
+    config: ModelConfig, trained_on: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None
+) -> dict[str, str]:
     """The string key/value pairs to store in an exported model's ``metadata_props``."""
     return {
         f"{_PREFIX}format": "lipread",

@@ -37,13 +37,15 @@ class TrainOptions:
         resume: continue from ``<output>/last.ckpt``.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         amp: automatic mixed precision (None: on for CUDA, off on CPU).
-        workers: threads for decoding and batch assembly.
+        workers: threads for decoding and batch assembly (0: one per CPU core).
         max_clips: use only the first N clips of the index (quick experiments, tests).
         train_on_validation: train on the validation clips too (memorisation tests).
         beam_width: beam for the per-epoch beam-search metrics (0 skips beam decoding).
         examples: example predictions printed after each epoch.
         seed: seeds model init, split, shuffling and augmentation.
         progress: show progress bars.
+        time_limit: minutes; stop cleanly after the epoch during which this much time has passed (the run
+            can be continued later with ``resume``). None: no limit.
     """
 
     data: Path
@@ -69,6 +71,7 @@ class TrainOptions:
     examples: int = 3
     seed: int = 0
     progress: bool = True
+    time_limit: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -120,7 +123,7 @@ def augment(crops: np.ndarray, rng: np.random.Generator, mirror: bool = True, fr
     if mirror and rng.random() < 0.5:
         crops = crops[:, :, ::-1]
     if frame_jitter > 0:
-        t = crops.shape[0]
+        t = int(crops.shape[0])
         keep = rng.random(t) >= frame_jitter
         if not keep.any():
             keep[rng.integers(t)] = True

@@ -40,7 +40,7 @@ class Vocabulary:
     @property
     def tokens(self) -> tuple[str, ...]:
         """All tokens by id: ``tokens[0]`` is the blank (shown as ``""``)."""
-        return ("",) + self.characters
+        return ("", *self.characters)
 
     @property
     def size(self) -> int:
@@ -95,7 +95,7 @@ class Vocabulary:
 LIPNET_VOCABULARY = Vocabulary(" abcdefghijklmnopqrstuvwxyz", name="lipnet")
 """The LipNet vocabulary: blank, space, a-z (28 classes)."""
 
-NOTEBOOK_VOCABULARY = Vocabulary([""] + list("abcdefghijklmnopqrstuvwxyz'?!123456789 "), name="notebook")
+NOTEBOOK_VOCABULARY = Vocabulary(["", *"abcdefghijklmnopqrstuvwxyz'?!123456789 "], name="notebook")
 """The seed notebook's vocabulary, reordered so blank is 0: blank, its OOV slot, then its 39 characters
 ``"abcdefghijklmnopqrstuvwxyz'?!123456789 "`` (41 classes). Notebook class ``k`` is our class ``(k + 1) % 41``."""
 

@@ -153,13 +153,17 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     meta = _header(path).get("__metadata__") or {}
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: a safetensors file, but not a lipread checkpoint (no 'format: lipread' metadata)")
+        raise CheckpointError(
+            f"{path}: a safetensors file, but not a lipread checkpoint (no 'format: lipread' metadata)"
+        )
     try:
         version = int(meta.get("version", "0"))
     except ValueError:
         version = -1
     if version != VERSION:
-        raise CheckpointError(f"{path}: lipread checkpoint version {meta.get('version')!r} is not supported (expected {VERSION})")
+        raise CheckpointError(
+            f"{path}: lipread checkpoint version {meta.get('version')!r} is not supported (expected {VERSION})"
+        )
     out: dict[str, Any] = {"format": FORMAT, "version": version}
     for key in ("config", "trained_on", "metrics"):
         try:
@@ -191,7 +195,9 @@ def load_checkpoint(path: str | os.PathLike[str], expect: ModelConfig | None = N
     meta = read_metadata(path)
     config: ModelConfig = meta["config"]
     if expect is not None and config != expect:
-        raise CheckpointError(f"{path}: holds model {config.name!r} with another configuration than expected ({expect.name!r})")
+        raise CheckpointError(
+            f"{path}: holds model {config.name!r} with another configuration than expected ({expect.name!r})"
+        )
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:

@@ -1,0 +1,65 @@
+"""``lipread preview VIDEO -o out.gif``: the normalised mouth crop a model sees, as an animated GIF."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import PRESETS, get_preset
+from ..gif import write_gif
+from ..preprocess import load_clip
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type: ``kind(text)``, which must be greater than zero."""
+
+    def convert(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        return value
+
+    return convert
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``preview`` on the ``lipread`` command's sub-parsers."""
+    p = subparsers.add_parser(
+        "preview",
+        help="write the mouth crop a model sees as an animated GIF",
+        description="Decode a video, crop and standardise the mouth as a model of the given preset sees it, "
+        "and write the clip as an animated GIF (stretched to the full grey or colour range for viewing).",
+    )
+    p.add_argument("video", metavar="VIDEO", help="video file")
+    p.add_argument("-o", "--output", type=Path, required=True, help="GIF file to write")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="lipnet", help="model preset (default: lipnet)")
+    p.add_argument("--scale", type=_positive(int), default=2, help="enlarge each pixel to N x N (default: 2)")
+    p.add_argument("--fps", type=_positive(float), default=25.0, help="playback frame rate (default: 25, GRID's)")
+    return p
+
+
+def to_display(clip: np.ndarray, scale: int = 1) -> np.ndarray:
+    """Model input ``float32 (T, H, W, C)`` -> ``uint8 (T, H*scale, W*scale, C)``, min..max stretched to 0..255."""
+    lo, hi = float(clip.min()), float(clip.max())
+    span = hi - lo if hi > lo else 1.0
+    img = np.rint((clip - lo) * (255.0 / span)).astype(np.uint8)
+    if scale > 1:
+        img = img.repeat(scale, axis=1).repeat(scale, axis=2)
+    return img
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the GIF; returns 0 (a bad video raises VideoError, reported by the CLI)."""
+    config = get_preset(args.preset)
+    frames = to_display(load_clip(args.video, config), args.scale)
+    path = write_gif(args.output, frames, fps=args.fps)
+    t, h, w = frames.shape[:3]
+    print(f"{path}: {t} frames of {w}x{h} pixels ({args.preset} preset, {args.fps:g} fps)")
+    return 0

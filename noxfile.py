@@ -1,0 +1,56 @@
+"""The test matrix. ``python3 -m nox`` runs the default sessions: ``lint``, ``tests`` once per backend
+(``core`` with no framework installed, ``torch``, ``tensorflow``, ``onnx``) and ``parity`` (every backend,
+cross-backend comparisons). Each session installs lipread and what it needs into a fresh virtual
+environment; tests needing an absent framework skip themselves (``pytest.importorskip``)."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests", "parity"]
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = False
+
+CONSTRAINTS = ("-c", "constraints.txt")
+TEST_DEPS = ("pytest>=8", "hypothesis>=6.100")
+PYTEST = ("pytest", "-p", "no:cacheprovider", "--durations=10")
+FRAMEWORKS = ("torch", "tensorflow", "onnxruntime", "keras", "jax")
+
+# What each backend's test session installs besides the test tools. TensorFlow comes as tensorflow-cpu.
+BACKENDS = {
+    "core": (".",),
+    "torch": (".[torch]",),
+    "tensorflow": (".", "tensorflow-cpu>=2.16", "tf2onnx>=1.16", "onnx>=1.15", "onnxruntime>=1.17"),
+    "onnx": (".[onnx]", "onnx>=1.15"),
+}
+
+# Fails when any module named on its command line is installed.
+NOT_INSTALLED = (
+    "import importlib.util as u, sys; found = [m for m in sys.argv[1:] if u.find_spec(m)]; "
+    "sys.exit(f'installed, but must not be: {found}' if found else None)"
+)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff on everything, mypy on the core package."""
+    session.install(*CONSTRAINTS, ".", "ruff>=0.5", "mypy>=1.10")
+    session.run("ruff", "check", ".")
+    session.run("mypy", "lipread")
+
+
+@nox.session
+@nox.parametrize("backend", list(BACKENDS))
+def tests(session: nox.Session, backend: str) -> None:
+    """Every test but the parity ones, with one backend's framework installed (none for ``core``)."""
+    session.install(*CONSTRAINTS, *BACKENDS[backend], *TEST_DEPS)
+    if backend == "core":
+        session.run("python", "-c", NOT_INSTALLED, *FRAMEWORKS)
+    session.run(*PYTEST, "-m", "not parity", *session.posargs)
+
+
+@nox.session
+def parity(session: nox.Session) -> None:
+    """The cross-backend comparisons, with PyTorch, TensorFlow and ONNX Runtime all installed."""
+    session.install(*CONSTRAINTS, ".[torch,onnx]", *BACKENDS["tensorflow"][1:], *TEST_DEPS)
+    session.run(*PYTEST, "-m", "parity", *session.posargs)

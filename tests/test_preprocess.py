@@ -1,0 +1,90 @@
+"""Mouth crop and preprocessing, checked against the seed notebook's ``load_video`` written out in NumPy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lipread.config import get_preset
+from lipread.errors import VideoError
+from lipread.mouth import GRID_BOX, Box, FixedCrop
+from lipread.preprocess import load_clip, mouth_crops, normalise, preprocess, rgb_to_grey
+from lipread.video import read_frames
+
+CLIPS = ["bbaf2n", "bris5a", "lgbm4p", "pbap1a", "prwq3s", "sgbxzp"]
+
+
+def notebook_load_video(frames: np.ndarray) -> np.ndarray:
+    """The seed notebook's ``load_video``, from its formulas: ``tf.image.rgb_to_grayscale`` on uint8 RGB
+    (scale to [0, 1] in float32, BT.601 weights, times 255.5, truncate), rows 190:236, cols 80:220, then
+    ``(x - mean) / std`` over the whole clip."""
+    x = frames.astype(np.float32) * np.float32(1 / 255)
+    w = np.array([0.2989, 0.5870, 0.1140], np.float32)
+    luma = x[..., 0] * w[0] + x[..., 1] * w[1] + x[..., 2] * w[2]
+    grey = (luma * np.float32(255.5)).astype(np.uint8)[..., None]
+    crop = grey[:, 190:236, 80:220].astype(np.float64)
+    return ((crop - crop.mean()) / crop.std()).astype(np.float32)
+
+
+def test_notebook_preset_reproduces_load_video(grid_root: Path) -> None:
+    config = get_preset("lipnet-notebook")
+    for name in CLIPS:
+        path = grid_root / "s1" / f"{name}.mp4"
+        ours = load_clip(path, config)
+        reference = notebook_load_video(read_frames(path))
+        assert ours.dtype == np.float32
+        assert ours.shape == reference.shape == (75, 46, 140, 1)
+        assert np.abs(ours - reference).max() <= 1e-3, name
+
+
+@pytest.mark.tensorflow
+def test_grey_matches_tensorflow(grid_clip: Path) -> None:
+    tf = pytest.importorskip("tensorflow")
+    frames = read_frames(grid_clip)
+    expected = tf.image.rgb_to_grayscale(tf.constant(frames)).numpy()
+    np.testing.assert_array_equal(rgb_to_grey(frames), expected)
+
+
+def test_lipnet_preset(grid_clip: Path) -> None:
+    config = get_preset("lipnet")
+    frames = read_frames(grid_clip)
+    crops = mouth_crops(frames, config, FixedCrop())
+    assert crops.dtype == np.uint8 and crops.shape == (75, 50, 100, 3)
+    # the fixed crop is the GRID box, resized: its mean colour is the box's mean colour
+    box = frames[:, 190:236, 80:220].reshape(-1, 3).mean(axis=0)
+    np.testing.assert_allclose(crops.reshape(-1, 3).mean(axis=0), box, atol=1.0)
+    x = preprocess(frames, config)
+    assert x.dtype == np.float32 and x.shape == (75, 50, 100, 3)
+    assert abs(float(x.mean())) < 1e-4 and float(x.std()) == pytest.approx(1.0, abs=1e-4)
+    np.testing.assert_array_equal(x, load_clip(grid_clip, config))
+
+
+def test_normalise() -> None:
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (5, 4, 6, 3), dtype=np.uint8)
+    x = normalise(crops)
+    expected = (crops - crops.mean()) / crops.std()
+    np.testing.assert_allclose(x, expected, atol=1e-5)
+    flat = normalise(np.full((3, 4, 4, 1), 128, np.uint8))
+    assert flat.dtype == np.float32 and not flat.any()
+
+
+def test_fixed_crop() -> None:
+    frames = np.zeros((2, 288, 360, 3), np.uint8)
+    assert FixedCrop().locate(frames) == GRID_BOX == Box(190, 236, 80, 220)
+    assert (GRID_BOX.height, GRID_BOX.width) == (46, 140)
+    assert GRID_BOX.contains(80, 190) and not GRID_BOX.contains(220, 200)
+    with pytest.raises(VideoError, match=r"small\.mp4: frames of 160x120 pixels are smaller"):
+        FixedCrop().locate(np.zeros((2, 120, 160, 3), np.uint8), source="small.mp4")
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [np.zeros((2, 288, 360), np.uint8), np.zeros((2, 288, 360, 3), np.float32), np.zeros((0, 288, 360, 3), np.uint8)],
+    ids=["no-channels", "float", "no-frames"],
+)
+def test_mouth_crops_rejects_bad_frames(frames: np.ndarray) -> None:
+    with pytest.raises(VideoError, match=r"clip\.mp4: expected uint8 frames"):
+        mouth_crops(frames, get_preset("lipnet"), source="clip.mp4")

@@ -1,0 +1,88 @@
+"""What every trainer shares: augmentation, the learning-rate schedule, options, reports."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lipread.config import get_preset
+from lipread.training import TrainOptions, augment, format_examples, learning_rate, validation_report
+
+
+def _clip(t: int = 20) -> np.ndarray:
+    """Frame i is filled with i, except an asymmetric column pattern that shows mirroring."""
+    crops = np.repeat(np.arange(t, dtype=np.uint8)[:, None, None, None], 4, axis=1).repeat(6, axis=2)
+    crops[:, :, 0] = 200
+    return crops
+
+
+def test_mirror_only() -> None:
+    crops = _clip()
+    seen = set()
+    for seed in range(20):
+        out = augment(crops, np.random.default_rng(seed), mirror=True, frame_jitter=0.0)
+        flipped = bool((out[:, :, -1] == 200).all())
+        np.testing.assert_array_equal(out, crops[:, :, ::-1] if flipped else crops)
+        seen.add(flipped)
+        assert out.flags["C_CONTIGUOUS"]
+    assert seen == {True, False}
+    for seed in range(10):
+        out = augment(crops, np.random.default_rng(seed), mirror=False, frame_jitter=0.0)
+        np.testing.assert_array_equal(out, crops)
+
+
+@pytest.mark.parametrize("jitter", [0.05, 0.5, 0.99, 1.0])
+def test_frame_jitter_keeps_order_and_at_least_one_frame(jitter: float) -> None:
+    crops = _clip()
+    lengths = set()
+    for seed in range(30):
+        out = augment(crops, np.random.default_rng(seed), mirror=False, frame_jitter=jitter)
+        assert out.shape[0] >= 1 and out.shape[1:] == crops.shape[1:]
+        index = out[:, 0, 1, 0].astype(int)
+        assert (np.diff(index) >= 0).all()  # frames stay in order
+        assert np.bincount(index).max() <= 2  # each kept frame appears once or twice
+        lengths.add(out.shape[0])
+    if jitter <= 0.5:
+        assert len(lengths) > 1  # the clip length really varies
+
+
+def test_augment_is_deterministic_per_rng() -> None:
+    crops = _clip(75)
+    a = augment(crops, np.random.default_rng(7), frame_jitter=0.1)
+    b = augment(crops, np.random.default_rng(7), frame_jitter=0.1)
+    np.testing.assert_array_equal(a, b)
+    c = [augment(crops, np.random.default_rng(s), frame_jitter=0.1) for s in range(5)]
+    assert len({x.tobytes() for x in c}) > 1
+
+
+def test_learning_rate_schedule() -> None:
+    """The seed notebook's scheduler: constant for 30 epochs, then times exp(-0.1) every epoch."""
+    assert [learning_rate(e, 1e-4) for e in range(30)] == [1e-4] * 30
+    for epoch in range(30, 60):
+        assert learning_rate(epoch, 1e-4) == pytest.approx(1e-4 * math.exp(-0.1 * (epoch - 29)))
+    assert learning_rate(3, 1e-3, constant_epochs=2, decay=0.5) == pytest.approx(1e-3 * math.exp(-1.0))
+
+
+def test_train_options(tmp_path: Path) -> None:
+    options = TrainOptions(data=str(tmp_path / "grid"), output=str(tmp_path / "runs" / "a"))  # type: ignore[arg-type]
+    assert options.data == tmp_path / "grid"
+    assert options.model_config == get_preset("lipnet")
+    assert options.cache_dir == tmp_path / "runs" / "cache"
+    record = options.to_json()
+    assert record["config"] == "lipnet" and record["data"] == str(tmp_path / "grid") and record["cache"] is None
+    custom = TrainOptions(tmp_path, tmp_path / "out", config=get_preset("lipnet-notebook"), cache=str(tmp_path / "c"))  # type: ignore[arg-type]
+    assert custom.cache_dir == tmp_path / "c" and custom.to_json()["config"] == "lipnet-notebook"
+
+
+def test_validation_report_and_examples() -> None:
+    refs = ["bin blue at f two now", "set red by a one soon"]
+    report = validation_report(refs, ["bin blue at f two now", "set red by a one"], beam=refs)
+    assert report["greedy_wer"] == pytest.approx(1 / 12)
+    assert report["greedy_sentence_accuracy"] == 0.5
+    assert report["beam_wer"] == 0.0 and report["beam_cer"] == 0.0
+    assert "beam_wer" not in validation_report(refs, refs)
+    text = format_examples(refs, ["bin blue", "set"], limit=1)
+    assert text.splitlines() == ["Original:   bin blue at f two now", "Prediction: bin blue", "~" * 80]

@@ -1,0 +1,153 @@
+"""The canonical checkpoint: round trip, and CheckpointError (never running code) for anything else."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lipread.config import get_preset
+from lipread.errors import CheckpointError
+from lipread.weights import load_checkpoint, read_metadata, save_checkpoint
+
+CONFIG = get_preset("lipnet").with_(rnn_hidden=8)
+
+
+def _tensors() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {
+        "frontend.0.conv.weight": rng.standard_normal((4, 3, 3, 5, 5)).astype(np.float32),
+        "frontend.0.bn.num_batches_tracked": np.array(7, np.int64),
+        "classifier.bias": rng.standard_normal(28).astype(np.float32),
+    }
+
+
+@pytest.mark.parametrize("dtype", [None, "float16"])
+def test_round_trip(tmp_path: Path, dtype: str | None) -> None:
+    tensors = _tensors()
+    path = save_checkpoint(
+        tmp_path / "sub" / "model.safetensors",
+        tensors,
+        CONFIG,
+        trained_on={"data": "GRID s1", "clips": 810},
+        metrics={"val_wer": 0.25},
+        dtype=dtype,
+    )
+    assert path.is_file() and not list(path.parent.glob(".*tmp*"))
+    ckpt = load_checkpoint(path, expect=CONFIG)
+    assert ckpt.config == CONFIG
+    assert ckpt.trained_on == {"data": "GRID s1", "clips": 810}
+    assert ckpt.metrics == {"val_wer": 0.25}
+    assert set(ckpt.tensors) == set(tensors)
+    assert ckpt.tensors["frontend.0.bn.num_batches_tracked"].dtype == np.int64
+    weight = ckpt.tensors["frontend.0.conv.weight"]
+    assert weight.dtype == (np.float16 if dtype else np.float32)
+    for name, value in ckpt.as_float32().items():
+        if value.dtype.kind == "f":
+            assert value.dtype == np.float32
+            np.testing.assert_allclose(value, tensors[name], rtol=1e-3 if dtype else 0, atol=1e-3 if dtype else 0)
+    meta = read_metadata(path)
+    assert meta["format"] == "lipread" and meta["version"] == 1 and meta["config"] == CONFIG
+
+
+def test_float16_halves_the_size(tmp_path: Path) -> None:
+    big = {"w": np.ones((256, 256), np.float32)}
+    full = save_checkpoint(tmp_path / "a.safetensors", big, CONFIG).stat().st_size
+    half = save_checkpoint(tmp_path / "b.safetensors", big, CONFIG, dtype="float16").stat().st_size
+    assert half < 0.55 * full
+
+
+def _not_checkpoints(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    from safetensors.numpy import save
+
+    good = save_checkpoint(tmp_path / "good.safetensors", _tensors(), CONFIG)
+    random_bytes = tmp_path / "random.safetensors"
+    random_bytes.write_bytes(np.random.default_rng(1).bytes(4096))
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(good.read_bytes()[:-100])
+    tiny = tmp_path / "tiny.safetensors"
+    tiny.write_bytes(b"\x01\x02")
+    plain = tmp_path / "plain.safetensors"
+    plain.write_bytes(save({"w": np.zeros(3, np.float32)}))
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(save({"w": np.zeros(3, np.float32)}, metadata={"format": "pt"}))
+    future = tmp_path / "future.safetensors"
+    future.write_bytes(save({"w": np.zeros(3, np.float32)}, metadata={"format": "lipread", "version": "2"}))
+    bad_config = tmp_path / "bad_config.safetensors"
+    bad_config.write_bytes(
+        save({"w": np.zeros(3, np.float32)}, metadata={"format": "lipread", "version": "1", "config": '{"rnn": 1}'})
+    )
+    folder = tmp_path / "folder.safetensors"
+    folder.mkdir()
+    return {
+        "random": (random_bytes, "not a lipread checkpoint"),
+        "truncated": (truncated, "truncated"),
+        "tiny": (tiny, "too short"),
+        "plain safetensors": (plain, "not a lipread checkpoint"),
+        "other safetensors": (other, "not a lipread checkpoint"),
+        "future version": (future, "version '2' is not supported"),
+        "bad config": (bad_config, "invalid model config"),
+        "missing": (tmp_path / "missing.safetensors", "not found"),
+        "folder": (folder, "folder"),
+    }
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["random", "truncated", "tiny", "plain safetensors", "other safetensors", "future version", "bad config", "missing",
+     "folder"],
+)
+def test_not_a_checkpoint(tmp_path: Path, kind: str) -> None:
+    path, message = _not_checkpoints(tmp_path)[kind]
+    with pytest.raises(CheckpointError, match=message) as info:
+        load_checkpoint(path)
+    assert str(path) in str(info.value)
+
+
+class _Payload:
+    """Unpickling this creates ``marker`` (by calling ``open(marker, "w")``)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return open, (str(self.marker), "w")
+
+
+def test_pickle_is_never_executed(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    payload = pickle.dumps({"state_dict": _Payload(marker)})
+    pickle.loads(payload)  # the payload works: unpickling it does create the marker
+    assert marker.exists()
+    marker.unlink()
+    for name in ("model.ckpt", "model.pt", "model.safetensors"):
+        path = tmp_path / name
+        path.write_bytes(payload)
+        with pytest.raises(CheckpointError, match="not a lipread checkpoint"):
+            load_checkpoint(path)
+        with pytest.raises(CheckpointError):
+            read_metadata(path)
+    assert not marker.exists()
+
+
+def test_config_other_than_expected(tmp_path: Path) -> None:
+    path = save_checkpoint(tmp_path / "m.safetensors", _tensors(), CONFIG)
+    with pytest.raises(CheckpointError, match="another configuration than expected"):
+        load_checkpoint(path, expect=get_preset("lipnet"))
+    with pytest.raises(CheckpointError, match="another configuration"):
+        load_checkpoint(path, expect=get_preset("lipnet-notebook"))
+
+
+def test_metadata_is_plain_json(tmp_path: Path) -> None:
+    """Other tools can read the metadata: the safetensors header is JSON with string values."""
+    path = save_checkpoint(tmp_path / "m.safetensors", _tensors(), CONFIG, metrics={"cer": 0.1})
+    data = path.read_bytes()
+    header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+    meta = header["__metadata__"]
+    assert meta["format"] == "lipread" and meta["version"] == "1"
+    assert json.loads(meta["config"])["name"] == "lipnet"
+    assert json.loads(meta["vocabulary"])["name"] == "lipnet"
+    assert json.loads(meta["metrics"]) == {"cer": 0.1}
