@@ -1,0 +1,133 @@
+"""``lipread train``: train a model on GRID-style data with any backend that can train."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..config import PRESETS, ModelConfig
+from ..errors import BackendError, DataError
+from ..training import TrainOptions
+
+__all__ = ["add_parser", "options_from_args", "run"]
+
+_DEFAULTS = TrainOptions(data=Path("."), output=Path("."))
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``train`` and its flags (one per :class:`~lipread.training.TrainOptions` field)."""
+    d = _DEFAULTS
+    p = subparsers.add_parser(
+        "train",
+        help="train a model on GRID-style data",
+        description="Train a LipNet model. Checkpoints, canonical .safetensors models and history.jsonl go "
+        "to the output folder; --resume continues an interrupted run exactly where it stopped. "
+        "Under `torchrun --nproc_per_node=N -m lipread train ...` the torch backend trains on N processes.",
+    )
+    p.add_argument(
+        "data", type=Path, help="GRID root folder (s<N>/*.mp4 with alignments/s<N>/*.align, or the official layout)"
+    )
+    p.add_argument("-o", "--output", type=Path, required=True, help="run folder for checkpoints and history")
+    p.add_argument("--backend", default="torch", help="backend that trains (default: torch)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="lipnet", help="model preset (default: lipnet)")
+    p.add_argument("--model-config", type=Path, metavar="JSON", help="a ModelConfig JSON file (instead of --preset)")
+    p.add_argument(
+        "--split", choices=("random", "unseen", "overlapped"), default=d.split, help="train/validation split"
+    )
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="validation share of a random split")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="total epochs (a resumed run continues up to this)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="clips per step (per process)")
+    p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
+    p.add_argument("--constant-epochs", type=int, default=d.constant_epochs, help="epochs at the full learning rate")
+    p.add_argument("--decay", type=float, default=d.decay, help="after that, lr *= exp(-decay) per epoch")
+    p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=d.mirror, help="random left-right flips")
+    p.add_argument("--frame-jitter", type=float, default=d.frame_jitter, help="per-frame drop/duplicate probability")
+    p.add_argument("--cache", type=Path, help="folder for decoded crops (default: <output>/../cache)")
+    p.add_argument("--resume", action="store_true", help="continue from <output>/last.ckpt")
+    p.add_argument("--device", default=d.device, help="auto, cpu or cuda")
+    p.add_argument(
+        "--amp", action=argparse.BooleanOptionalAction, default=d.amp, help="mixed precision (default: on CUDA)"
+    )
+    p.add_argument("--workers", type=int, default=d.workers, help="threads for decoding and batches (0: all cores)")
+    p.add_argument("--max-clips", type=int, help="use only the first N clips")
+    p.add_argument("--train-on-validation", action="store_true", help="also train on the validation clips")
+    p.add_argument("--beam-width", type=int, default=d.beam_width, help="beam for validation metrics (0: greedy only)")
+    p.add_argument("--examples", type=int, default=d.examples, help="example predictions shown per epoch")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of init, split, shuffling and augmentation")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=d.progress, help="progress bars")
+    p.add_argument("--time-limit", type=float, metavar="MINUTES", help="stop after the epoch that passes this")
+    p.add_argument("--extra", action="append", default=[], metavar="KEY=VALUE", help="backend-specific option")
+    return p
+
+
+def _extra(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise DataError(f"--extra {item!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def options_from_args(args: argparse.Namespace) -> TrainOptions:
+    """The :class:`TrainOptions` the parsed flags describe.
+
+    Raises:
+        DataError: ``--model-config`` is missing or not a valid model configuration.
+    """
+    config: ModelConfig | str = args.preset
+    if args.model_config is not None:
+        try:
+            config = ModelConfig.loads(args.model_config.read_text())
+        except OSError as e:
+            raise DataError(f"{args.model_config}: cannot read model config: {e.strerror}") from None
+        except ValueError as e:
+            raise DataError(f"{args.model_config}: not a valid model config: {e}") from None
+    return TrainOptions(
+        data=args.data,
+        output=args.output,
+        config=config,
+        split=args.split,
+        val_fraction=args.val_fraction,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        constant_epochs=args.constant_epochs,
+        decay=args.decay,
+        mirror=args.mirror,
+        frame_jitter=args.frame_jitter,
+        cache=args.cache,
+        resume=args.resume,
+        device=args.device,
+        amp=args.amp,
+        workers=args.workers,
+        max_clips=args.max_clips,
+        train_on_validation=args.train_on_validation,
+        beam_width=args.beam_width,
+        examples=args.examples,
+        seed=args.seed,
+        progress=args.progress,
+        time_limit=args.time_limit,
+        extra=_extra(args.extra),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train; prints where the models went. Returns 0."""
+    from ..backend import get_backend
+
+    options = options_from_args(args)
+    backend = get_backend(args.backend)
+    if "train" not in backend.capabilities:
+        raise BackendError(f"backend {backend.name!r} cannot train; use --backend torch or --backend tensorflow")
+    result = backend.train(options)
+    if result.best is not None:
+        print(f"best model: {result.best}")
+    print(f"last model: {result.last}")
+    return 0
