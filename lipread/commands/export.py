@@ -23,6 +23,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("checkpoint", type=Path, help="a .safetensors checkpoint written by lipread")
     p.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
     p.add_argument("--backend", default="torch", help="backend that exports (default: torch)")
+    p.add_argument(
+        "--fp16-weights",
+        action="store_true",
+        help="store the weights as float16 (half the file size; arithmetic stays float32)",
+    )
     return p
 
 
@@ -34,5 +39,10 @@ def run(args: argparse.Namespace) -> int:
     if "export" not in backend.capabilities:
         raise BackendError(f"backend {backend.name!r} cannot export; use --backend torch or --backend tensorflow")
     model = backend.load(args.checkpoint)
-    print(backend.export_onnx(model, args.output))
+    path = backend.export_onnx(model, args.output)
+    if args.fp16_weights:
+        from ..onnxhalf import store_weights_fp16
+
+        store_weights_fp16(path, path)
+    print(path)
     return 0

@@ -1,0 +1,53 @@
+"""Storing an ONNX model's weights at half precision keeps its outputs and metadata, and halves its size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from tiny_onnx import write_tiny_model  # noqa: E402
+
+from lipread.onnxhalf import store_weights_fp16  # noqa: E402
+from lipread.onnxmeta import parse_metadata  # noqa: E402
+
+
+def _run(path, frames, lengths):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"frames": frames, "lengths": lengths})[0]
+
+
+def test_fp16_weights_keep_outputs_and_metadata(tmp_path):
+    full = write_tiny_model(tmp_path / "full.onnx")
+    half = store_weights_fp16(full, tmp_path / "half.onnx")
+    rng = np.random.default_rng(0)
+    frames = rng.standard_normal((2, 9, 50, 100, 3)).astype(np.float32)
+    lengths = np.array([9, 6], np.int32)
+    a, b = _run(full, frames, lengths), _run(half, frames, lengths)
+    assert a.dtype == b.dtype == np.float32
+    assert np.abs(a - b).max() < 2e-2  # weights rounded to ~3 significant digits
+    assert not np.array_equal(a, b)  # the weights really were rounded
+
+    model = onnx.load(str(half))
+    props = {p.key: p.value for p in model.metadata_props}
+    assert parse_metadata(props, "half.onnx")["config"].name == "lipnet"
+    stored = {i.name: i.data_type for i in model.graph.initializer}
+    assert stored["weight__fp16"] == onnx.TensorProto.FLOAT16
+    assert "weight" not in stored
+
+
+def test_fp16_weights_halve_the_file(tmp_path):
+    full = write_tiny_model(tmp_path / "full.onnx")
+    half = store_weights_fp16(full, tmp_path / "half.onnx")
+    weight_bytes = 100 * 3 * 28 * 4
+    assert full.stat().st_size - half.stat().st_size >= weight_bytes // 2 - 64
+
+
+def test_in_place(tmp_path):
+    path = write_tiny_model(tmp_path / "m.onnx")
+    before = path.stat().st_size
+    store_weights_fp16(path, path)
+    assert path.stat().st_size < before
+    onnx.checker.check_model(onnx.load(str(path)))
