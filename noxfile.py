@@ -1,4 +1,4 @@
-"""The test matrix. ``python3 -m nox`` runs the default sessions: ``lint``, ``tests`` once per backend
+"""The test matrix. ``python3 -m nox`` runs the default sessions: ``lint``, ``docs``, ``tests`` once per backend
 (``core`` with no framework installed, ``torch``, ``tensorflow``, ``onnx``) and ``parity`` (every backend,
 cross-backend comparisons). Each session installs lipread and what it needs into a fresh virtual
 environment; tests needing an absent framework skip themselves (``pytest.importorskip``)."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "tests", "parity"]
+nox.options.sessions = ["lint", "tests", "parity", "docs"]
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = False
 
@@ -54,3 +54,13 @@ def parity(session: nox.Session) -> None:
     """The cross-backend comparisons, with PyTorch, TensorFlow and ONNX Runtime all installed."""
     session.install(*CONSTRAINTS, ".[torch,onnx]", *BACKENDS["tensorflow"][1:], *TEST_DEPS)
     session.run(*PYTEST, "-m", "parity", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (``mkdocs.yml``), built with ``--strict``: no broken link or reference.
+
+    The API pages are generated from the source without importing the frameworks, so none is installed.
+    """
+    session.install(*CONSTRAINTS, ".[docs]")
+    session.run("mkdocs", "build", "--strict")

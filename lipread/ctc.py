@@ -616,13 +616,17 @@ _TRIE_POOL: dict[int, list[_Trie]] = {}
 
 
 def _take_trie(stride: int, capacity: int) -> _Trie:
-    """A trie with every slot ``-1``: a pooled one if there is one (it grows on demand), else a new one."""
+    """A trie with every slot ``-1`` and room for ``capacity`` nodes: a pooled one if there is one, else a new one."""
     pool = _TRIE_POOL.get(stride)
     if pool:
         try:
-            return pool.pop()
+            trie = pool.pop()
         except IndexError:  # pragma: no cover - emptied by another thread meanwhile
             pass
+        else:
+            if trie.capacity < capacity:  # pooled by a smaller search
+                trie.grow(capacity)
+            return trie
     return _Trie(stride, capacity)
 
 
@@ -1079,7 +1083,7 @@ def beam_search(
 
     Raises:
         DecodingError: not 2-D, NaN/+inf or an all ``-inf`` frame, ``V`` mismatch, bad ``length``,
-        ``beam_width`` or ``prune``, or a constraint over a different ``V``.
+            ``beam_width`` or ``prune``, or a constraint over a different ``V``.
     """
     width = _check_beam_args(beam_width, prune)
     lp = _prepare(logprobs, vocabulary, length)

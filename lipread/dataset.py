@@ -132,7 +132,12 @@ def split_clips(
             ``"unseen"``: LipNet's unseen-speaker split, speakers 1, 2, 20 and 22 held out.
             ``"overlapped"``: LipNet's overlapped-speaker split, ``overlapped_per_speaker`` (255) random clips
             of every speaker held out.
-        val_fraction, seed: for ``"random"`` (seed also for ``"overlapped"``).
+        val_fraction: the share of clips ``"random"`` holds out, in [0, 1].
+        seed: seeds the ``"random"`` and ``"overlapped"`` draws.
+        overlapped_per_speaker: clips of each speaker ``"overlapped"`` holds out.
+
+    Returns:
+        ``(train, validation)``: two disjoint lists that together hold every clip.
 
     Raises:
         DataError: unknown split, or a split that leaves one side empty.
@@ -185,10 +190,18 @@ class CropCache:
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def path(self, clip: Clip) -> Path:
+        """Where ``clip``'s crops are stored (it may not exist yet).
+
+        ``<cache>/<locator>-<crop>-<H>x<W>x<C>/<clip.key>.npy``, the middle folder being :attr:`folder`'s name.
+        """
         return self.folder / f"{clip.key}.npy"
 
     def get(self, clip: Clip) -> np.ndarray:
-        """The clip's crops, decoded and stored on first use. Raises VideoError for a bad video."""
+        """The clip's crops ``uint8 (T, H, W, C)`` at the config's size, decoded and stored on first use.
+
+        Raises:
+            VideoError: the video cannot be decoded or its mouth cannot be located.
+        """
         p = self.path(clip)
         if p.exists():
             try:

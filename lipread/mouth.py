@@ -23,10 +23,12 @@ class Box:
 
     @property
     def height(self) -> int:
+        """Rows, in pixels."""
         return self.bottom - self.top
 
     @property
     def width(self) -> int:
+        """Columns, in pixels."""
         return self.right - self.left
 
     def contains(self, x: float, y: float) -> bool:
@@ -44,7 +46,10 @@ class MouthLocator(Protocol):
         ...
 
     def locate(self, frames: np.ndarray, source: str = "<frames>") -> Box:
-        """The box to crop from every frame. Raises VideoError when no mouth can be located."""
+        """The box to crop from every frame of ``uint8 (T, H, W, 3)`` RGB ``frames``.
+
+        ``source`` names the clip in error messages. Raises VideoError when no mouth can be located.
+        """
         ...
 
 
@@ -60,7 +65,7 @@ class FixedCrop:
     name: str = "fixed"
 
     def locate(self, frames: np.ndarray, source: str = "<frames>") -> Box:
-        """``self.box``; VideoError if the frames are smaller than the box."""
+        """``self.box`` for ``(T, H, W, 3)`` frames; VideoError if the frames are smaller than the box."""
         h, w = frames.shape[1:3]
         if self.box.bottom > h or self.box.right > w:
             raise VideoError(
@@ -113,7 +118,7 @@ class FaceMouthLocator:
         """The mouth box for ``uint8 (T, H, W, 3)`` RGB frames; VideoError when no frame shows a face."""
         from .face import face_track, smallest_face
 
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.shape[0] == 0:
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.size == 0:
             raise VideoError(
                 f"{source}: expected uint8 frames of shape (T, H, W, 3), got {frames.dtype} {frames.shape}"
             )

@@ -25,13 +25,19 @@ class TimedText(Protocol):
     """Anything with a ``word`` and ``start``/``end`` seconds (e.g. :class:`lipread.api.Word`)."""
 
     @property
-    def word(self) -> str: ...
+    def word(self) -> str:
+        """The word's text."""
+        ...
 
     @property
-    def start(self) -> float: ...
+    def start(self) -> float:
+        """When the word starts, in seconds from the start of the clip."""
+        ...
 
     @property
-    def end(self) -> float: ...
+    def end(self) -> float:
+        """When the word ends, in seconds from the start of the clip."""
+        ...
 
 
 def format_timestamp(seconds: float, fmt: SubtitleFormat) -> str:

@@ -50,7 +50,8 @@ def export_onnx(
 
     Args:
         model: the model to export (exported on the CPU in float32, in eval mode).
-        trained_on, metrics: metadata to embed; default: what the model was loaded with.
+        trained_on: training-data description to embed; default: what the model was loaded with.
+        metrics: measured metrics to embed; default: what the model was loaded with.
 
     Returns:
         The path written.

@@ -57,6 +57,7 @@ class FrontendBlock(nn.Module):
         self.pool = nn.MaxPool3d(block.pool, block.pool)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``float (B, C_in, T, H, W)`` -> ``float (B, C_out, T, H', W')`` (T kept; H, W pooled)."""
         x = self.conv(x)
         if self.bn is not None:
             x = self.bn(x)
@@ -90,6 +91,7 @@ class BiRNN(nn.Module):
         return self._modules["backward"]  # type: ignore[return-value]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``float (B, T, F)`` and ``int (B,)`` lengths -> ``float (B, T, 2 * hidden)`` (forward, then backward)."""
         ahead, _ = self.fwd(x)
         back, _ = self.bwd(reverse_within_length(x, lengths))
         return torch.cat([ahead, reverse_within_length(back, lengths)], dim=2)
