@@ -191,3 +191,19 @@ def test_load_errors_name_the_tensor(tmp_path: Path) -> None:
         model.load_state_dict({**tensors, "extra": np.zeros(1, np.float32)})
     with pytest.raises(CheckpointError, match="not found"):
         backend.load(tmp_path / "nothing.safetensors")
+
+
+def test_cpu_autocast_runs_only_the_convolutions_in_bfloat16() -> None:
+    """``--amp`` on a CPU: bfloat16 front end, float32 recurrent layers, float32 log-probabilities."""
+    module = backend.build(small("lipnet"), seed=0).module.eval()
+    seen: dict[str, torch.dtype] = {}
+    module.frontend[0].conv.register_forward_hook(lambda m, i, o: seen.__setitem__("conv", o.dtype))
+    module.rnn[0].fwd.register_forward_hook(lambda m, i, o: seen.__setitem__("rnn", o[0].dtype))
+    frames = torch.randn(2, 12, 50, 100, 3)
+    with torch.inference_mode():
+        exact = module(frames)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = module(frames)
+    assert seen == {"conv": torch.bfloat16, "rnn": torch.float32}
+    assert mixed.dtype == torch.float32
+    assert 0 < (mixed - exact).abs().max().item() < 0.1
