@@ -9,6 +9,31 @@ Word times come from the CTC emission frames: a word starts at the frame where i
 emitted and ends at the frame after the one where its last character is emitted (frame ``k`` covers
 ``[k / fps, (k + 1) / fps)`` seconds). CTC emits a character somewhere inside the stretch where it is
 spoken, so these are estimates, typically within a frame or two of a forced alignment's boundaries.
+
+Frame rate. The models read video at :data:`MODEL_FPS` (25 fps, GRID's rate). A clip at another rate is
+resampled in time by nearest-frame selection before the model: output frame ``k`` is the source frame on
+screen at its centre time ``(k + 0.5) / 25`` s, for every such time inside the clip (a 60 fps clip loses
+frames, a 5 fps clip repeats each five times). Word times are therefore seconds of the original clip.
+A source rate outside :data:`SOURCE_FPS_RANGE` (1 to 1000 fps) raises :class:`~lipread.errors.VideoError`.
+
+Length. A clip with fewer frames (after resampling) than the time span of the model's 3D convolutions
+(7 frames, 0.28 s, for both presets) cannot be read and raises :class:`~lipread.errors.VideoError`
+("too short"); so does a truncated ``.mpg`` that decodes only that little, since MPEG program streams
+declare no frame count to compare with.
+
+Long clips. A clip of more than :data:`LONG_CLIP_FRAMES` frames (10 s) is read in windows so that memory
+does not grow with its length. Frames are decoded one at a time (:func:`lipread.video.iter_frames`); once
+the clip is known to be long, only the last ``config.frames`` (75, 3 s: the length the models were trained
+on) are kept. Windows of that length start every ``config.frames - WINDOW_OVERLAP`` frames (50), the last
+one moved back to end with the clip. Each window is handled like a short clip of its own: its mouth is
+located, its crops standardised, and the model runs on ``batch_size`` windows at a time. Of each window's
+log-probabilities only the part up to the middle of its overlap with each neighbour is kept (so every kept
+frame has at least 12 frames of context on both sides, except at the clip's ends), and the kept parts,
+``float32 (T, V)`` in all, are decoded as one sequence. A window where no mouth can be located reads as
+silence (all blank); a clip where no window shows one raises that window's VideoError. Memory holds at
+most ``LONG_CLIP_FRAMES + 1`` decoded frames (while the length is still unknown), then one window's frames
+and one batch of model input: bounded, apart from the ``(T, V)`` log-probabilities and the text. Clips of
+up to :data:`LONG_CLIP_FRAMES` frames are read whole, in one pass.
 """
 
 from __future__ import annotations
@@ -16,26 +41,54 @@ from __future__ import annotations
 import inspect
 import math
 import os
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain, pairwise
 from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
 
 from .backend import BUILTIN, Model, first_available, get_backend, resolve_backend_name
+from .config import ModelConfig
 from .ctc import Hypothesis
 from .decoding import DEFAULT_BEAM_WIDTH, make_decoder, sentence_confidence, timed_words
-from .errors import BackendError, CheckpointError, VideoError
+from .errors import BackendError, CheckpointError, DecodingError, VideoError
 from .models import DEFAULT_MODEL, get_shipped, is_shipped
 from .mouth import MouthLocator
-from .preprocess import preprocess
+from .preprocess import mouth_crops, normalise, preprocess
 
-__all__ = ["DEFAULT_FPS", "PreparedClip", "Transcriber", "Transcript", "Word", "load_model", "transcribe"]
+__all__ = [
+    "DEFAULT_FPS",
+    "LONG_CLIP_FRAMES",
+    "MODEL_FPS",
+    "SOURCE_FPS_RANGE",
+    "WINDOW_OVERLAP",
+    "PreparedClip",
+    "Transcriber",
+    "Transcript",
+    "Word",
+    "load_model",
+    "min_frames",
+    "resample",
+    "transcribe",
+]
 
 DEFAULT_FPS = 25.0
 """Frame rate assumed for frame arrays and for files that do not state theirs (GRID's rate)."""
+
+MODEL_FPS = 25.0
+"""The frame rate the models read; clips at other rates are resampled to it (see the module docs)."""
+
+SOURCE_FPS_RANGE = (1.0, 1000.0)
+"""The frame rates, in frames per second, of the clips lipread reads (slower clips are slide shows)."""
+
+LONG_CLIP_FRAMES = 250
+"""Clips of more frames than this (10 s at :data:`MODEL_FPS`) are read in windows (see the module docs)."""
+
+WINDOW_OVERLAP = 25
+"""Frames shared by consecutive windows of a long clip (1 s)."""
 
 SourceItem = Union[str, "os.PathLike[str]", np.ndarray]
 ModelSpec = Union[str, "os.PathLike[str]", Model]
@@ -96,11 +149,19 @@ class Transcript:
 
 @dataclass(frozen=True)
 class PreparedClip:
-    """One clip ready for the model: ``frames`` ``float32 (T, H, W, C)``, its frame rate and its file."""
+    """One clip ready for decoding.
 
-    frames: np.ndarray
+    Attributes:
+        frames: model input ``float32 (T, H, W, C)`` of a short clip; None for a long one.
+        fps: the frame rate of ``frames`` / ``logprobs`` (:data:`MODEL_FPS`).
+        path: the video file, or None for a frames array.
+        logprobs: a long clip, already run through the model in windows: ``float32 (T, V)``; else None.
+    """
+
+    frames: np.ndarray | None
     fps: float
     path: str | None
+    logprobs: np.ndarray | None = None
 
 
 def _checkpoint_backend(path: Path, backend: str | None) -> str:
@@ -210,6 +271,44 @@ def _file_fps(path: Path) -> float:
     return fps if math.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS
 
 
+def min_frames(config: ModelConfig) -> int:
+    """The fewest frames (at :data:`MODEL_FPS`) a clip needs: the time span of the model's 3D convolutions."""
+    return 1 + sum(block.kernel[0] - 1 for block in config.frontend)
+
+
+def resample(frames: Iterable[np.ndarray], fps: float) -> Iterator[np.ndarray]:
+    """Frames at ``fps`` -> frames at :data:`MODEL_FPS`, by nearest-frame selection, one at a time.
+
+    Output frame ``k`` is source frame ``floor((k + 0.5) * fps / MODEL_FPS)`` (the one on screen at the
+    output frame's centre time), for every ``k`` whose source frame exists. At :data:`MODEL_FPS` the frames
+    pass through unchanged. Rates are taken to the thousandth of a frame per second.
+    """
+    num, den = round(fps * 1000) if math.isfinite(fps) else 0, 2 * round(MODEL_FPS * 1000)
+    if num < 1:
+        raise ValueError(f"fps must be at least 0.001, not {fps!r}")
+    if fps == MODEL_FPS:
+        yield from frames
+        return
+    k = 0
+    for i, frame in enumerate(frames):
+        while (2 * k + 1) * num // den == i:
+            yield frame
+            k += 1
+
+
+def _stack(frames: Sequence[np.ndarray], source: str) -> np.ndarray:
+    try:
+        return np.stack(frames)
+    except ValueError:
+        raise VideoError(f"{source}: frames change size within the video") from None
+
+
+def _drain(frames: deque[np.ndarray]) -> Iterator[np.ndarray]:
+    """Yield and drop the frames of ``frames`` from the left, so none is kept once handed on."""
+    while frames:
+        yield frames.popleft()
+
+
 class Transcriber:
     """A loaded model and decoder that transcribe clips in batches; :func:`transcribe` uses one.
 
@@ -221,7 +320,7 @@ class Transcriber:
         beam_width: prefixes kept per frame by the beam decoders.
         lexicon: the words of the ``"lexicon"`` decoder (default the GRID words).
         locator: where the mouth is; the model's default locator when None.
-        batch_size: clips per forward pass.
+        batch_size: clips (or windows of a long clip) per forward pass.
         opts: passed to the backend's ``load`` (e.g. ``threads=2`` for onnx).
     """
 
@@ -255,47 +354,154 @@ class Transcriber:
         return str(self.model.backend)
 
     def prepare(self, item: SourceItem, fps: float | None = None) -> PreparedClip:
-        """Decode (for a path) and preprocess one clip.
+        """Decode (for a path), resample to :data:`MODEL_FPS` and preprocess one clip.
+
+        A clip of more than :data:`LONG_CLIP_FRAMES` frames is run through the model here, in windows
+        (see the module docs), and comes back as log-probabilities.
 
         Args:
             item: a video file, or frames ``uint8 (T, H, W, 3)`` RGB.
-            fps: frame rate for word times; default the file's own, or :data:`DEFAULT_FPS` for frames.
+            fps: the source's frame rate; default the file's own, or :data:`DEFAULT_FPS` for frames.
 
         Raises:
-            VideoError: unreadable video, frames of the wrong shape or type, mouth not found.
+            VideoError: unreadable or truncated video, frames of the wrong shape or type, a clip too short
+                to read, mouth not found.
         """
         if fps is not None and not (math.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be a positive number, not {fps!r}")
         if isinstance(item, np.ndarray):
-            frames = preprocess(item, self.config, self.locator)
-            return PreparedClip(frames, fps or DEFAULT_FPS, None)
-        if not isinstance(item, (str, os.PathLike)):
-            raise VideoError(f"{item!r}: expected a video path or a uint8 (T, H, W, 3) frames array")
-        from .video import read_frames
+            source, path = "<frames>", None
+            if item.ndim != 4 or item.shape[-1] != 3 or item.dtype != np.uint8 or item.size == 0:
+                raise VideoError(
+                    f"{source}: expected uint8 frames of shape (T, H, W, 3), got {item.dtype} {item.shape}"
+                )
+            stream: Iterator[np.ndarray] = iter(item)
+            rate = fps or DEFAULT_FPS
+        elif isinstance(item, (str, os.PathLike)):
+            from .video import iter_frames
 
-        path = Path(item)
-        frames = preprocess(read_frames(path), self.config, self.locator, source=str(path))
-        return PreparedClip(frames, fps or _file_fps(path), str(path))
+            source = path = str(item)
+            stream = iter_frames(path)
+            stream = chain([next(stream)], stream)  # an unreadable file fails here, before its rate is read
+            rate = fps or _file_fps(Path(path))
+        else:
+            raise VideoError(f"{item!r}: expected a video path or a uint8 (T, H, W, 3) frames array")
+        low, high = SOURCE_FPS_RANGE
+        if not low <= rate <= high:
+            raise VideoError(
+                f"{source}: a frame rate of {rate:g} fps is outside the {low:g} to {high:g} fps lipread reads"
+            )
+        decoded = 0
+
+        def counted(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+            nonlocal decoded
+            for frame in frames:
+                decoded += 1
+                yield frame
+
+        frames = resample(counted(stream), rate)
+        head: deque[np.ndarray] = deque()
+        limit = max(LONG_CLIP_FRAMES, 2 * self.config.frames)
+        for frame in frames:
+            head.append(frame)
+            if len(head) > limit:
+                lp = self._windowed_logprobs(chain(_drain(head), frames), source)
+                return PreparedClip(None, MODEL_FPS, path, lp)
+        need = min_frames(self.config)
+        if len(head) < need:
+            raise VideoError(
+                f"{source}: too short to read: {decoded} frame{'s' if decoded != 1 else ''} at {rate:g} fps "
+                f"({decoded / rate:.2f} s); the model needs at least {need / MODEL_FPS:.2f} s "
+                f"({need} frames at {MODEL_FPS:g} fps)"
+            )
+        clip = preprocess(_stack(head, source), self.config, self.locator, source)
+        return PreparedClip(clip, MODEL_FPS, path)
+
+    def _logprobs(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """The model's ``float32 (B, T, V)`` log-probabilities for input ``x`` with ``lengths``, shape-checked."""
+        cfg = self.config
+        lp = np.asarray(self.model.logprobs(x, lengths))
+        if lp.shape[:2] != x.shape[:2] or lp.shape[2] != cfg.num_classes:
+            raise BackendError(
+                f"backend {self.backend!r} returned log-probabilities of shape {lp.shape} for input "
+                f"{x.shape}; expected ({x.shape[0]}, {x.shape[1]}, {cfg.num_classes})"
+            )
+        return lp
+
+    def _windowed_logprobs(self, frames: Iterator[np.ndarray], source: str) -> np.ndarray:
+        """A long clip's ``float32 (T, V)`` log-probabilities, window by window (see the module docs)."""
+        cfg = self.config
+        size, hop = cfg.frames, cfg.frames - WINDOW_OVERLAP
+        recent: deque[np.ndarray] = deque(maxlen=size)
+        starts: list[int] = []
+        outputs: list[np.ndarray] = []
+        pending: list[np.ndarray | None] = []
+        errors: list[VideoError] = []
+        silence = np.full((size, cfg.num_classes), -np.inf, np.float32)
+        silence[:, 0] = 0.0
+
+        def window(start: int) -> None:
+            starts.append(start)
+            try:
+                pending.append(normalise(mouth_crops(_stack(recent, source), cfg, self.locator, source)))
+            except VideoError as e:
+                errors.append(e)
+                pending.append(None)
+            if len(pending) == self.batch_size:
+                flush()
+
+        def flush() -> None:
+            found = [x for x in pending if x is not None]
+            lp = iter(self._logprobs(np.stack(found), np.full(len(found), size, np.int32)) if found else ())
+            outputs.extend(silence if x is None else next(lp) for x in pending)
+            pending.clear()
+
+        n = 0
+        for frame in frames:
+            recent.append(frame)
+            n += 1
+            if n == len(starts) * hop + size:
+                window(n - size)
+        if starts[-1] + size < n:
+            window(n - size)
+        flush()
+        if len(errors) == len(starts):
+            raise errors[0]
+        bounds = [0, *((a + size + b) // 2 for a, b in pairwise(starts)), n]
+        return np.concatenate([lp[lo - s : hi - s] for s, lp, lo, hi in zip(starts, outputs, bounds, bounds[1:])])
 
     def run(self, clips: Sequence[PreparedClip]) -> list[Transcript]:
-        """Transcribe prepared clips, ``batch_size`` at a time (zero-padded to the longest, with lengths)."""
-        out: list[Transcript] = []
+        """Transcribe prepared clips, ``batch_size`` at a time (zero-padded to the longest, with lengths).
+
+        Long clips (whose ``logprobs`` are already computed) are decoded on their own.
+        """
+        out: dict[int, Transcript] = {}
         cfg = self.config
-        for i in range(0, len(clips), self.batch_size):
-            chunk = clips[i : i + self.batch_size]
-            lengths = np.array([c.frames.shape[0] for c in chunk], dtype=np.int32)
+        short = [(i, c.frames) for i, c in enumerate(clips) if c.frames is not None]
+        for i in range(0, len(short), self.batch_size):
+            chunk = short[i : i + self.batch_size]
+            lengths = np.array([f.shape[0] for _, f in chunk], dtype=np.int32)
             x = np.zeros((len(chunk), int(lengths.max()), cfg.height, cfg.width, cfg.channels), np.float32)
-            for b, c in enumerate(chunk):
-                x[b, : lengths[b]] = c.frames
-            lp = np.asarray(self.model.logprobs(x, lengths))
-            if lp.shape[:2] != x.shape[:2] or lp.shape[2] != cfg.num_classes:
-                raise BackendError(
-                    f"backend {self.backend!r} returned log-probabilities of shape {lp.shape} for input "
-                    f"{x.shape}; expected ({x.shape[0]}, {x.shape[1]}, {cfg.num_classes})"
-                )
-            for c, hyp, row, n in zip(chunk, self.decoder.decode_batch(lp, lengths), lp, lengths.tolist()):
-                out.append(self._transcript(c, hyp, row[:n]))
-        return out
+            for b, (_, f) in enumerate(chunk):
+                x[b, : lengths[b]] = f
+            lp = self._logprobs(x, lengths)
+            for (j, _), row, n in zip(chunk, lp, lengths.tolist()):
+                self._check_finite(clips[j], row[:n])
+            for (j, _), hyp, row, n in zip(chunk, self.decoder.decode_batch(lp, lengths), lp, lengths.tolist()):
+                out[j] = self._transcript(clips[j], hyp, row[:n])
+        for j, c in enumerate(clips):
+            if c.logprobs is not None:
+                self._check_finite(c, c.logprobs)
+                hyp = self.decoder.decode_batch(c.logprobs[None], [c.logprobs.shape[0]])[0]
+                out[j] = self._transcript(c, hyp, c.logprobs)
+        return [out[j] for j in range(len(clips))]
+
+    def _check_finite(self, clip: PreparedClip, logprobs: np.ndarray) -> None:
+        """DecodingError naming the clip and the model when the model gave NaN or +inf log-probabilities."""
+        if np.isnan(logprobs).any() or np.isposinf(logprobs).any():
+            raise DecodingError(
+                f"{clip.path or '<frames>'}: model {self.model_name!r} gave log-probabilities containing NaN or +inf"
+            )
 
     def _transcript(self, clip: PreparedClip, hyp: Hypothesis, logprobs: np.ndarray) -> Transcript:
         words = tuple(
@@ -337,18 +543,20 @@ def transcribe(
         decoder: ``"greedy"``, ``"beam"`` (default), ``"lexicon"`` or ``"grammar"``.
         beam_width: prefixes kept per frame by the beam decoders.
         lexicon: the word list of the ``"lexicon"`` decoder (default the GRID words).
-        locator: where the mouth is (default: the model's own, the fixed GRID crop).
-        batch_size: clips per forward pass for a list.
-        fps: frame rate for word times (default: the file's own; 25 for frames arrays).
+        locator: where the mouth is (default: the model's own, see :func:`lipread.preprocess.default_locator`).
+        batch_size: clips per forward pass for a list, and windows per forward pass for a long clip.
+        fps: the source's frame rate (default: the file's own; 25 for frames arrays). Clips are resampled
+            to 25 fps for the model; word times are seconds of the source.
         opts: passed to the backend's ``load`` (e.g. ``threads=2``, ``device="cpu"`` for onnx).
 
     Returns:
         A :class:`Transcript`, or a list of them (in order) for a list.
 
     Raises:
-        VideoError: a video cannot be read, or frames have the wrong shape.
+        VideoError: a video cannot be read or is truncated, a clip is too short to read, frames have the
+            wrong shape, or no mouth is found.
         CheckpointError, BackendError: as :func:`load_model`.
-        DecodingError: unknown decoder or bad beam width.
+        DecodingError: unknown decoder or bad beam width; the model gave NaN log-probabilities.
     """
     runner = Transcriber(model, backend, decoder, beam_width, lexicon, locator, batch_size, **opts)
     return runner.transcribe(source, fps)

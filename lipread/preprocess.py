@@ -58,7 +58,7 @@ def mouth_crops(
     """
     import cv2
 
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.shape[0] == 0:
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.size == 0:
         raise VideoError(f"{source}: expected uint8 frames of shape (T, H, W, 3), got {frames.dtype} {frames.shape}")
     box = (locator or default_locator(config)).locate(frames, source)
     crop = frames[:, box.top : box.bottom, box.left : box.right]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
 from .errors import VideoError
 
-__all__ = ["VIDEO_EXTENSIONS", "VideoInfo", "probe", "read_frames"]
+__all__ = ["VIDEO_EXTENSIONS", "VideoInfo", "iter_frames", "probe", "read_frames"]
 
 VIDEO_EXTENSIONS = (".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 """File extensions treated as videos when a folder is searched."""
@@ -83,6 +85,44 @@ def _check_complete(path: Path, cap, decoded: int) -> None:  # type: ignore[no-u
         )
 
 
+def iter_frames(path: str | os.PathLike[str], start: int = 0) -> Iterator[np.ndarray]:
+    """Decode a video one frame at a time, holding only the current frame (for clips of any length).
+
+    Args:
+        path: a video file (any format OpenCV's FFmpeg reads: GRID's ``.mpg``, ``.mp4``, ...).
+        start: skip this many frames first.
+
+    Yields:
+        ``uint8 (H, W, 3)`` RGB frames, in order.
+
+    Raises:
+        VideoError: the file is missing, empty or not decodable (on the first ``next``); a frame is too
+            large; the file yields no frames, or far fewer than it declares (when the frames run out).
+    """
+    import cv2
+
+    p = Path(path)
+    cap = _open(p)
+    try:
+        index = 0
+        while True:
+            ok, bgr = cap.read()
+            if not ok or bgr is None:
+                break
+            if index >= start:
+                if bgr.ndim != 3 or bgr.shape[2] != 3:
+                    bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+                if bgr.shape[0] * bgr.shape[1] > MAX_PIXELS:
+                    raise VideoError(f"{p}: frames of {bgr.shape[1]}x{bgr.shape[0]} pixels are too large")
+                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            index += 1
+        _check_complete(p, cap, index)
+        if index <= start:
+            raise VideoError(f"{p}: no frames could be decoded")
+    finally:
+        cap.release()
+
+
 def read_frames(path: str | os.PathLike[str], max_frames: int | None = None, start: int = 0) -> np.ndarray:
     """Decode a video into RGB frames.
 
@@ -97,28 +137,8 @@ def read_frames(path: str | os.PathLike[str], max_frames: int | None = None, sta
     Raises:
         VideoError: the file is missing, empty, not decodable, or yields no frames.
     """
-    import cv2
-
     p = Path(path)
-    cap = _open(p)
-    try:
-        frames: list[np.ndarray] = []
-        index = 0
-        while max_frames is None or len(frames) < max_frames:
-            ok, bgr = cap.read()
-            if not ok or bgr is None:
-                break
-            if index >= start:
-                if bgr.ndim != 3 or bgr.shape[2] != 3:
-                    bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
-                if bgr.shape[0] * bgr.shape[1] > MAX_PIXELS:
-                    raise VideoError(f"{p}: frames of {bgr.shape[1]}x{bgr.shape[0]} pixels are too large")
-                frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-            index += 1
-        if max_frames is None:
-            _check_complete(p, cap, index)
-    finally:
-        cap.release()
+    frames = list(islice(iter_frames(p, start), max_frames))
     if not frames:
         raise VideoError(f"{p}: no frames could be decoded")
     try:
