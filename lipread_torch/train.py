@@ -15,6 +15,10 @@ Files in ``options.output``:
 - ``history.jsonl``: one JSON object per epoch: ``epoch`` (1-based), ``lr``, ``train_loss``, ``val_loss``,
   ``metrics``, ``seconds``, ``clips_per_second``.
 
+``last.ckpt`` is written after the other files of its epoch, so a run killed at any moment leaves it at
+the last epoch whose files are all complete; ``resume`` trains from there and rewrites the others.
+Temporary files a killed run left behind are deleted when the next run starts.
+
 Data: :func:`lipread.dataset.find_clips`, then :func:`lipread.dataset.split_clips` (seeded by
 ``options.seed``); with ``train_on_validation`` every clip is trained on and, when ``val_fraction >= 1``,
 every clip is also validated on. Crops are decoded once into ``options.cache_dir`` and held in memory.
@@ -343,6 +347,7 @@ def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.d
         torch.backends.cudnn.benchmark = True
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
+        _remove_temporaries(out)
     last_ckpt = out / "last.ckpt"
     if options.resume and not last_ckpt.is_file():
         raise CheckpointError(f"{last_ckpt}: nothing to resume from (no checkpoint in {out})")
@@ -494,11 +499,18 @@ def _save_epoch(
     blob = _checkpoint_bytes(module, optimiser, scaler, state, options)
     tensors = {k: v.detach().to("cpu", torch.float32).numpy() for k, v in canonical_state(module).items()}
     trained_on, scores = options.to_json(), {**metrics, "epoch": state.epoch}
-    atomic_write(out / "last.ckpt", blob)
-    save_checkpoint(out / "last.safetensors", tensors, module.config, trained_on=trained_on, metrics=scores)
     if improved:
-        atomic_write(out / "best.ckpt", blob)
         save_checkpoint(out / "best.safetensors", tensors, module.config, trained_on=trained_on, metrics=scores)
+        atomic_write(out / "best.ckpt", blob)
+    save_checkpoint(out / "last.safetensors", tensors, module.config, trained_on=trained_on, metrics=scores)
+    atomic_write(out / "last.ckpt", blob)  # last: resuming redoes an epoch whose files are not all written
+
+
+def _remove_temporaries(out: Path) -> None:
+    """Delete the temporary files of :func:`lipread.weights.atomic_write` that a killed run left in ``out``."""
+    for name in ("last.ckpt", "last.safetensors", "best.ckpt", "best.safetensors", "history.jsonl"):
+        for tmp in out.glob(f".{name}.tmp*"):
+            tmp.unlink(missing_ok=True)
 
 
 def _epoch_summary(record: dict[str, Any]) -> str:
