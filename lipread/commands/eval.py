@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..decoding import DECODERS, DEFAULT_BEAM_WIDTH
+from ..decoding import DEFAULT_BEAM_WIDTH
 from ..errors import DataError, LipreadError
 from ..models import DEFAULT_MODEL
 from ..subtitles import TimedText
+from .transcribe import add_model_arguments
 
 __all__ = ["add_parser", "boundary_errors", "evaluate", "run"]
 
@@ -37,16 +38,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Transcribe GRID clips and compare with their sentences (and word alignments, if any).",
     )
     p.add_argument("data", type=Path, help="GRID folder (any layout lipread.dataset.find_clips understands)")
-    p.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help=f"shipped model name, checkpoint or .onnx file (default: {DEFAULT_MODEL})",
-    )
-    p.add_argument("--backend", help="onnx, torch or tensorflow (default: onnx, then torch, then tensorflow)")
-    p.add_argument("--decoder", choices=DECODERS, default="beam", help="CTC decoder (default: beam)")
-    p.add_argument(
-        "--beam-width", type=int, default=DEFAULT_BEAM_WIDTH, help=f"beam width (default: {DEFAULT_BEAM_WIDTH})"
-    )
+    add_model_arguments(p)
     p.add_argument(
         "--split",
         choices=SPLITS,

@@ -26,19 +26,13 @@ from ..decoding import DECODERS, DEFAULT_BEAM_WIDTH
 from ..errors import LipreadError
 from ..models import DEFAULT_MODEL
 
-__all__ = ["add_parser", "expand_inputs", "run"]
+__all__ = ["add_model_arguments", "add_parser", "expand_inputs", "run"]
 
 FORMATS = ("txt", "json", "srt", "vtt")
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``transcribe``."""
-    p = subparsers.add_parser(
-        "transcribe",
-        help="read the lips in videos",
-        description="Read the lips in videos (files, or folders searched recursively) and print the sentences.",
-    )
-    p.add_argument("inputs", nargs="+", type=Path, metavar="VIDEO_OR_FOLDER", help="video files or folders of videos")
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """``--model``, ``--backend``, ``--decoder`` and ``--beam-width``, shared with ``lipread eval``."""
     p.add_argument(
         "--model",
         default=DEFAULT_MODEL,
@@ -49,6 +43,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--beam-width", type=int, default=DEFAULT_BEAM_WIDTH, help=f"beam width (default: {DEFAULT_BEAM_WIDTH})"
     )
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``transcribe``."""
+    p = subparsers.add_parser(
+        "transcribe",
+        help="read the lips in videos",
+        description="Read the lips in videos (files, or folders searched recursively) and print the sentences.",
+    )
+    p.add_argument("inputs", nargs="+", type=Path, metavar="VIDEO_OR_FOLDER", help="video files or folders of videos")
+    add_model_arguments(p)
     p.add_argument("--lexicon", type=Path, metavar="FILE", help="word list (one per line) for --decoder lexicon")
     p.add_argument("--format", choices=FORMATS, default="txt", help="output format (default: txt)")
     p.add_argument("--output-dir", type=Path, metavar="DIR", help="where srt/vtt files go (default: current folder)")

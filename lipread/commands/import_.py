@@ -1,0 +1,42 @@
+"""``lipread import notebook PATH -o model.safetensors``: convert another program's checkpoint into lipread's.
+
+Only the seed notebook's TensorFlow checkpoint (``models/checkpoint``, written by Keras ``save_weights``)
+is understood so far; reading it needs TensorFlow (``pip install "lipread[tf]"``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..errors import BackendError
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``import``."""
+    p = subparsers.add_parser(
+        "import",
+        help="convert the seed notebook's checkpoint into a lipread model",
+        description="Convert a checkpoint written by another program into a canonical lipread checkpoint that "
+        "every backend runs. 'notebook': the seed notebook's models/checkpoint (TensorFlow, Keras save_weights), "
+        "becoming a 'lipnet-notebook' model with the notebook's vocabulary (needs TensorFlow).",
+    )
+    p.add_argument("format", choices=("notebook",), help="what the checkpoint is")
+    p.add_argument("path", type=Path, help="the checkpoint: PATH/checkpoint, its prefix, its .index file or the folder")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the .safetensors file to write")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert; prints what was written. Returns 0."""
+    try:
+        from lipread_tf.notebook import import_notebook_checkpoint, notebook_config
+    except ImportError as e:
+        raise BackendError(f'reading {args.path} needs TensorFlow ({e}): pip install "lipread[tf]"') from None
+    out = import_notebook_checkpoint(args.path, args.output)
+    config = notebook_config()
+    print(f"wrote {out}: model {config.name!r}, {config.num_classes} classes (vocabulary {config.vocabulary.name!r})")
+    return 0
