@@ -1,0 +1,90 @@
+"""ONNX export of a TensorFlow LipNet through ``tf2onnx.convert.from_function``.
+
+The exported graph follows :mod:`lipread.onnxmeta`: inputs ``frames`` ``float32 (B, T, H, W, C)`` and
+``lengths`` ``int32 (B,)``, output ``logprobs`` ``float32 (B, T, V)``, batch and time dynamic, opset 17, and
+the model's config and vocabulary in ``metadata_props``, so the ONNX Runtime backend can run it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import onnx
+import tensorflow as tf
+
+from lipread.errors import BackendError
+from lipread.onnxmeta import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, metadata_props
+from lipread.weights import atomic_write
+
+from .model import TFModel
+
+__all__ = ["OPSET", "export_onnx"]
+
+OPSET = 17
+
+
+def _rename(graph: onnx.GraphProto, old: str, new: str) -> None:
+    """Rename a graph input or output ``old`` to ``new`` everywhere it is used."""
+    if old == new:
+        return
+    for value in (*graph.input, *graph.output):
+        if value.name == old:
+            value.name = new
+    for node in graph.node:
+        node.input[:] = [new if n == old else n for n in node.input]
+        node.output[:] = [new if n == old else n for n in node.output]
+
+
+def export_onnx(model: TFModel, path: str | os.PathLike[str], **metadata: Any) -> Path:
+    """Write ``model`` as an ONNX file (atomically).
+
+    Args:
+        model: the TensorFlow model.
+        path: destination ``.onnx`` file.
+        metadata: ``trained_on`` and ``metrics`` to store (default: the model's own).
+
+    Returns:
+        The path written.
+
+    Raises:
+        BackendError: tf2onnx failed to convert the graph.
+    """
+    import tf2onnx
+
+    c = model.config
+    keras_model = model.keras_model
+
+    def logprobs(frames: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
+        return keras_model([frames, lengths], training=False)
+
+    signature = (
+        tf.TensorSpec((None, None, c.height, c.width, c.channels), tf.float32, name=INPUT_FRAMES),
+        tf.TensorSpec((None,), tf.int32, name=INPUT_LENGTHS),
+    )
+    try:
+        proto, _ = tf2onnx.convert.from_function(tf.function(logprobs), input_signature=signature, opset=OPSET)
+    except Exception as e:  # tf2onnx raises assorted types for graphs it cannot convert
+        raise BackendError(f"tf2onnx could not convert model {c.name!r} for {path}: {e}") from e
+    graph = proto.graph
+    if len(graph.input) != 2 or len(graph.output) != 1:
+        raise BackendError(f"tf2onnx produced an unexpected graph for {path}: inputs {[i.name for i in graph.input]}")
+    for value, name in ((graph.input[0], INPUT_FRAMES), (graph.input[1], INPUT_LENGTHS), (graph.output[0], OUTPUT)):
+        _rename(graph, value.name, name)
+    for value, axes in (
+        (graph.input[0], ("batch", "time")),
+        (graph.input[1], ("batch",)),
+        (graph.output[0], ("batch", "time")),
+    ):
+        for dim, axis in zip(value.type.tensor_type.shape.dim, axes):
+            dim.dim_param = axis
+    props = metadata_props(
+        c, trained_on=metadata.get("trained_on", model.trained_on), metrics=metadata.get("metrics", model.metrics)
+    )
+    del proto.metadata_props[:]
+    for key, value in props.items():
+        proto.metadata_props.add(key=key, value=value)
+    proto.producer_name = "lipread (tensorflow, tf2onnx)"
+    atomic_write(path, proto.SerializeToString())
+    return Path(path)
