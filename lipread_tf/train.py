@@ -448,11 +448,13 @@ class _EpochEnd(keras.callbacks.Callback):
         blob = _checkpoint_bytes(self.model, self.config, self.state, self.options)
         tensors = inference.state_dict()
         trained_on, scores = self.options.to_json(), {**metrics, "epoch": self.state.epoch}
-        atomic_write(out / "last.ckpt", blob)
-        save_checkpoint(out / "last.safetensors", tensors, self.config, trained_on=trained_on, metrics=scores)
+        # last.ckpt, the file --resume reads, goes last: a crash before it makes the resumed run redo this
+        # epoch, so no other file of the epoch can be missing after a resume.
         if improved:
-            atomic_write(out / "best.ckpt", blob)
             save_checkpoint(out / "best.safetensors", tensors, self.config, trained_on=trained_on, metrics=scores)
+            atomic_write(out / "best.ckpt", blob)
+        save_checkpoint(out / "last.safetensors", tensors, self.config, trained_on=trained_on, metrics=scores)
+        atomic_write(out / "last.ckpt", blob)
 
 
 def _epoch_summary(record: dict[str, Any]) -> str:
