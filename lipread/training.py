@@ -11,9 +11,18 @@ from typing import Any
 import numpy as np
 
 from .config import ModelConfig, get_preset
+from .dataset import Clip, find_clips, split_clips
 from .metrics import summarise
 
-__all__ = ["TrainOptions", "TrainResult", "augment", "format_examples", "learning_rate", "validation_report"]
+__all__ = [
+    "TrainOptions",
+    "TrainResult",
+    "augment",
+    "format_examples",
+    "learning_rate",
+    "training_clips",
+    "validation_report",
+]
 
 
 @dataclass
@@ -107,6 +116,25 @@ class TrainResult:
     best: Path | None
     last: Path
     history: list[dict[str, Any]]
+
+
+def training_clips(options: TrainOptions) -> tuple[list[Clip], list[Clip]]:
+    """The (train, validation) clips ``options`` select: every clip of ``options.data`` (the first
+    ``max_clips``), split by :func:`lipread.dataset.split_clips`; with ``train_on_validation`` the
+    validation clips are trained on too, and with ``val_fraction >= 1`` as well every clip is validated.
+
+    Raises:
+        DataError: no clips, or a split that leaves one side empty.
+    """
+    clips = find_clips(options.data)
+    if options.max_clips is not None:
+        clips = clips[: options.max_clips]
+    if options.train_on_validation and options.val_fraction >= 1:
+        return list(clips), list(clips)
+    train, val = split_clips(clips, options.split, options.val_fraction, options.seed)
+    if options.train_on_validation:
+        train = sorted(train + val, key=lambda c: c.key)
+    return train, val
 
 
 def learning_rate(epoch: int, lr: float, constant_epochs: int = 30, decay: float = 0.1) -> float:

@@ -52,10 +52,18 @@ from tqdm.auto import tqdm
 
 from lipread.config import ModelConfig
 from lipread.ctc import beam_search_batch, greedy_decode_batch
-from lipread.dataset import Clip, CropCache, find_clips, split_clips
+from lipread.dataset import Clip, CropCache
 from lipread.errors import CheckpointError, DataError
 from lipread.preprocess import normalise
-from lipread.training import TrainOptions, TrainResult, augment, format_examples, learning_rate, validation_report
+from lipread.training import (
+    TrainOptions,
+    TrainResult,
+    augment,
+    format_examples,
+    learning_rate,
+    training_clips,
+    validation_report,
+)
 from lipread.weights import atomic_write, save_checkpoint
 
 from .model import TFModel, build_keras_model
@@ -132,21 +140,9 @@ class Examples:
         return [c.text for c in self.clips]
 
 
-def _split(options: TrainOptions) -> tuple[list[Clip], list[Clip]]:
-    clips = find_clips(options.data)
-    if options.max_clips is not None:
-        clips = clips[: options.max_clips]
-    if options.train_on_validation and options.val_fraction >= 1:
-        return list(clips), list(clips)
-    train, val = split_clips(clips, options.split, options.val_fraction, options.seed)
-    if options.train_on_validation:
-        train = sorted(train + val, key=lambda c: c.key)
-    return train, val
-
-
 def _load_examples(options: TrainOptions, config: ModelConfig, workers: int) -> tuple[Examples, Examples]:
     """Decode (or read from the cache) every clip, encode its sentence; broken clips are reported and left out."""
-    train_clips, val_clips = _split(options)
+    train_clips, val_clips = training_clips(options)
     every = list(dict.fromkeys(train_clips + val_clips))
     cache = CropCache(options.cache_dir, config)
     with tqdm(total=len(every), desc="decoding clips", unit="clip", disable=not options.progress) as bar:

@@ -46,9 +46,16 @@ from tqdm.auto import tqdm
 
 from lipread.config import ModelConfig
 from lipread.ctc import beam_search_batch, greedy_decode_batch
-from lipread.dataset import Clip, CropCache, find_clips, split_clips
+from lipread.dataset import Clip, CropCache
 from lipread.errors import BackendError, CheckpointError, DataError
-from lipread.training import TrainOptions, TrainResult, format_examples, learning_rate, validation_report
+from lipread.training import (
+    TrainOptions,
+    TrainResult,
+    format_examples,
+    learning_rate,
+    training_clips,
+    validation_report,
+)
 from lipread.weights import atomic_write, save_checkpoint
 
 from .data import Batch, BatchLoader, Examples, epoch_batches, load_examples
@@ -237,20 +244,8 @@ def _restore(
     return _State(int(payload["epoch"]), json.loads(payload["history"]), tuple(best) if best else None)
 
 
-def _split(options: TrainOptions) -> tuple[list[Clip], list[Clip]]:
-    clips = find_clips(options.data)
-    if options.max_clips is not None:
-        clips = clips[: options.max_clips]
-    if options.train_on_validation and options.val_fraction >= 1:
-        return list(clips), list(clips)
-    train, val = split_clips(clips, options.split, options.val_fraction, options.seed)
-    if options.train_on_validation:
-        train = sorted(train + val, key=lambda c: c.key)
-    return train, val
-
-
 def _load_data(options: TrainOptions, config: ModelConfig, d: _Dist, workers: int) -> tuple[Examples, Examples]:
-    train_clips, val_clips = _split(options)
+    train_clips, val_clips = training_clips(options)
     cache = CropCache(options.cache_dir, config)
     every = list(dict.fromkeys(train_clips + val_clips))
     # Process 0 decodes into the cache first; the others then only read it.
