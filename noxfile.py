@@ -64,3 +64,14 @@ def docs(session: nox.Session) -> None:
     """
     session.install(*CONSTRAINTS, ".[docs]")
     session.run("mkdocs", "build", "--strict")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmarks in ``benchmarks/`` (not a default session): writes ``benchmarks/RESULTS.md``.
+
+    pyctcdecode, one of the decoders compared, pins ``numpy < 2``; it gets its own environment,
+    ``benchmarks/.venv-pyctcdecode``. Arguments after ``--`` go to ``benchmarks/run_all.py``.
+    """
+    session.install(*CONSTRAINTS, ".[torch,onnx]", *BACKENDS["tensorflow"][1:])
+    session.run("python", "benchmarks/run_all.py", "--setup-pyctcdecode", *session.posargs)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import VideoError
+
+if TYPE_CHECKING:
+    from .mouth import Box
 
 __all__ = ["VIDEO_EXTENSIONS", "VideoInfo", "iter_frames", "probe", "read_frames"]
 
@@ -104,18 +107,14 @@ def iter_frames(path: str | os.PathLike[str], start: int = 0) -> Iterator[np.nda
     p = Path(path)
     cap = _open(p)
     try:
-        index = 0
+        index = _skip(cap, start)
         while True:
             ok, bgr = cap.read()
             if not ok or bgr is None:
                 break
-            if index >= start:
-                if bgr.ndim != 3 or bgr.shape[2] != 3:
-                    bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
-                if bgr.shape[0] * bgr.shape[1] > MAX_PIXELS:
-                    raise VideoError(f"{p}: frames of {bgr.shape[1]}x{bgr.shape[0]} pixels are too large")
-                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             index += 1
+            bgr = _three_channels(p, bgr)
+            yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr)  # in place: one new array per frame
         _check_complete(p, cap, index)
         if index <= start:
             raise VideoError(f"{p}: no frames could be decoded")
@@ -123,28 +122,118 @@ def iter_frames(path: str | os.PathLike[str], start: int = 0) -> Iterator[np.nda
         cap.release()
 
 
-def read_frames(path: str | os.PathLike[str], max_frames: int | None = None, start: int = 0) -> np.ndarray:
+def _skip(cap, frames: int) -> int:  # type: ignore[no-untyped-def]
+    """Decode and drop up to ``frames`` frames (no colour conversion); returns how many there were."""
+    index = 0
+    while index < frames and cap.grab():
+        index += 1
+    return index
+
+
+def _three_channels(path: Path, bgr: np.ndarray) -> np.ndarray:
+    """A decoded frame as ``(H, W, 3)`` BGR (grey frames are expanded); VideoError when it is too large."""
+    import cv2
+
+    if bgr.ndim != 3 or bgr.shape[2] != 3:
+        bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+    if bgr.shape[0] * bgr.shape[1] > MAX_PIXELS:
+        raise VideoError(f"{path}: frames of {bgr.shape[1]}x{bgr.shape[0]} pixels are too large")
+    return bgr
+
+
+def read_frames(
+    path: str | os.PathLike[str], max_frames: int | None = None, start: int = 0, box: Box | None = None
+) -> np.ndarray:
     """Decode a video into RGB frames.
+
+    Frames are decoded straight into one preallocated array, and colour is converted only inside ``box``
+    when one is given, so keeping only the mouth costs little more than decoding.
 
     Args:
         path: a video file (any format OpenCV's FFmpeg reads: GRID's ``.mpg``, ``.mp4``, ...).
         max_frames: stop after this many frames (None: the whole video).
         start: skip this many frames first.
+        box: keep only rows ``box.top:box.bottom`` and columns ``box.left:box.right`` of every frame
+            (None: whole frames).
 
     Returns:
-        ``uint8 (T, H, W, 3)`` RGB frames, T >= 1.
+        ``uint8 (T, H, W, 3)`` RGB frames, T >= 1 (H, W: the box's when one is given).
 
     Raises:
-        VideoError: the file is missing, empty, not decodable, or yields no frames.
+        VideoError: the file is missing, empty, not decodable, or yields no frames; its frames change size,
+            or are smaller than ``box``.
     """
     p = Path(path)
-    frames = list(islice(iter_frames(p, start), max_frames))
-    if not frames:
-        raise VideoError(f"{p}: no frames could be decoded")
+    cap = _open(p)
     try:
-        return np.stack(frames)
-    except ValueError:
-        raise VideoError(f"{p}: frames change size within the video") from None
+        index = _skip(cap, start)
+        frames, ended = _decode_into(p, cap, max_frames, box)
+        if ended:
+            _check_complete(p, cap, index + len(frames))
+    finally:
+        cap.release()
+    if len(frames) == 0:
+        raise VideoError(f"{p}: no frames could be decoded")
+    return frames
+
+
+_BUFFER_BYTES = 1 << 30
+"""The most memory :func:`read_frames` sets aside up front from a file's declared frame count."""
+
+
+def _decode_into(p: Path, cap, max_frames: int | None, box: Box | None) -> tuple[np.ndarray, bool]:  # type: ignore[no-untyped-def]
+    """Decode up to ``max_frames`` frames into one array; returns it and whether the stream ran out.
+
+    Whole frames are decoded in place into their slot of the array and converted to RGB there; with a
+    ``box``, each frame is decoded into one reused buffer and only the box is converted into the array.
+    The array is sized from the declared frame count and doubled when that was too low.
+    """
+    import cv2
+
+    limit = max_frames if max_frames is not None else -1
+    out = np.empty((0, 0, 0, 3), np.uint8)
+    n = 0
+    scratch: np.ndarray | None = None
+    rows, cols = slice(None), slice(None)
+    while n != limit:
+        target = out[n] if box is None and n < len(out) else scratch
+        ok, bgr = cap.read(target) if target is not None else cap.read()
+        if not ok or bgr is None:
+            return out[:n], True
+        if n == 0:
+            bgr = _three_channels(p, bgr)
+            height, width = bgr.shape[:2]
+            if box is not None:
+                if box.bottom > height or box.right > width:
+                    raise VideoError(
+                        f"{p}: frames of {width}x{height} pixels are smaller than the box to keep "
+                        f"(rows {box.top}:{box.bottom}, cols {box.left}:{box.right})"
+                    )
+                rows, cols = slice(box.top, box.bottom), slice(box.left, box.right)
+            shape = (height, width, 3)
+            out = np.empty((_capacity(cap, limit, bgr[rows, cols].nbytes), *bgr[rows, cols].shape), np.uint8)
+        elif bgr.shape != shape:
+            bgr = _three_channels(p, bgr)
+            if bgr.shape != shape:
+                raise VideoError(f"{p}: frames change size within the video")
+        if n == len(out):
+            out = np.concatenate([out, np.empty_like(out)])
+        if box is not None:
+            scratch = bgr
+        cv2.cvtColor(bgr[rows, cols], cv2.COLOR_BGR2RGB, dst=out[n])
+        n += 1
+    return out[:n], False
+
+
+def _capacity(cap, limit: int, frame_bytes: int) -> int:  # type: ignore[no-untyped-def]
+    """Frames to allocate at first: the declared count (bounded by ``limit`` and :data:`_BUFFER_BYTES`), >= 1."""
+    import cv2
+
+    count = float(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    declared = int(count) + 1 if np.isfinite(count) and count > 0 else 64
+    if limit >= 0:
+        declared = min(declared, limit)
+    return max(1, min(declared, _BUFFER_BYTES // max(1, frame_bytes)))
 
 
 def probe(path: str | os.PathLike[str]) -> VideoInfo:

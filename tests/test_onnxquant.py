@@ -1,0 +1,147 @@
+"""int8 quantisation of exported models (:mod:`lipread.onnxquant`, ``lipread export --quantize int8``).
+
+The quantised model must run in the ONNX backend with its metadata intact and give log-probabilities close
+to the float32 model's: on the framework-free tiny model, and on a small LipNet exported from PyTorch when
+PyTorch is installed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+import onnx
+from tiny_onnx import write_tiny_model
+
+from lipread.backend import get_backend
+from lipread.cli import main
+from lipread.config import LIPNET, ConvBlock, ModelConfig
+from lipread.errors import BackendError
+from lipread.onnxquant import quantize_int8
+
+SMALL = LIPNET.with_(
+    name="lipnet-small",
+    height=24,
+    width=32,
+    frontend=(
+        ConvBlock(8, (3, 5, 5), stride=(1, 2, 2), padding=(1, 2, 2), batchnorm=True, dropout=0.5),
+        ConvBlock(16, (3, 3, 3), padding=(1, 1, 1), batchnorm=True, dropout=0.5),
+    ),
+    rnn_hidden=32,
+)
+"""A LipNet small enough to export and quantise in a second."""
+
+
+def _clips(config: ModelConfig, n: int, frames: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    shape = (frames, config.height, config.width, config.channels)
+    return [rng.standard_normal(shape).astype(np.float32) for _ in range(n)]
+
+
+def _ops(path: Path) -> set[str]:
+    return {node.op_type for node in onnx.load(str(path)).graph.node}
+
+
+def _compare(fp32: Path, int8: Path, config: ModelConfig) -> tuple[float, float]:
+    """(largest |difference| of the probabilities, share of frames with the same most likely class)."""
+    onnx_backend = get_backend("onnx")
+    a, b = onnx_backend.load(fp32, threads=1), onnx_backend.load(int8, threads=1)  # type: ignore[call-arg]
+    assert b.config == a.config == config
+    x = np.stack(_clips(config, 2, 20, seed=99))
+    lengths = np.array([20, 13], np.int32)
+    pa, pb = np.exp(a.logprobs(x, lengths)), np.exp(b.logprobs(x, lengths))
+    pa[1, 13:] = pb[1, 13:] = 0  # frames past the length are unspecified
+    return float(np.abs(pa - pb).max()), float((pa.argmax(-1) == pb.argmax(-1)).mean())
+
+
+def test_dynamic_quantisation_of_the_tiny_model(tmp_path: Path) -> None:
+    fp32 = write_tiny_model(tmp_path / "tiny.onnx")
+    int8 = quantize_int8(fp32, tmp_path / "tiny-int8.onnx")
+    assert int8 == tmp_path / "tiny-int8.onnx"
+    assert "MatMul" in _ops(fp32) and "MatMul" not in _ops(int8)
+    assert _ops(int8) & {"MatMulInteger", "DynamicQuantizeMatMul"}
+    diff, same = _compare(fp32, int8, LIPNET)
+    assert diff < 0.05 and same >= 0.9
+    assert get_backend("onnx").load(int8).trained_on == {"data": "none"}  # the metadata is kept
+
+
+def test_static_quantisation_of_the_tiny_model_in_place(tmp_path: Path) -> None:
+    path = write_tiny_model(tmp_path / "tiny.onnx")
+    reference = tmp_path / "reference.onnx"
+    reference.write_bytes(path.read_bytes())
+    quantize_int8(path, path, calibration=_clips(LIPNET, 3, 12, seed=1))
+    assert "QuantizeLinear" in _ops(path) and "DequantizeLinear" in _ops(path)
+    diff, same = _compare(reference, path, LIPNET)
+    assert diff < 0.1 and same >= 0.9
+
+
+@pytest.mark.parametrize("content", [b"", b"not a model"], ids=["empty", "junk"])
+def test_not_an_onnx_model_raises_backend_error(tmp_path: Path, content: bytes) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(content)
+    with pytest.raises(BackendError, match=r"bad\.onnx: ONNX Runtime could not quantise"):
+        quantize_int8(bad, tmp_path / "out.onnx")
+    assert not (tmp_path / "out.onnx").exists()
+
+
+@pytest.fixture(scope="module")
+def lipnet_onnx(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A small random-init LipNet: its checkpoint and its float32 ONNX export."""
+    pytest.importorskip("torch")
+    folder = tmp_path_factory.mktemp("lipnet")
+    torch_backend = get_backend("torch")
+    model = torch_backend.build(SMALL, seed=0)
+    ckpt = torch_backend.save(model, folder / "small.safetensors", trained_on={"data": "none"})
+    return ckpt, torch_backend.export_onnx(model, folder / "small.onnx")
+
+
+def test_static_quantisation_of_an_exported_lipnet(lipnet_onnx: tuple[Path, Path], tmp_path: Path) -> None:
+    _, fp32 = lipnet_onnx
+    int8 = quantize_int8(fp32, tmp_path / "int8.onnx", calibration=_clips(SMALL, 4, 20, seed=2))
+    convs = [n for n in onnx.load(str(int8)).graph.node if n.op_type == "Conv"]
+    # The first convolution (3 input channels) stays float32; the second gets int8 inputs and weights.
+    quantised_inputs = {n.output[0] for n in onnx.load(str(int8)).graph.node if n.op_type == "DequantizeLinear"}
+    assert len(convs) == 2
+    assert not set(convs[0].input) & quantised_inputs
+    assert set(convs[1].input[:2]) <= quantised_inputs
+    diff, same = _compare(fp32, int8, SMALL)
+    assert diff < 0.05 and same >= 0.9
+
+
+def test_dynamic_quantisation_of_an_exported_lipnet(lipnet_onnx: tuple[Path, Path], tmp_path: Path) -> None:
+    _, fp32 = lipnet_onnx
+    int8 = quantize_int8(fp32, tmp_path / "int8.onnx")
+    assert "Conv" in _ops(int8) and "ConvInteger" not in _ops(int8)  # dynamic int8 convolution is slower
+    diff, same = _compare(fp32, int8, SMALL)
+    assert diff < 0.05 and same >= 0.9
+
+
+def test_export_command_quantises(
+    lipnet_onnx: tuple[Path, Path], grid_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt, fp32 = lipnet_onnx
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / grid_clip.name).symlink_to(grid_clip)
+    out = tmp_path / "int8.onnx"
+    args = ["export", str(ckpt), "-o", str(out), "--quantize", "int8", "--calibration", str(clips)]
+    assert main(args) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    assert "QuantizeLinear" in _ops(out)
+    assert get_backend("onnx").load(out).trained_on == {"data": "none"}
+    diff, same = _compare(fp32, out, SMALL)
+    assert diff < 0.05 and same >= 0.9
+
+
+def test_export_command_refuses_calibration_without_quantize(
+    lipnet_onnx: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt, _ = lipnet_onnx
+    assert main(["export", str(ckpt), "-o", str(tmp_path / "m.onnx"), "--calibration", str(tmp_path)]) == 1
+    assert "--calibration is only used with --quantize int8" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
