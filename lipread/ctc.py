@@ -688,6 +688,37 @@ def _fast_texts(vocabulary: Vocabulary, tokens: np.ndarray, rows: np.ndarray, n:
     return [text[a:b] for a, b in pairwise(bounds)]
 
 
+def _advance_keys(
+    trie: _Trie, keys: np.ndarray, sel: np.ndarray, nc: int, next_node: int, links: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Trie keys of the next beam, creating nodes for extensions seen for the first time.
+
+    ``sel`` indexes the flattened ``(beam, nc)`` candidate scores; a candidate either stays on its prefix
+    (label 0) or extends it by one label. Returns ``(src, lab, is_stay, src_keys, new_keys, next_node)``:
+    the source beam row and label of each candidate, whether it stays, its source prefix key, its new key,
+    and the next free trie node. New parent links are appended to ``links`` (given back after the search).
+    """
+    src = sel // nc
+    lab = sel - src * nc
+    is_stay = lab == 0
+    child = trie.flat
+    src_keys = keys[src]
+    new_keys = np.where(is_stay, src_keys, child[src_keys + lab])
+    fresh = (new_keys < 0).nonzero()[0]
+    if fresh.shape[0]:
+        end = next_node + fresh.shape[0]
+        if end > trie.capacity:
+            trie.grow(end)
+            child = trie.flat
+        made = trie.keys[next_node:end]
+        link = src_keys[fresh] + lab[fresh]
+        child[link] = made
+        links.append(link)
+        new_keys[fresh] = made
+        next_node = end
+    return src, lab, is_stay, src_keys, new_keys, next_node
+
+
 def _beam(
     lp: np.ndarray,
     width: int,
@@ -801,25 +832,8 @@ def _beam(
         elif n_sel == 0:
             _give_back_trie(trie, links, keys)
             return []  # only possible under a constraint / pruning: nothing allowed is reachable
-        src = sel // nc
-        lab = sel - src * nc
-        is_stay = lab == 0
-        # Keys of the new beam; create trie nodes for extensions seen for the first time.
-        src_keys = keys[src]
-        new_keys = np.where(is_stay, src_keys, child[src_keys + lab])
-        fresh = (new_keys < 0).nonzero()[0]
-        n_fresh = fresh.shape[0]
-        if n_fresh:
-            end = next_node + n_fresh
-            if end > trie.capacity:
-                trie.grow(end)
-                child = trie.flat
-            made = trie.keys[next_node:end]
-            link = src_keys[fresh] + lab[fresh]
-            child[link] = made
-            links.append(link)
-            new_keys[fresh] = made
-            next_node = end
+        src, lab, is_stay, src_keys, new_keys, next_node = _advance_keys(trie, keys, sel, nc, next_node, links)
+        child = trie.flat
         child[keys] = -1
         child[new_keys] = aranges[: new_keys.shape[0]]
         keys = new_keys
@@ -975,24 +989,8 @@ def _beam_lockstep(
         if new_k == 0:
             _give_back_trie(trie, links, keys)
             return [[] for _ in range(n_clips)]  # every clip's beam is empty (constraint / pruning)
-        src = gsel // nc
-        lab = gsel - src * nc
-        is_stay = lab == 0
-        src_keys = keys[src]
-        new_keys = np.where(is_stay, src_keys, child[src_keys + lab])
-        fresh = (new_keys < 0).nonzero()[0]
-        n_fresh = fresh.shape[0]
-        if n_fresh:
-            end = next_node + n_fresh
-            if end > trie.capacity:
-                trie.grow(end)
-                child = trie.flat
-            made = trie.keys[next_node:end]
-            link = src_keys[fresh] + lab[fresh]
-            child[link] = made
-            links.append(link)
-            new_keys[fresh] = made
-            next_node = end
+        src, lab, is_stay, src_keys, new_keys, next_node = _advance_keys(trie, keys, gsel, nc, next_node, links)
+        child = trie.flat
         new_parents = np.where(is_stay, parents[src], src_keys)
         new_ptot = flat[gsel]
         new_pb = np.where(is_stay, stay_b[src], neg)
