@@ -18,6 +18,7 @@ __all__ = [
     "TrainOptions",
     "TrainResult",
     "augment",
+    "epoch_summary",
     "format_examples",
     "learning_rate",
     "training_clips",
@@ -168,6 +169,19 @@ def validation_report(
     if beam is not None:
         out.update({f"beam_{k}": v for k, v in summarise(references, beam).items()})
     return out
+
+
+def epoch_summary(record: dict[str, Any]) -> str:
+    """One log line for an epoch's history record (``epoch``, ``lr``, losses, metrics, speed)."""
+    parts = [f"epoch {record['epoch']}", f"lr {record['lr']:.2e}", f"train loss {record['train_loss']:.4f}"]
+    if record.get("val_loss") is not None:
+        parts.append(f"val loss {record['val_loss']:.4f}")
+    for key in ("greedy_cer", "greedy_wer", "beam_cer", "beam_wer", "beam_sentence_accuracy"):
+        value = record["metrics"].get(key)
+        if value is not None and not math.isnan(value):
+            parts.append(f"{key} {value:.4f}")
+    parts.append(f"{record['seconds']:.1f}s ({record['clips_per_second']:.1f} clips/s)")
+    return " | ".join(parts)
 
 
 def format_examples(references: list[str], predictions: list[str], limit: int = 3) -> str:

@@ -35,7 +35,6 @@ GPUs unless ``amp=False`` (``mixed_float16``, with loss scaling) and off on the 
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
@@ -59,6 +58,7 @@ from lipread.training import (
     TrainOptions,
     TrainResult,
     augment,
+    epoch_summary,
     format_examples,
     learning_rate,
     training_clips,
@@ -431,7 +431,7 @@ class _EpochEnd(keras.callbacks.Callback):
         state.history.append(record)
         self._save(inference, metrics, improved)
         _write_history(o.output / "history.jsonl", state.history)
-        tqdm.write(_epoch_summary(record))
+        tqdm.write(epoch_summary(record))
         if len(self.val) and o.examples > 0:
             tqdm.write(format_examples(self.val.texts, greedy, o.examples))
         limit = o.time_limit * 60 if o.time_limit is not None else None
@@ -451,18 +451,6 @@ class _EpochEnd(keras.callbacks.Callback):
             atomic_write(out / "best.ckpt", blob)
         save_checkpoint(out / "last.safetensors", tensors, self.config, trained_on=trained_on, metrics=scores)
         atomic_write(out / "last.ckpt", blob)
-
-
-def _epoch_summary(record: dict[str, Any]) -> str:
-    parts = [f"epoch {record['epoch']}", f"lr {record['lr']:.2e}", f"train loss {record['train_loss']:.4f}"]
-    if record.get("val_loss") is not None:
-        parts.append(f"val loss {record['val_loss']:.4f}")
-    for key in ("greedy_cer", "greedy_wer", "beam_cer", "beam_wer", "beam_sentence_accuracy"):
-        value = record["metrics"].get(key)
-        if value is not None and not math.isnan(value):
-            parts.append(f"{key} {value:.4f}")
-    parts.append(f"{record['seconds']:.1f}s ({record['clips_per_second']:.1f} clips/s)")
-    return " | ".join(parts)
 
 
 def train(options: TrainOptions, strategy: tf.distribute.Strategy | None = None) -> TrainResult:

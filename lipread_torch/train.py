@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import random
 import time
@@ -51,6 +50,7 @@ from lipread.errors import BackendError, CheckpointError, DataError
 from lipread.training import (
     TrainOptions,
     TrainResult,
+    epoch_summary,
     format_examples,
     learning_rate,
     training_clips,
@@ -427,7 +427,7 @@ def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.d
             state.history.append(record)
             _save_epoch(out, module, optimiser, scaler, state, options, metrics, improved)
             _write_history(out / "history.jsonl", state.history)
-            log(_epoch_summary(record))
+            log(epoch_summary(record))
             if len(val_set) and options.examples > 0:
                 log(format_examples(refs, greedy, options.examples))
         stop = limit is not None and time.monotonic() - started >= limit and state.epoch < options.epochs
@@ -506,15 +506,3 @@ def _remove_temporaries(out: Path) -> None:
     for name in ("last.ckpt", "last.safetensors", "best.ckpt", "best.safetensors", "history.jsonl"):
         for tmp in out.glob(f".{name}.tmp*"):
             tmp.unlink(missing_ok=True)
-
-
-def _epoch_summary(record: dict[str, Any]) -> str:
-    parts = [f"epoch {record['epoch']}", f"lr {record['lr']:.2e}", f"train loss {record['train_loss']:.4f}"]
-    if record.get("val_loss") is not None:
-        parts.append(f"val loss {record['val_loss']:.4f}")
-    for key in ("greedy_cer", "greedy_wer", "beam_cer", "beam_wer", "beam_sentence_accuracy"):
-        value = record["metrics"].get(key)
-        if value is not None and not math.isnan(value):
-            parts.append(f"{key} {value:.4f}")
-    parts.append(f"{record['seconds']:.1f}s ({record['clips_per_second']:.1f} clips/s)")
-    return " | ".join(parts)
