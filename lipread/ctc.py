@@ -458,13 +458,18 @@ def _check_values(lp: np.ndarray, name: str = "logprobs") -> None:
         raise DecodingError(f"{name} frame {int(np.flatnonzero(dead)[0])} has no finite log-probability")
 
 
-def _check_length(length: object, num_frames: int, name: str = "length") -> int:
-    if isinstance(length, bool):
-        raise DecodingError(f"{name} must be an integer; got {length!r}")
+def _as_int(value: object, message: str) -> int:
+    """``value`` as an int (bools refused); DecodingError ``message`` otherwise."""
+    if isinstance(value, bool):
+        raise DecodingError(message)
     try:
-        n = operator.index(length)  # type: ignore[arg-type]
+        return operator.index(value)  # type: ignore[arg-type]
     except TypeError:
-        raise DecodingError(f"{name} must be an integer; got {length!r}") from None
+        raise DecodingError(message) from None
+
+
+def _check_length(length: object, num_frames: int, name: str = "length") -> int:
+    n = _as_int(length, f"{name} must be an integer; got {length!r}")
     if not 0 <= n <= num_frames:
         raise DecodingError(f"{name} {n} is out of range 0..{num_frames}")
     return n
@@ -563,12 +568,7 @@ def greedy_decode_batch(
 
 
 def _check_beam_args(beam_width: object, prune: float | None) -> int:
-    if isinstance(beam_width, bool):
-        raise DecodingError(f"beam_width must be a positive integer; got {beam_width!r}")
-    try:
-        width = operator.index(beam_width)  # type: ignore[arg-type]
-    except TypeError:
-        raise DecodingError(f"beam_width must be a positive integer; got {beam_width!r}") from None
+    width = _as_int(beam_width, f"beam_width must be a positive integer; got {beam_width!r}")
     if width < 1:
         raise DecodingError(f"beam_width must be a positive integer; got {width}")
     if prune is not None and not (prune <= 0.0):  # also rejects NaN

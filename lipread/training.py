@@ -21,6 +21,7 @@ __all__ = [
     "epoch_summary",
     "format_examples",
     "learning_rate",
+    "selection_score",
     "training_clips",
     "validation_report",
 ]
@@ -169,6 +170,11 @@ def validation_report(
     if beam is not None:
         out.update({f"beam_{k}": v for k, v in summarise(references, beam).items()})
     return out
+
+
+def selection_score(metrics: dict[str, Any], val_loss: float) -> tuple[float, float]:
+    """How epochs are ranked for ``best.*`` checkpoints: lower validation greedy WER, ties by lower loss."""
+    return (metrics["greedy_wer"], val_loss)
 
 
 def epoch_summary(record: dict[str, Any]) -> str:

@@ -61,6 +61,7 @@ from lipread.training import (
     epoch_summary,
     format_examples,
     learning_rate,
+    selection_score,
     training_clips,
     validation_report,
 )
@@ -419,7 +420,7 @@ class _EpochEnd(keras.callbacks.Callback):
             val_loss, greedy, beam = _validate(inference, self.val, o.batch_size, o.beam_width)
             metrics = validation_report(self.val.texts, greedy, beam)
             record["val_loss"] = val_loss
-            score = (metrics["greedy_wer"], val_loss)
+            score = selection_score(metrics, val_loss)
             improved = state.best is None or score < state.best
             if improved:
                 state.best = score

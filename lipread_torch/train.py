@@ -53,6 +53,7 @@ from lipread.training import (
     epoch_summary,
     format_examples,
     learning_rate,
+    selection_score,
     training_clips,
     validation_report,
 )
@@ -414,7 +415,7 @@ def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.d
                 val_loss, refs, greedy, beam = _validate(module, val_loader, device, amp, options.beam_width)
                 metrics = validation_report(refs, greedy, beam)
                 record["val_loss"] = val_loss
-                score = (metrics["greedy_wer"], val_loss)
+                score = selection_score(metrics, val_loss)
                 improved = state.best is None or score < state.best
                 if improved:
                     state.best = score
