@@ -3,6 +3,7 @@ crops, and the per-epoch validation report. The trainers themselves live in the 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .align import load_alignment
 from .config import ModelConfig, get_preset
 from .dataset import Clip, find_clips, split_clips
 from .metrics import summarise
@@ -24,6 +26,8 @@ __all__ = [
     "selection_score",
     "training_clips",
     "validation_report",
+    "word_excerpt",
+    "word_frames",
 ]
 
 
@@ -44,6 +48,8 @@ class TrainOptions:
             ``exp(-decay)`` every epoch (the seed notebook's ``scheduler``).
         mirror: randomly flip crops horizontally (probability 0.5 per clip).
         frame_jitter: probability per frame of deleting it, and (separately) of duplicating it.
+        word_clips: probability that a training clip is replaced by a run of 1 to 3 of its words, cut out
+            with the frame times of its alignment (LipNet's word-level examples; 0 switches them off).
         cache: folder for decoded crops (``<output>/../cache`` when None).
         resume: continue from ``<output>/last.ckpt``.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
@@ -71,6 +77,7 @@ class TrainOptions:
     decay: float = 0.1
     mirror: bool = True
     frame_jitter: float = 0.05
+    word_clips: float = 0.0
     cache: Path | None = None
     resume: bool = False
     device: str = "auto"
@@ -160,6 +167,51 @@ def augment(crops: np.ndarray, rng: np.random.Generator, mirror: bool = True, fr
         repeats = keep.astype(np.int64) + (rng.random(t) < frame_jitter) * keep
         crops = np.repeat(crops, repeats, axis=0)
     return np.ascontiguousarray(crops)
+
+
+def word_frames(clip: Clip, fps: float = 25.0) -> tuple[tuple[str, int, int], ...]:
+    """Each spoken word of ``clip`` as ``(word, first frame, end frame)`` (end exclusive), from its
+    alignment at ``fps`` frames per second; ``()`` for a clip without an alignment file."""
+    if clip.alignment is None:
+        return ()
+    return _word_frames(str(clip.alignment), fps)
+
+
+@functools.lru_cache(maxsize=65536)
+def _word_frames(path: str, fps: float) -> tuple[tuple[str, int, int], ...]:
+    words = load_alignment(path).words
+    return tuple((w.word, round(w.start * fps), max(round(w.end * fps), round(w.start * fps) + 1)) for w in words)
+
+
+def word_excerpt(
+    crops: np.ndarray,
+    words: tuple[tuple[str, int, int], ...],
+    rng: np.random.Generator,
+    probability: float,
+    max_words: int = 3,
+    margin: int = 2,
+) -> tuple[np.ndarray, str | None]:
+    """LipNet's word-level training examples, cut out of a sentence clip.
+
+    With probability ``probability``, picks a run of 1 to ``max_words`` consecutive words of ``words``
+    (as :func:`word_frames` gives them) and returns its frames, with ``margin`` frames of context on
+    either side, and its text. Otherwise returns ``(crops, None)``: the whole clip and its own sentence.
+    No random number is drawn when ``probability`` is 0, so runs without word clips are unchanged.
+
+    Args:
+        crops: one clip's crops ``(T, H, W, C)``.
+    """
+    if probability <= 0 or not words:
+        return crops, None
+    if rng.random() >= probability:
+        return crops, None
+    n = int(rng.integers(1, min(max_words, len(words)) + 1))
+    i = int(rng.integers(0, len(words) - n + 1))
+    start = max(0, words[i][1] - margin)
+    end = min(len(crops), words[i + n - 1][2] + margin)
+    if end - start < 2:
+        return crops, None
+    return crops[start:end], " ".join(w for w, _, _ in words[i : i + n])
 
 
 def validation_report(

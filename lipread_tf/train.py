@@ -64,6 +64,8 @@ from lipread.training import (
     selection_score,
     training_clips,
     validation_report,
+    word_excerpt,
+    word_frames,
 )
 from lipread.weights import atomic_write, save_checkpoint
 
@@ -193,9 +195,13 @@ def _dataset(
 
     def load(epoch: np.int64, index: np.int64) -> tuple[np.ndarray, np.int32, np.ndarray]:
         rng = np.random.default_rng([options.seed, int(epoch), int(index)])
-        crops = augment(examples.crops[index], rng, mirror=options.mirror, frame_jitter=options.frame_jitter)
+        crops, text = word_excerpt(
+            examples.crops[index], word_frames(examples.clips[index]), rng, options.word_clips
+        )
+        labels = examples.labels[index] if text is None else np.asarray(config.vocabulary.encode(text), np.int32)
+        crops = augment(crops, rng, mirror=options.mirror, frame_jitter=options.frame_jitter)
         x = normalise(crops)
-        return x, np.int32(len(x)), _pack(x, examples.labels[index])
+        return x, np.int32(len(x)), _pack(x, labels)
 
     def example(epoch: tf.Tensor, index: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
         x, length, y = tf.numpy_function(load, [epoch, index], [tf.float32, tf.int32, tf.int32], stateful=False)

@@ -20,7 +20,7 @@ import torch
 from lipread.dataset import Clip, CropCache
 from lipread.errors import LipreadError
 from lipread.preprocess import normalise
-from lipread.training import augment
+from lipread.training import augment, word_excerpt, word_frames
 from lipread.vocab import Vocabulary
 
 __all__ = ["Batch", "BatchLoader", "Examples", "epoch_batches", "load_examples"]
@@ -28,11 +28,13 @@ __all__ = ["Batch", "BatchLoader", "Examples", "epoch_batches", "load_examples"]
 
 @dataclass
 class Examples:
-    """Clips held in memory: their crops ``uint8 (T, H, W, C)``, sentences and encoded targets."""
+    """Clips held in memory: their crops ``uint8 (T, H, W, C)``, sentences and encoded targets; the
+    vocabulary encodes the sentences of word clips (see :func:`lipread.training.word_excerpt`)."""
 
     clips: list[Clip]
     crops: list[np.ndarray]
     targets: list[np.ndarray]
+    vocabulary: Vocabulary | None = None
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -96,7 +98,7 @@ def load_examples(
             return None, None, f"{clip.video}: empty sentence"
         return crops, target, ""
 
-    out = Examples([], [], [])
+    out = Examples([], [], [], vocabulary)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for clip, (crops, target, err) in zip(clips, pool.map(one, clips)):
             if crops is None or target is None:
@@ -132,11 +134,20 @@ def make_batch(
     frame_jitter: float,
     pad_multiple: int = 1,
     pin: bool = False,
+    word_clips: float = 0.0,
 ) -> Batch:
-    """Assemble one batch: augment (when ``rng`` is given), standardise per clip, pad time to the longest
-    clip (rounded up to ``pad_multiple``)."""
+    """Assemble one batch: cut word clips and augment (when ``rng`` is given), standardise per clip, pad
+    time to the longest clip (rounded up to ``pad_multiple``)."""
     crops = [examples.crops[i] for i in indices]
+    targets = [examples.targets[i] for i in indices]
     if rng is not None:
+        if word_clips > 0:
+            if examples.vocabulary is None:
+                raise ValueError("word clips need the examples' vocabulary")
+            for b, i in enumerate(indices):
+                crops[b], text = word_excerpt(crops[b], word_frames(examples.clips[i]), rng, word_clips)
+                if text is not None:
+                    targets[b] = np.asarray(examples.vocabulary.encode(text), np.int64)
         crops = [augment(c, rng, mirror=mirror, frame_jitter=frame_jitter) for c in crops]
     lengths = np.array([len(c) for c in crops], np.int64)
     t = int(-(-lengths.max() // pad_multiple) * pad_multiple)
@@ -144,7 +155,6 @@ def make_batch(
     view = frames.numpy()
     for b, c in enumerate(crops):
         view[b, : len(c)] = normalise(c)
-    targets = [examples.targets[i] for i in indices]
     return Batch(
         frames,
         torch.from_numpy(lengths),
@@ -173,6 +183,7 @@ class BatchLoader:
         *,
         mirror: bool = False,
         frame_jitter: float = 0.0,
+        word_clips: float = 0.0,
         workers: int = 2,
         prefetch: int = 4,
         pad_multiple: int = 1,
@@ -181,7 +192,7 @@ class BatchLoader:
         self.examples = examples
         self.batches = list(batches)
         self.seeds = list(seeds) if seeds is not None else None
-        self.mirror, self.frame_jitter = mirror, frame_jitter
+        self.mirror, self.frame_jitter, self.word_clips = mirror, frame_jitter, word_clips
         self.workers, self.prefetch = min(8, max(1, workers)), max(1, prefetch)
         self.pad_multiple, self.pin = pad_multiple, pin
 
@@ -191,7 +202,14 @@ class BatchLoader:
     def _make(self, k: int) -> Batch:
         rng = np.random.default_rng(self.seeds[k]) if self.seeds is not None else None
         return make_batch(
-            self.examples, self.batches[k], rng, self.mirror, self.frame_jitter, self.pad_multiple, self.pin
+            self.examples,
+            self.batches[k],
+            rng,
+            self.mirror,
+            self.frame_jitter,
+            self.pad_multiple,
+            self.pin,
+            self.word_clips,
         )
 
     def __iter__(self) -> Iterator[Batch]:

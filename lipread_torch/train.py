@@ -261,7 +261,10 @@ def _load_data(options: TrainOptions, config: ModelConfig, d: _Dist, workers: in
     def pick(clips: list[Clip]) -> Examples:
         keep = [index[c] for c in clips if c in index]
         return Examples(
-            [loaded.clips[i] for i in keep], [loaded.crops[i] for i in keep], [loaded.targets[i] for i in keep]
+            [loaded.clips[i] for i in keep],
+            [loaded.crops[i] for i in keep],
+            [loaded.targets[i] for i in keep],
+            config.vocabulary,
         )
 
     train, val = pick(train_clips), pick(val_clips)
@@ -396,6 +399,7 @@ def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.d
             [(options.seed, epoch, d.rank, k) for k in range(len(batches))],
             mirror=options.mirror,
             frame_jitter=options.frame_jitter,
+            word_clips=options.word_clips,
             workers=workers,
             pad_multiple=pad,
             pin=pin,

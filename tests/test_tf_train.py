@@ -12,11 +12,12 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from lipread.config import ConvBlock, ModelConfig, get_preset  # noqa: E402
+from lipread.dataset import find_clips  # noqa: E402
 from lipread.errors import CheckpointError  # noqa: E402
 from lipread.training import TrainOptions  # noqa: E402
 from lipread.weights import load_checkpoint  # noqa: E402
 from lipread_tf import backend  # noqa: E402
-from lipread_tf.train import ctc_loss, load_training_checkpoint, train  # noqa: E402
+from lipread_tf.train import Examples, _dataset, ctc_loss, load_training_checkpoint, train  # noqa: E402
 
 pytestmark = pytest.mark.tensorflow
 
@@ -158,6 +159,19 @@ def test_mirrored_strategy_path(grid_root: Path, cache: Path, tmp_path: Path) ->
     assert len(result.history) == 1
     assert np.isfinite(result.history[0]["train_loss"])
     assert result.last.is_file() and (tmp_path / "last.ckpt").is_file()
+
+
+def test_word_clips_in_the_input_pipeline(grid_root: Path, tmp_path: Path) -> None:
+    clips = find_clips(grid_root)[:4]
+    vocab = TINY.vocabulary
+    labels = [np.asarray(vocab.encode(c.text), np.int32) for c in clips]
+    crops = [np.zeros((75, TINY.height, TINY.width, TINY.channels), np.uint8) for _ in clips]
+    opts = options(grid_root, tmp_path, tmp_path, epochs=1, word_clips=1.0)
+    (x, y), = _dataset(Examples(clips, crops, labels), opts, TINY, 0, 4, 1).take(1).as_numpy_iterator()
+    for row in y:
+        text = vocab.decode(row[2 : 2 + row[1]].tolist())
+        assert any(text in c.text and text != c.text for c in clips) and len(text.split()) <= 3
+    assert (x["lengths"] < 75).all() and (y[:, 0] == x["lengths"]).all()
 
 
 def test_resume_without_checkpoint(grid_root: Path, cache: Path, tmp_path: Path) -> None:

@@ -208,6 +208,21 @@ def test_batches_pad_normalise_and_shard() -> None:
     assert np.array_equal(np.sort(np.concatenate(epoch_batches(9, 4, 0, 4))), np.arange(9))
 
 
+def test_word_clips_replace_clip_and_target(grid_root: Path) -> None:
+    clips = find_clips(grid_root)[:4]
+    vocab = get_preset("lipnet").vocabulary
+    crops = [np.zeros((75, 2, 2, 1), np.uint8) for _ in clips]
+    examples = Examples(clips, crops, [np.asarray(vocab.encode(c.text)) for c in clips], vocab)
+    batch = make_batch(examples, np.arange(4), np.random.default_rng(0), False, 0.0, word_clips=1.0)
+    ends = np.cumsum(batch.target_lengths.numpy())
+    for b, clip in enumerate(clips):
+        text = vocab.decode(batch.targets.numpy()[ends[b] - batch.target_lengths[b] : ends[b]].tolist())
+        assert text in clip.text and len(text.split()) <= 3 and text != clip.text
+        assert 2 < batch.lengths[b] < 75
+    whole = make_batch(examples, np.arange(4), np.random.default_rng(0), False, 0.0, word_clips=0.0)
+    assert whole.lengths.tolist() == [75] * 4 and whole.target_lengths.tolist() == [len(c.text) for c in clips]
+
+
 def test_command_line_builds_options(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser()
     parser_for_train = train_command.add_parser(parser.add_subparsers())
@@ -227,6 +242,8 @@ def test_command_line_builds_options(tmp_path: Path) -> None:
             "--no-mirror",
             "--frame-jitter",
             "0",
+            "--word-clips",
+            "0.25",
             "--workers",
             "0",
             "--amp",
@@ -244,6 +261,7 @@ def test_command_line_builds_options(tmp_path: Path) -> None:
     assert opts.model_config == get_preset("lipnet-notebook")
     assert (opts.epochs, opts.batch_size, opts.lr, opts.mirror, opts.frame_jitter) == (3, 16, 3e-4, False, 0.0)
     assert (opts.workers, opts.amp, opts.time_limit, opts.resume, opts.max_clips) == (0, True, 90.0, True, 10)
+    assert opts.word_clips == 0.25
     assert opts.train_on_validation and opts.extra == {"clip": 5.0} and opts.output == tmp_path
     defaults = train_command.options_from_args(parser_for_train.parse_args(["d", "-o", "o"]))
     assert defaults == TrainOptions(data=Path("d"), output=Path("o"))

@@ -7,9 +7,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lipread.config import get_preset
-from lipread.training import TrainOptions, augment, format_examples, learning_rate, validation_report
+from lipread.dataset import Clip
+from lipread.training import (
+    TrainOptions,
+    augment,
+    format_examples,
+    learning_rate,
+    validation_report,
+    word_excerpt,
+    word_frames,
+)
 
 
 def _clip(t: int = 20) -> np.ndarray:
@@ -86,3 +97,60 @@ def test_validation_report_and_examples() -> None:
     assert "beam_wer" not in validation_report(refs, refs)
     text = format_examples(refs, ["bin blue", "set"], limit=1)
     assert text.splitlines() == ["Original:   bin blue at f two now", "Prediction: bin blue", "~" * 80]
+
+
+ALIGN = (
+    "0 23750 sil\n23750 29500 bin\n29500 34000 blue\n34000 35500 at\n"
+    "35500 41000 f\n41000 47250 two\n47250 53000 now\n53000 74500 sil\n"
+)
+
+
+def test_word_frames_from_alignment(tmp_path: Path) -> None:
+    (tmp_path / "bbaf2n.align").write_text(ALIGN)
+    clip = Clip(tmp_path / "bbaf2n.mp4", "bin blue at f two now", 1, tmp_path / "bbaf2n.align")
+    assert word_frames(clip) == (
+        ("bin", 24, 30),
+        ("blue", 30, 34),
+        ("at", 34, 36),
+        ("f", 36, 41),
+        ("two", 41, 47),
+        ("now", 47, 53),
+    )
+    assert word_frames(Clip(tmp_path / "x.mp4", "bin", 1, None)) == ()
+
+
+WORDS = (("bin", 24, 30), ("blue", 30, 34), ("at", 34, 36), ("f", 36, 41), ("two", 41, 47), ("now", 47, 53))
+
+
+def test_word_excerpt_off_draws_nothing() -> None:
+    crops = _clip(75)
+    rng = np.random.default_rng(3)
+    before = rng.bit_generator.state
+    for words, p in ((WORDS, 0.0), ((), 1.0)):
+        out, text = word_excerpt(crops, words, rng, p)
+        assert out is crops and text is None
+    assert rng.bit_generator.state == before
+
+
+@given(st.integers(0, 2**32 - 1), st.floats(0.01, 1.0))
+def test_word_excerpt_is_a_run_of_words_with_their_frames(seed: int, p: float) -> None:
+    crops = _clip(75)
+    out, text = word_excerpt(crops, WORDS, np.random.default_rng(seed), p, max_words=3, margin=2)
+    if text is None:
+        assert out is crops
+        return
+    words = text.split()
+    names = [w for w, _, _ in WORDS]
+    i = names.index(words[0])
+    assert 1 <= len(words) <= 3 and names[i : i + len(words)] == words
+    first, last = WORDS[i][1] - 2, WORDS[i + len(words) - 1][2] + 2
+    np.testing.assert_array_equal(out[:, 0, 1, 0], np.arange(first, last))
+
+
+def test_word_excerpt_probability_and_variety() -> None:
+    rng = np.random.default_rng(0)
+    texts = [word_excerpt(_clip(75), WORDS, rng, 0.5)[1] for _ in range(400)]
+    cut = [t for t in texts if t is not None]
+    assert 150 < len(cut) < 250
+    assert {len(t.split()) for t in cut} == {1, 2, 3}
+    assert {"bin", "now", "at f two"} <= set(cut)

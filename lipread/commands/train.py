@@ -44,6 +44,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--decay", type=float, default=d.decay, help="after that, lr *= exp(-decay) per epoch")
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=d.mirror, help="random left-right flips")
     p.add_argument("--frame-jitter", type=float, default=d.frame_jitter, help="per-frame drop/duplicate probability")
+    p.add_argument(
+        "--word-clips",
+        type=float,
+        default=d.word_clips,
+        metavar="P",
+        help="probability of training on a run of 1-3 words cut from a clip instead of the whole clip",
+    )
     p.add_argument("--cache", type=Path, help="folder for decoded crops (default: <output>/../cache)")
     p.add_argument("--resume", action="store_true", help="continue from <output>/last.ckpt")
     p.add_argument("--device", default=d.device, help="auto, cpu or cuda")
@@ -102,6 +109,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         decay=args.decay,
         mirror=args.mirror,
         frame_jitter=args.frame_jitter,
+        word_clips=args.word_clips,
         cache=args.cache,
         resume=args.resume,
         device=args.device,
