@@ -140,10 +140,17 @@ def shipped_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[
     api._CACHE.clear()
 
 
-def test_shipped_model_missing_from_installation(shipped_folder: Path) -> None:
+def test_shipped_model_not_in_this_build(shipped_folder: Path) -> None:
+    with pytest.raises(CheckpointError, match="not part of this build") as e:
+        lipread.load_model("lipnet-grid-s1")
+    assert "lipnet-grid-s1" in str(e.value) and "lipread train" in str(e.value)
+
+
+def test_shipped_model_file_missing_from_installation(shipped_folder: Path) -> None:
+    (shipped_folder / "lipnet-grid-s1.md").write_text("# card")
     with pytest.raises(CheckpointError, match="missing from this installation") as e:
         lipread.load_model("lipnet-grid-s1")
-    assert "lipnet-grid-s1" in str(e.value)
+    assert "lipnet-grid-s1.onnx" in str(e.value)
 
 
 def test_shipped_model_runs_on_onnx(shipped_folder: Path, tiny: Path, grid_clip: Path) -> None:

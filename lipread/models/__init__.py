@@ -43,15 +43,20 @@ class ShippedModel:
         """The path of that file.
 
         Raises:
-            CheckpointError: the file is missing from this installation.
+            CheckpointError: the model is not part of this build, or this file of it is missing.
         """
         p = self.path(kind)
-        if not p.is_file():
+        if p.is_file():
+            return p
+        if not any(self.has(k) for k in _SUFFIX):
             raise CheckpointError(
-                f"{p}: the {kind} file of shipped model {self.name!r} is missing from this installation "
-                "(reinstall lipread, or pass a checkpoint or .onnx file as the model)"
+                f"shipped model {self.name!r} is not part of this build of lipread (no {self.name}.* files in "
+                f"{FOLDER}); pass a checkpoint or .onnx file as the model, e.g. one trained with `lipread train`"
             )
-        return p
+        raise CheckpointError(
+            f"{p}: the {kind} file of shipped model {self.name!r} is missing from this installation "
+            "(reinstall lipread, or pass a checkpoint or .onnx file as the model)"
+        )
 
 
 SHIPPED: dict[str, ShippedModel] = {
