@@ -14,6 +14,7 @@ import numpy as np
 from .align import load_alignment
 from .config import ModelConfig, get_preset
 from .dataset import Clip, find_clips, split_clips
+from .errors import DataError
 from .metrics import summarise
 
 __all__ = [
@@ -63,6 +64,9 @@ class TrainOptions:
         progress: show progress bars.
         time_limit: minutes; stop cleanly after the epoch during which this much time has passed (the run
             can be continued later with ``resume``). None: no limit.
+
+    Raises:
+        DataError: ``frame_jitter`` or ``word_clips`` outside 0..1.
     """
 
     data: Path
@@ -97,6 +101,9 @@ class TrainOptions:
         self.output = Path(self.output)
         if self.cache is not None:
             self.cache = Path(self.cache)
+        for name in ("frame_jitter", "word_clips"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise DataError(f"{name} is a probability between 0 and 1, not {getattr(self, name)}")
 
     @property
     def model_config(self) -> ModelConfig:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from lipread.config import get_preset
 from lipread.dataset import Clip
+from lipread.errors import DataError
 from lipread.training import (
     TrainOptions,
     augment,
@@ -103,6 +104,12 @@ ALIGN = (
     "0 23750 sil\n23750 29500 bin\n29500 34000 blue\n34000 35500 at\n"
     "35500 41000 f\n41000 47250 two\n47250 53000 now\n53000 74500 sil\n"
 )
+
+
+@pytest.mark.parametrize("field", ["frame_jitter", "word_clips"])
+def test_probabilities_are_checked(field: str, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=field):
+        TrainOptions(data=tmp_path, output=tmp_path, **{field: 1.5})  # type: ignore[arg-type]
 
 
 def test_word_frames_from_alignment(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ FOLDER = Path(__file__).resolve().parent
 """Where the shipped model files live."""
 
 FileKind = Literal["onnx", "checkpoint", "card"]
-_SUFFIX = {"onnx": ".onnx", "checkpoint": ".safetensors", "card": ".md"}
+_SUFFIX: dict[FileKind, str] = {"onnx": ".onnx", "checkpoint": ".safetensors", "card": ".md"}
 
 
 @dataclass(frozen=True)
