@@ -171,7 +171,8 @@ class BatchLoader:
         examples: the clips.
         batches: clip indices of each batch, in order.
         seeds: per batch, the seed of its augmentation generator, or None for no augmentation.
-        mirror, frame_jitter: augmentation (see :func:`lipread.training.augment`).
+        mirror: random left-right flips (see :func:`lipread.training.augment`).
+        frame_jitter: per-frame drop/duplicate probability (see :func:`lipread.training.augment`).
         word_clips: probability of cutting a run of words out of a clip (see
             :func:`lipread.training.word_excerpt`); needs ``examples.vocabulary``.
         workers: threads (NumPy releases the GIL, so they run in parallel); at most 8 are used.
