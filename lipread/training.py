@@ -51,6 +51,9 @@ class TrainOptions:
         frame_jitter: probability per frame of deleting it, and (separately) of duplicating it.
         word_clips: probability that a training clip is replaced by a run of 1 to 3 of its words, cut out
             with the frame times of its alignment (LipNet's word-level examples; 0 switches them off).
+        conv_dropout: spatial dropout after every convolution block in place of the preset's rates (None:
+            the preset's; 0: none). LipNet's 0.5 was set for tens of thousands of clips. Only training
+            changes; the model and its checkpoint are the preset's.
         cache: folder for decoded crops (``<output>/../cache`` when None).
         resume: continue from ``<output>/last.ckpt``.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
@@ -66,7 +69,7 @@ class TrainOptions:
             can be continued later with ``resume``). None: no limit.
 
     Raises:
-        DataError: ``frame_jitter`` or ``word_clips`` outside 0..1.
+        DataError: ``frame_jitter`` or ``word_clips`` outside 0..1, ``conv_dropout`` outside [0, 1).
     """
 
     data: Path
@@ -82,6 +85,7 @@ class TrainOptions:
     mirror: bool = True
     frame_jitter: float = 0.05
     word_clips: float = 0.0
+    conv_dropout: float | None = None
     cache: Path | None = None
     resume: bool = False
     device: str = "auto"
@@ -104,6 +108,8 @@ class TrainOptions:
         for name in ("frame_jitter", "word_clips"):
             if not 0 <= getattr(self, name) <= 1:
                 raise DataError(f"{name} is a probability between 0 and 1, not {getattr(self, name)}")
+        if self.conv_dropout is not None and not 0 <= self.conv_dropout < 1:
+            raise DataError(f"conv_dropout is a probability in [0, 1), not {self.conv_dropout}")
 
     @property
     def model_config(self) -> ModelConfig:

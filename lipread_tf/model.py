@@ -126,7 +126,9 @@ def uses_same_padding(block: ConvBlock) -> bool:
     return block.stride == (1, 1, 1) and all(k % 2 == 1 and p == k // 2 for k, p in zip(block.kernel, block.padding))
 
 
-def build_keras_model(config: ModelConfig, seed: int | None = None, time_steps: int | None = None) -> keras.Model:
+def build_keras_model(
+    config: ModelConfig, seed: int | None = None, time_steps: int | None = None, conv_dropout: float | None = None
+) -> keras.Model:
     """The Keras network for ``config``.
 
     Args:
@@ -134,6 +136,9 @@ def build_keras_model(config: ModelConfig, seed: int | None = None, time_steps: 
         seed: seeds every initialiser and dropout layer (None: random).
         time_steps: a fixed T for the ``frames`` input (None: dynamic, the default; a fixed T only serves
             to show static shapes, e.g. in ``model.summary()``).
+        conv_dropout: spatial dropout after every convolution block in place of the blocks' own rates
+            (None: the blocks' own; 0: none). Dropout acts only in training, so the weights stay those of
+            ``config``.
 
     Returns:
         A functional ``keras.Model``: inputs ``[frames float32 (B, T, H, W, C), lengths int32 (B,)]``,
@@ -161,8 +166,9 @@ def build_keras_model(config: ModelConfig, seed: int | None = None, time_steps: 
         if block.batchnorm:
             x = keras.layers.BatchNormalization(epsilon=config.batchnorm_eps, momentum=0.9, name=f"bn{i}")(x)
         x = keras.layers.Activation("relu", name=f"relu{i}")(x)
-        if block.dropout > 0:
-            x = keras.layers.SpatialDropout3D(block.dropout, seed=s(i), name=f"dropout{i}")(x)
+        rate = block.dropout if conv_dropout is None else conv_dropout
+        if rate > 0:
+            x = keras.layers.SpatialDropout3D(rate, seed=s(i), name=f"dropout{i}")(x)
         x = keras.layers.MaxPooling3D(block.pool, padding="valid", name=f"pool{i}")(x)
         x = FrameMask(name=f"mask{i}")(x, lengths)
     x = keras.layers.Reshape((-1, config.feature_size), name="flatten")(x)

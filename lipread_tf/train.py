@@ -257,7 +257,7 @@ def _build(config: ModelConfig, options: TrainOptions, strategy: tf.distribute.S
     amp = options.amp if options.amp is not None else on_gpu
     policy = ("mixed_float16" if on_gpu else "mixed_bfloat16") if amp else "float32"
     with strategy.scope(), _dtype_policy(policy):
-        model = build_keras_model(config, seed=options.seed)
+        model = build_keras_model(config, seed=options.seed, conv_dropout=options.conv_dropout)
         model.compile(optimizer=keras.optimizers.Adam(options.lr), loss=CTCLoss(), jit_compile=False)
         model.optimizer.build(model.trainable_variables)
     return model

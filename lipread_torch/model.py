@@ -50,11 +50,12 @@ def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tenso
 class FrontendBlock(nn.Module):
     """Conv3d -> [BatchNorm3d] -> ReLU -> [Dropout3d] -> MaxPool3d on ``(B, C, T, H, W)``."""
 
-    def __init__(self, in_channels: int, block: ConvBlock, eps: float) -> None:
+    def __init__(self, in_channels: int, block: ConvBlock, eps: float, dropout: float | None = None) -> None:
         super().__init__()
+        dropout = block.dropout if dropout is None else dropout
         self.conv = nn.Conv3d(in_channels, block.channels, block.kernel, block.stride, block.padding)
         self.bn = nn.BatchNorm3d(block.channels, eps=eps) if block.batchnorm else None
-        self.dropout = nn.Dropout3d(block.dropout) if block.dropout > 0 else None
+        self.dropout = nn.Dropout3d(dropout) if dropout > 0 else None
         self.pool = nn.MaxPool3d(block.pool, block.pool)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -103,15 +104,18 @@ class LipNet(nn.Module):
 
     Input ``float32 (B, T, H, W, C)`` channels last and ``lengths int (B,)``; output log-probabilities
     ``(B, T, V)``. Output rows past a clip's length are unspecified.
+
+    ``conv_dropout`` replaces the blocks' spatial dropout rates in training (None: the config's; 0: none);
+    dropout has no weights, so the state dict is that of ``config`` either way.
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, conv_dropout: float | None = None) -> None:
         super().__init__()
         self.config = config
         blocks = []
         channels = config.channels
         for block in config.frontend:
-            blocks.append(FrontendBlock(channels, block, config.batchnorm_eps))
+            blocks.append(FrontendBlock(channels, block, config.batchnorm_eps, conv_dropout))
             channels = block.channels
         self.frontend = nn.ModuleList(blocks)
         size = config.feature_size

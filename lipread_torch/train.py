@@ -355,7 +355,7 @@ def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.d
     log(f"training on {len(train_set)} clips, validating on {len(val_set)}; device {device}, {d.world} process(es)")
 
     torch.manual_seed(options.seed)
-    module = LipNet(config).to(device)
+    module = LipNet(config, options.conv_dropout).to(device)
     if d.rank > 0:  # distinct dropout per process; the weights come from process 0 through DDP
         torch.manual_seed(options.seed * 1_000_003 + d.rank)
     amp = _amp_dtype(options, device)

@@ -139,6 +139,22 @@ def test_notebook_preset_has_the_notebooks_parameters_and_shapes() -> None:
     assert got == NOTEBOOK_SHAPES
 
 
+def test_conv_dropout_replaces_the_spatial_dropout_layers() -> None:
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from lipread_tf.model import build_keras_model
+
+    def rates(model: keras.Model) -> list[float]:
+        return [x.rate for x in model.layers if isinstance(x, keras.layers.SpatialDropout3D)]
+
+    assert rates(build_keras_model(SMALL_GRU, seed=0)) == [0.5]
+    assert rates(build_keras_model(SMALL_GRU, seed=0, conv_dropout=0.25)) == [0.25, 0.25]
+    off = build_keras_model(SMALL_GRU, seed=0, conv_dropout=0.0)
+    assert rates(off) == []
+    assert [w.shape for w in off.weights] == [w.shape for w in build_keras_model(SMALL_GRU, seed=0).weights]
+
+
 @pytest.mark.parametrize("preset", ["lipnet", "lipnet-notebook"])
 def test_presets_have_the_canonical_parameters(preset: str) -> None:
     pytest.importorskip("tensorflow")

@@ -16,7 +16,7 @@ from lipread.backend import Backend, Model  # noqa: E402
 from lipread.config import ConvBlock, ModelConfig, get_preset  # noqa: E402
 from lipread.weights import load_checkpoint, save_checkpoint  # noqa: E402
 from lipread_torch import backend  # noqa: E402
-from lipread_torch.model import reverse_within_length  # noqa: E402
+from lipread_torch.model import LipNet, reverse_within_length  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -54,6 +54,19 @@ def test_lipnet_canonical_names_and_shapes() -> None:
     assert sd["classifier.bias"].shape == (28,)
     assert all(v.dtype == np.float32 for v in sd.values())
     assert len(sd) == 3 * 6 + 2 * 2 * 4 + 2
+
+
+def test_conv_dropout_replaces_the_spatial_dropout_and_keeps_the_weights() -> None:
+    config = small("lipnet")
+    assert [b.dropout.p for b in LipNet(config).frontend] == [0.5, 0.5, 0.5]
+    assert [b.dropout.p for b in LipNet(config, conv_dropout=0.2).frontend] == [0.2, 0.2, 0.2]
+    off = LipNet(config, conv_dropout=0.0)
+    assert all(b.dropout is None for b in off.frontend)
+    assert off.state_dict().keys() == LipNet(config).state_dict().keys()
+    # with dropout off, training-mode outputs are deterministic (BatchNorm uses batch statistics)
+    x = torch.randn(2, 6, 50, 100, 3)
+    off.train()
+    assert torch.equal(off(x), off(x))
 
 
 def test_notebook_names_and_parameter_count() -> None:

@@ -244,6 +244,8 @@ def test_command_line_builds_options(tmp_path: Path) -> None:
             "0",
             "--word-clips",
             "0.25",
+            "--conv-dropout",
+            "0",
             "--workers",
             "0",
             "--amp",
@@ -261,7 +263,7 @@ def test_command_line_builds_options(tmp_path: Path) -> None:
     assert opts.model_config == get_preset("lipnet-notebook")
     assert (opts.epochs, opts.batch_size, opts.lr, opts.mirror, opts.frame_jitter) == (3, 16, 3e-4, False, 0.0)
     assert (opts.workers, opts.amp, opts.time_limit, opts.resume, opts.max_clips) == (0, True, 90.0, True, 10)
-    assert opts.word_clips == 0.25
+    assert (opts.word_clips, opts.conv_dropout) == (0.25, 0.0)
     assert opts.train_on_validation and opts.extra == {"clip": 5.0} and opts.output == tmp_path
     defaults = train_command.options_from_args(parser_for_train.parse_args(["d", "-o", "o"]))
     assert defaults == TrainOptions(data=Path("d"), output=Path("o"))

@@ -112,6 +112,13 @@ def test_probabilities_are_checked(field: str, tmp_path: Path) -> None:
         TrainOptions(data=tmp_path, output=tmp_path, **{field: 1.5})  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("value", [-0.1, 1.0])
+def test_conv_dropout_is_checked(value: float, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="conv_dropout"):
+        TrainOptions(data=tmp_path, output=tmp_path, conv_dropout=value)
+    assert TrainOptions(data=tmp_path, output=tmp_path, conv_dropout=0.0).conv_dropout == 0.0
+
+
 def test_word_frames_from_alignment(tmp_path: Path) -> None:
     (tmp_path / "bbaf2n.align").write_text(ALIGN)
     clip = Clip(tmp_path / "bbaf2n.mp4", "bin blue at f two now", 1, tmp_path / "bbaf2n.align")

@@ -51,6 +51,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="P",
         help="probability of training on a run of 1-3 words cut from a clip instead of the whole clip",
     )
+    p.add_argument(
+        "--conv-dropout",
+        type=float,
+        metavar="P",
+        help="spatial dropout after each convolution block, in place of the preset's (0: none)",
+    )
     p.add_argument("--cache", type=Path, help="folder for decoded crops (default: <output>/../cache)")
     p.add_argument("--resume", action="store_true", help="continue from <output>/last.ckpt")
     p.add_argument("--device", default=d.device, help="auto, cpu or cuda")
@@ -110,6 +116,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         mirror=args.mirror,
         frame_jitter=args.frame_jitter,
         word_clips=args.word_clips,
+        conv_dropout=args.conv_dropout,
         cache=args.cache,
         resume=args.resume,
         device=args.device,
