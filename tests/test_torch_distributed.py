@@ -37,8 +37,8 @@ written = []
 modules = []
 
 class Recorded(T.LipNet):
-    def __init__(self, config):
-        super().__init__(config)
+    def __init__(self, config, conv_dropout=None):
+        super().__init__(config, conv_dropout)
         modules.append(self)
 
 def recording(fn):
