@@ -48,7 +48,10 @@ def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tenso
 
 
 class FrontendBlock(nn.Module):
-    """Conv3d -> [BatchNorm3d] -> ReLU -> [Dropout3d] -> MaxPool3d on ``(B, C, T, H, W)``."""
+    """Conv3d -> [BatchNorm3d] -> ReLU -> [Dropout3d] -> MaxPool3d on ``(B, C, T, H, W)``.
+
+    ``dropout`` replaces ``block.dropout`` as the spatial dropout rate (None: keep the block's).
+    """
 
     def __init__(self, in_channels: int, block: ConvBlock, eps: float, dropout: float | None = None) -> None:
         super().__init__()
