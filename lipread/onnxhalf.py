@@ -3,7 +3,8 @@
 Every float32 initializer of at least ``min_size`` elements is stored as float16 and followed by a ``Cast``
 back to float32, so the graph computes exactly as before on weights rounded to half precision (about three
 significant decimal digits). Inputs, outputs and arithmetic stay float32: no speed is lost on CPUs without
-fast half-precision arithmetic.
+fast half-precision arithmetic. With ``exact_only``, only the initializers float16 holds without rounding are
+stored so, and the outputs stay bit for bit the same.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ from .weights import atomic_write
 __all__ = ["store_weights_fp16"]
 
 
-def store_weights_fp16(src: str | os.PathLike[str], dst: str | os.PathLike[str], min_size: int = 16) -> Path:
+def store_weights_fp16(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], min_size: int = 16, *, exact_only: bool = False
+) -> Path:
     """Rewrite the ONNX model ``src`` into ``dst`` with its float32 weights stored as float16.
 
     Args:
         src, dst: ONNX files (may be the same path; ``dst`` is written atomically).
         min_size: initializers with fewer elements (biases of scalars, shapes) stay float32.
+        exact_only: store only the initializers whose every value float16 holds exactly (weights that were
+            rounded to float16 before export, e.g. from a checkpoint with some float16 tensors), so that
+            the outputs do not change at all; the others stay float32.
 
     Returns:
         ``dst``.
@@ -38,8 +44,13 @@ def store_weights_fp16(src: str | os.PathLike[str], dst: str | os.PathLike[str],
         if init.data_type != TensorProto.FLOAT or int(np.prod(init.dims)) < min_size:
             kept.append(init)
             continue
+        full = numpy_helper.to_array(init)
+        values = full.astype(np.float16)
+        if exact_only and not np.array_equal(values.astype(np.float32), full):
+            kept.append(init)
+            continue
         half_name = f"{init.name}__fp16"
-        half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), half_name)
+        half = numpy_helper.from_array(values, half_name)
         kept.append(half)
         cast = helper.make_node("Cast", [half_name], [init.name], to=TensorProto.FLOAT, name=f"{init.name}__cast")
         casts.append(cast)

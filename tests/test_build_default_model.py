@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from lipread.config import ConvBlock, get_preset  # noqa: E402
@@ -28,6 +29,19 @@ SMALL = get_preset("lipnet").with_(
 )
 
 
+def _tensors() -> dict[str, np.ndarray]:
+    """A SMALL model's canonical tensors, every one moved off its initial value (as training does: zeros and
+    ones, which float16 holds exactly, would make rounding harmless)."""
+    model = backend.build(SMALL, seed=0)
+    rng = np.random.default_rng(0)
+    tensors = {}
+    for k, v in canonical_state(model.module).items():
+        a = v.detach().numpy()
+        shift = rng.uniform(0.5, 1.5, a.shape) if k.endswith("running_var") else 1 + 0.1 * rng.standard_normal(a.shape)
+        tensors[k] = (a * shift + 0.01 * rng.standard_normal(a.shape)).astype(np.float32)
+    return tensors
+
+
 def _tool():  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location("build_default_model", TOOL)
     assert spec is not None and spec.loader is not None
@@ -39,24 +53,57 @@ def _tool():  # type: ignore[no-untyped-def]
 def test_builds_files_and_a_measured_card(grid_root: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
-    model = backend.build(SMALL, seed=0)
-    tensors = {k: v.detach().numpy() for k, v in canonical_state(model.module).items()}
+    tensors = _tensors()
     save_checkpoint(run / "best.safetensors", tensors, SMALL, trained_on={"data": "grid"}, metrics={"epoch": 2})
     (run / "history.jsonl").write_text("".join(json.dumps({"epoch": e}) + "\n" for e in (1, 2, 3)))
     out = tmp_path / "models"
+    tool = _tool()
+    weights = sum(v.nbytes for v in tensors.values())
+    limit_mb = (2 * weights - 1 + tool.HEADROOM) / 1e6  # one byte too many: some tensor must be float16
 
-    results = _tool().build(run, grid_root, ["lipread train grid -o run"], out, "m", max_clips=2)
+    results = tool.build(run, grid_root, ["lipread train grid -o run"], out, "m", max_clips=2, size_limit_mb=limit_mb)
 
     shipped = load_checkpoint(out / "m.safetensors")
     assert shipped.config == SMALL and shipped.trained_on == {"data": "grid"}
-    assert all(v.dtype == np.float16 for v in shipped.tensors.values() if v.dtype.kind == "f")
-    assert (out / "m.onnx").stat().st_size < (run / "best.safetensors").stat().st_size
-    assert 0 < results["parity"] < 1e-2
+    half = set(results["float16"])
+    assert half and all(shipped.tensors[k].dtype == np.float16 for k in half)
+    assert all(v.dtype == np.float32 for k, v in shipped.tensors.items() if k not in half)
+    stored = {i.name: i.data_type for i in onnx.load(str(out / "m.onnx")).graph.initializer}
+    assert any(n.endswith("__fp16") and t == onnx.TensorProto.FLOAT16 for n, t in stored.items())
+    parity = results["parity"]
+    assert 0 < parity["checkpoint"] < 1e-2
+    assert abs(parity["onnx"] - parity["checkpoint"]) < 1e-4  # the same weights in both files
+    assert results["total_mb"] == pytest.approx(sum(results["sizes_mb"].values()), abs=0.02)
     assert results["epochs"] == 3 and results["selected_epoch"] == 2
     assert set(results["eval"]) == {"greedy", "beam", "grammar"}
     card = " ".join((out / "m.md").read_text().split())  # words, whatever the line breaks
     assert "It is not a general lip reader" in card and "Creative Commons Attribution 4.0" in card
+    assert all(f"`{k}`" in card for k in half) and "stored as float16" in card
     assert "lipread train grid -o run" in card and "3 epochs" in card and "epoch 2," in card
     for decoder, e in results["eval"].items():
         assert e["clips"] == 2 and e["backend"] == "onnx"
         assert f"| {decoder} | {100 * e['cer']:.1f}% | {100 * e['wer']:.1f}% |" in card
+
+
+def test_float16_plan_takes_least_harm_per_byte_first(grid_root: Path) -> None:
+    tool = _tool()
+    tensors = _tensors()
+    x, lengths = tool.validation_batch(grid_root, SMALL, clips=2)
+    both = 2 * sum(v.nbytes for v in tensors.values())
+
+    none, harm = tool.half_precision_plan(tensors, SMALL, x, lengths, budget=both)
+    assert none == []
+    assert set(harm) == {k for k, v in tensors.items() if v.size >= 16}
+    assert all(h > 0 for h in harm.values())  # rounding any of them changes the outputs
+
+    some, _ = tool.half_precision_plan(tensors, SMALL, x, lengths, budget=both - 1)
+    best = min(harm, key=lambda k: harm[k] / tensors[k].nbytes)
+    assert some == [best]
+
+    saved = 0
+    chosen, _ = tool.half_precision_plan(tensors, SMALL, x, lengths, budget=both // 2 + 8)
+    for k in chosen:
+        saved += tensors[k].nbytes
+    assert both - saved <= both // 2 + 8 or len(chosen) == len(harm)
+    ratios = [harm[k] / tensors[k].nbytes for k in chosen]
+    assert ratios == sorted(ratios)

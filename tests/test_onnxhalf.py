@@ -51,3 +51,31 @@ def test_in_place(tmp_path):
     store_weights_fp16(path, path)
     assert path.stat().st_size < before
     onnx.checker.check_model(onnx.load(str(path)))
+
+
+def _round_initializer(path, name):
+    """Rewrite ``name``'s values in the ONNX file ``path`` to the nearest float16 ones (stored float32)."""
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    for init in model.graph.initializer:
+        if init.name == name:
+            rounded = numpy_helper.to_array(init).astype(np.float16).astype(np.float32)
+            init.CopyFrom(numpy_helper.from_array(rounded, name))
+    onnx.save(model, str(path))
+
+
+def test_exact_only_stores_just_what_float16_holds_exactly(tmp_path):
+    full = write_tiny_model(tmp_path / "full.onnx")
+    untouched = store_weights_fp16(full, tmp_path / "untouched.onnx", exact_only=True)
+    assert not any(i.name.endswith("__fp16") for i in onnx.load(str(untouched)).graph.initializer)
+
+    _round_initializer(full, "weight")
+    half = store_weights_fp16(full, tmp_path / "half.onnx", exact_only=True)
+    stored = {i.name: i.data_type for i in onnx.load(str(half)).graph.initializer}
+    assert stored["weight__fp16"] == onnx.TensorProto.FLOAT16
+    assert half.stat().st_size < full.stat().st_size
+    rng = np.random.default_rng(1)
+    frames = rng.standard_normal((1, 7, 50, 100, 3)).astype(np.float32)
+    lengths = np.array([7], np.int32)
+    np.testing.assert_array_equal(_run(full, frames, lengths), _run(half, frames, lengths))

@@ -167,7 +167,7 @@ def test_word_clips_in_the_input_pipeline(grid_root: Path, tmp_path: Path) -> No
     labels = [np.asarray(vocab.encode(c.text), np.int32) for c in clips]
     crops = [np.zeros((75, TINY.height, TINY.width, TINY.channels), np.uint8) for _ in clips]
     opts = options(grid_root, tmp_path, tmp_path, epochs=1, word_clips=1.0)
-    (x, y), = _dataset(Examples(clips, crops, labels), opts, TINY, 0, 4, 1).take(1).as_numpy_iterator()
+    ((x, y),) = _dataset(Examples(clips, crops, labels), opts, TINY, 0, 4, 1).take(1).as_numpy_iterator()
     for row in y:
         text = vocab.decode(row[2 : 2 + row[1]].tolist())
         assert any(text in c.text and text != c.text for c in clips) and len(text.split()) <= 3

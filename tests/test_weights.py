@@ -97,8 +97,17 @@ def _not_checkpoints(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 
 @pytest.mark.parametrize(
     "kind",
-    ["random", "truncated", "tiny", "plain safetensors", "other safetensors", "future version", "bad config", "missing",
-     "folder"],
+    [
+        "random",
+        "truncated",
+        "tiny",
+        "plain safetensors",
+        "other safetensors",
+        "future version",
+        "bad config",
+        "missing",
+        "folder",
+    ],
 )
 def test_not_a_checkpoint(tmp_path: Path, kind: str) -> None:
     path, message = _not_checkpoints(tmp_path)[kind]
