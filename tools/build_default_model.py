@@ -11,8 +11,8 @@ Reads ``RUN/best.safetensors`` (float32, as the trainer writes it) and ``RUN/his
   beam and grammar-constrained beam decoding, with the median word-boundary errors against the alignments.
 
 The two files hold the same weights and must fit in ``--size-limit`` megabytes together. Tensors are stored
-as float16 only as far as that needs, least harmful first: each tensor's harm is the largest log-probability
-change on validation clips when it alone is rounded, per byte it saves. The ONNX model stores as float16
+as float16 only as far as that needs: of the sets of large tensors whose rounding would make the files fit,
+the one that changes the log-probabilities of validation clips least. The ONNX model stores as float16
 exactly the weights the checkpoint does, so the two give the same outputs.
 
 Needs lipread installed with the torch and onnx extras (``pip install -e ".[torch,onnx]"``). Usage::
@@ -53,32 +53,48 @@ def validation_batch(data: Path, config: Any, clips: int = PARITY_CLIPS) -> tupl
     return x, np.full(len(val), x.shape[1], np.int64)
 
 
+LARGEST = 12
+"""How many of the largest tensors the float16 search considers (the others are a small part of the bytes)."""
+
+
 def half_precision_plan(
     tensors: dict[str, np.ndarray], config: Any, x: np.ndarray, lengths: np.ndarray, budget: int
-) -> tuple[list[str], dict[str, float]]:
+) -> tuple[list[str], float]:
     """Which float32 tensors to store as float16 so that both files (each holding every tensor once) fit in
-    ``budget`` bytes, and each tensor's harm (largest ``|log p|`` change on ``x`` when it alone is rounded).
+    ``budget`` bytes, and the harm of doing so: the largest ``|log p|`` change on ``x``.
 
-    Tensors are taken least harm per saved byte first, until the files fit; none if they already do.
+    Among the :data:`LARGEST` largest tensors, every minimal set that brings the files under the budget
+    (none of its tensors could stay float32) is tried, and the least harmful one kept. No tensor is
+    rounded when the files fit as they are; all of those tensors are when no set is enough.
     """
     from lipread.backend import get_backend
 
+    size = 2 * sum(v.nbytes for v in tensors.values())
+    if size <= budget:
+        return [], 0.0
     model = get_backend("torch").build(config)
     model.load_state_dict(tensors)
     reference = model.logprobs(x, lengths)
-    candidates = [k for k, v in tensors.items() if v.dtype == np.float32 and v.size >= 16]
-    harm = {}
-    for name in candidates:
-        model.load_state_dict({**tensors, name: tensors[name].astype(np.float16).astype(np.float32)})
-        harm[name] = float(np.abs(model.logprobs(x, lengths) - reference).max())
-    size = 2 * sum(v.nbytes for v in tensors.values())
-    chosen: list[str] = []
-    for name in sorted(candidates, key=lambda k: harm[k] / tensors[k].nbytes):
-        if size <= budget:
-            break
-        chosen.append(name)
-        size -= tensors[name].nbytes  # half of it, in each of the two files
-    return chosen, harm
+
+    def harm(names: list[str]) -> float:
+        model.load_state_dict({**tensors, **{k: tensors[k].astype(np.float16).astype(np.float32) for k in names}})
+        return float(np.abs(model.logprobs(x, lengths) - reference).max())
+
+    floats = [k for k, v in tensors.items() if v.dtype == np.float32 and v.size >= 16]
+    largest = sorted(floats, key=lambda k: -tensors[k].nbytes)[:LARGEST]
+    need = size - budget  # float32 bytes to halve: half of each in each of the two files
+    saved = [tensors[k].nbytes for k in largest]
+    minimal = []
+    for mask in range(1, 1 << len(largest)):
+        picked = [i for i in range(len(largest)) if mask >> i & 1]
+        total = sum(saved[i] for i in picked)
+        if total >= need and all(total - saved[i] < need for i in picked):
+            minimal.append([largest[i] for i in picked])
+    if not minimal:
+        return largest, harm(largest)
+    scored = [(harm(names), names) for names in minimal]
+    best_harm, best = min(scored, key=lambda item: item[0])
+    return best, best_harm
 
 
 def max_difference(path: Path, backend: str, reference: np.ndarray, x: np.ndarray, lengths: np.ndarray) -> float:
@@ -106,7 +122,7 @@ def build(
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines() if line.strip()]
     x, lengths = validation_batch(data, ck.config)
     budget = int(size_limit_mb * 1e6) - HEADROOM
-    half, harm = half_precision_plan(tensors, ck.config, x, lengths, budget)
+    half, _ = half_precision_plan(tensors, ck.config, x, lengths, budget)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = save_checkpoint(
         out / f"{name}.safetensors",
@@ -123,7 +139,7 @@ def build(
     results = {
         "epochs": len(history),
         "selected_epoch": ck.metrics.get("epoch"),
-        "float16": {k: harm[k] for k in half},
+        "float16": half,
         "float16_share": sum(tensors[k].size for k in half) / sum(v.size for v in tensors.values()),
         "parity": {
             "checkpoint": max_difference(checkpoint, "torch", reference, x, lengths),
@@ -157,8 +173,8 @@ def card(name: str, preset: str, r: dict[str, Any], commands: list[str], clips: 
     val_clips = next(iter(r["eval"].values()))["clips"]
     half = (
         f"{100 * r['float16_share']:.0f}% of them ({', '.join(f'`{k}`' for k in r['float16'])}) stored as float16 "
-        "to fit the package's size limit, chosen as the tensors whose rounding changes the outputs least per byte "
-        "saved"
+        "to fit the package's size limit: of all the sets of tensors that would fit it, the one whose rounding "
+        "changes the outputs least"
         if r["float16"]
         else "all stored as float32"
     )
