@@ -71,14 +71,15 @@ def test_builds_files_and_a_measured_card(grid_root: Path, tmp_path: Path) -> No
     stored = {i.name: i.data_type for i in onnx.load(str(out / "m.onnx")).graph.initializer}
     assert any(n.endswith("__fp16") and t == onnx.TensorProto.FLOAT16 for n, t in stored.items())
     parity = results["parity"]
-    assert 0 < parity["checkpoint"] < 1e-2
-    assert abs(parity["onnx"] - parity["checkpoint"]) < 1e-4  # the same weights in both files
+    assert 0 < parity["checkpoint"]["prob"] <= parity["checkpoint"]["log_prob"] < 1e-2
+    assert abs(parity["onnx"]["log_prob"] - parity["checkpoint"]["log_prob"]) < 1e-4  # the same weights in both
     assert results["total_mb"] == pytest.approx(sum(results["sizes_mb"].values()), abs=0.02)
     assert results["epochs"] == 3 and results["selected_epoch"] == 2
     assert set(results["eval"]) == {"greedy", "beam", "grammar"}
     card = " ".join((out / "m.md").read_text().split())  # words, whatever the line breaks
     assert "It is not a general lip reader" in card and "Creative Commons Attribution 4.0" in card
     assert all(f"`{k}`" in card for k in half) and "stored as float16" in card
+    assert f"{parity['onnx']['log_prob']:.2g} ({parity['onnx']['prob']:.2g}) for the ONNX model" in card
     assert "lipread train grid -o run" in card and "3 epochs" in card and "epoch 2," in card
     for decoder, e in results["eval"].items():
         assert e["clips"] == 2 and e["backend"] == "onnx"

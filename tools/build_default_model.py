@@ -97,11 +97,18 @@ def half_precision_plan(
     return best, best_harm
 
 
-def max_difference(path: Path, backend: str, reference: np.ndarray, x: np.ndarray, lengths: np.ndarray) -> float:
-    """Largest ``|log p|`` difference of the model at ``path`` (loaded by ``backend``) from ``reference``."""
+def differences(
+    path: Path, backend: str, reference: np.ndarray, x: np.ndarray, lengths: np.ndarray
+) -> dict[str, float]:
+    """Largest differences of the model at ``path`` (loaded by ``backend``) from the ``reference``
+    log-probabilities on ``x``: in log-probability (``"log_prob"``) and in probability (``"prob"``)."""
     from lipread.backend import get_backend
 
-    return float(np.abs(get_backend(backend).load(path).logprobs(x, lengths) - reference).max())
+    out = get_backend(backend).load(path).logprobs(x, lengths)
+    return {
+        "log_prob": float(np.abs(out - reference).max()),
+        "prob": float(np.abs(np.exp(out) - np.exp(reference)).max()),
+    }
 
 
 def build(
@@ -142,8 +149,8 @@ def build(
         "float16": half,
         "float16_share": sum(tensors[k].size for k in half) / sum(v.size for v in tensors.values()),
         "parity": {
-            "checkpoint": max_difference(checkpoint, "torch", reference, x, lengths),
-            "onnx": max_difference(onnx_path, "onnx", reference, x, lengths),
+            "checkpoint": differences(checkpoint, "torch", reference, x, lengths),
+            "onnx": differences(onnx_path, "onnx", reference, x, lengths),
         },
         "sizes_mb": {p.suffix: round(p.stat().st_size / 1e6, 2) for p in files},
         "total_mb": round(sum(p.stat().st_size for p in files) / 1e6, 2),
@@ -171,6 +178,7 @@ def card(name: str, preset: str, r: dict[str, Any], commands: list[str], clips: 
         )
         rows.append(f"| {d} | {_pct(e['cer'])} | {_pct(e['wer'])} | {_pct(e['sentence_accuracy'])} | {ms} |")
     val_clips = next(iter(r["eval"].values()))["clips"]
+    ck, ox = r["parity"]["checkpoint"], r["parity"]["onnx"]
     half = (
         f"{100 * r['float16_share']:.0f}% of them ({', '.join(f'`{k}`' for k in r['float16'])}) stored as float16 "
         "to fit the package's size limit: of all the sets of tensors that would fit it, the one whose rounding "
@@ -221,9 +229,9 @@ ones.
 
 - `{name}.onnx` ({r["sizes_mb"][".onnx"]} MB) and `{name}.safetensors` ({r["sizes_mb"][".safetensors"]} MB),
   {r["total_mb"]} MB together. They hold the float32 weights the run trained, {half}.
-- The largest log-probability difference from the run's float32 weights, over every frame and class of
-  {PARITY_CLIPS} validation clips: {r["parity"]["checkpoint"]:.2g} for the checkpoint (torch backend),
-  {r["parity"]["onnx"]:.2g} for the ONNX model (onnxruntime).
+- The largest difference from the run's float32 weights, over every frame and class of {PARITY_CLIPS}
+  validation clips: {ck["log_prob"]:.2g} in log-probability ({ck["prob"]:.2g} in probability) for the
+  checkpoint (torch backend), {ox["log_prob"]:.2g} ({ox["prob"]:.2g}) for the ONNX model (onnxruntime).
 """
 
 
