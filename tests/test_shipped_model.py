@@ -1,0 +1,59 @@
+"""The shipped default model, when this build carries it: its card, what it reads, and the same outputs from
+its ONNX model and its checkpoint in every backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lipread
+from lipread.backend import get_backend
+from lipread.dataset import find_clips, split_clips
+from lipread.metrics import summarise
+from lipread.models import DEFAULT_MODEL, SHIPPED
+from lipread.preprocess import load_clip
+
+MODEL = SHIPPED[DEFAULT_MODEL]
+
+pytestmark = pytest.mark.skipif(
+    not MODEL.has("onnx"), reason=f"this build of lipread ships no {DEFAULT_MODEL} (lipread/models/)"
+)
+
+
+def test_every_file_and_the_card_ship() -> None:
+    assert MODEL.has("checkpoint") and MODEL.has("card")
+    size = MODEL.file("onnx").stat().st_size + MODEL.file("checkpoint").stat().st_size
+    assert size <= 25e6
+    card = " ".join(MODEL.file("card").read_text().split())
+    assert "It is not a general lip reader" in card
+    assert "Creative Commons Attribution 4.0" in card
+    assert "lipread train" in card
+    for decoder in ("greedy", "beam", "grammar"):
+        assert f"| {decoder} |" in card
+
+
+@pytest.mark.onnx
+def test_reads_validation_clips(grid_root: Path) -> None:
+    """A floor that a broken model or a preprocessing mismatch falls through, not the card's figures."""
+    pytest.importorskip("onnxruntime")
+    val = split_clips(find_clips(grid_root), "random", 0.1, 0)[1][:6]
+    transcripts = lipread.transcribe([c.video for c in val], backend="onnx", decoder="grammar")
+    assert isinstance(transcripts, list)
+    texts = [t.text for t in transcripts]
+    assert all(len(text.split()) == 6 for text in texts)  # the grammar decoder reads whole GRID sentences
+    assert summarise([c.text for c in val], texts)["wer"] <= 0.5
+    assert all(t.model == DEFAULT_MODEL and t.backend == "onnx" for t in transcripts)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("backend", ["torch", "tensorflow"])
+def test_checkpoint_gives_the_onnx_models_outputs(backend: str, grid_clip: Path) -> None:
+    """The design's contract: the same log-probabilities in every backend (within 1e-4 on GRID frames)."""
+    onnx = get_backend("onnx").load(MODEL.file("onnx"))
+    other = get_backend(backend).load(MODEL.file("checkpoint"))
+    assert other.config == onnx.config
+    x = load_clip(grid_clip, onnx.config)[None]
+    lengths = np.array([x.shape[1]], np.int64)
+    assert np.abs(other.logprobs(x, lengths) - onnx.logprobs(x, lengths)).max() <= 1e-4
