@@ -7,7 +7,9 @@ random initialisation (speed does not depend on the weights). Every backend load
 - ``torch``: :class:`lipread_torch.wrapper.TorchModel` ``logprobs`` (``torch.inference_mode``);
 - ``tensorflow predict``: the Keras model's ``model.predict`` (as the seed notebook runs it);
 - ``tensorflow compiled``: the ``lipread_tf`` model's traced ``tf.function`` (``inference_function()``);
-- ``onnxruntime fp32``: ``lipread export --backend torch``, run by lipread's ONNX backend;
+- ``onnxruntime fp32``: ``lipread export --backend torch``, run by lipread's ONNX backend; and, for comparison,
+  the same export with its 3D convolutions left as they are (lipread's exports compute them as per-frame 2D
+  convolutions, :mod:`lipread.onnxconv`);
 - ``onnxruntime int8``: ``lipread export --backend torch --quantize int8 --calibration CLIPS`` (static: int8
   convolutions and matrix multiplications, calibrated on training clips), and, for comparison,
   ``--quantize int8`` without calibration clips (dynamic quantisation of the matrix multiplications only).
@@ -118,22 +120,28 @@ def speedup_target(
 
 
 def export_models(ckpt: Path, folder: Path, calibration: list[Path]) -> dict[str, Path]:
-    """``lipread export`` the checkpoint: float32, int8 (calibrated) and int8 (dynamic)."""
+    """``lipread export`` the checkpoint: float32, float32 with 3D convolutions, int8 (calibrated) and int8
+    (dynamic)."""
+    from unittest import mock
+
     from lipread.cli import main
 
     calib = folder / "calibration"
     calib.mkdir()
     for clip in calibration:
         (calib / clip.name).symlink_to(clip)
-    out = {"fp32": folder / "fp32.onnx", "int8": folder / "int8.onnx", "int8 dynamic": folder / "int8-dynamic.onnx"}
     runs = {
         "fp32": [],
+        "fp32 3d": [],
         "int8": ["--quantize", "int8", "--calibration", str(calib)],
         "int8 dynamic": ["--quantize", "int8"],
     }
+    out = {name: folder / f"{name.replace(' ', '-')}.onnx" for name in runs}
     for name, extra in runs.items():
         common.log(f"lipread export {name} ...")
-        with contextlib.redirect_stdout(sys.stderr):  # it prints the path written; stdout carries the report
+        keep_3d = mock.patch("lipread_torch.export.framewise_convolutions", lambda proto: 0)
+        with contextlib.redirect_stdout(sys.stderr), keep_3d if name == "fp32 3d" else contextlib.nullcontext():
+            # (it prints the path written; stdout carries the report)
             status = main(["export", "--backend", "torch", str(ckpt), "-o", str(out[name]), *extra])
         if status != 0:
             raise SystemExit(f"lipread export failed for {name}")
@@ -222,6 +230,7 @@ def main() -> None:
                     x_tf, lens_tf
                 ).numpy(),
                 "onnxruntime fp32": lambda x=x, lens=lens: ort["fp32"].logprobs(x, lens),
+                "onnxruntime fp32, 3D convolutions": lambda x=x, lens=lens: ort["fp32 3d"].logprobs(x, lens),
                 "onnxruntime int8": lambda x=x, lens=lens: ort["int8"].logprobs(x, lens),
                 "onnxruntime int8 dynamic (matmul only)": lambda x=x, lens=lens: ort["int8 dynamic"].logprobs(x, lens),
             }
@@ -279,55 +288,53 @@ def main() -> None:
                 f"{cer['int8']:.2%} vs {cer['fp32']:.2%} ({delta:+.2f} points, greedy, {len(val_clips)} clips)",
                 delta <= CER_TARGET * 100,
             )
-        fp32_share = {b: flops["total"] / times[b]["onnxruntime fp32"] / 1e9 / peak for b in BATCHES}
-        predict_share = {b: flops["total"] / times[b]["tensorflow model.predict"] / 1e9 / peak for b in BATCHES}
+        share = {
+            name: {b: flops["total"] / times[b][name] / 1e9 / peak for b in BATCHES}
+            for name in ("onnxruntime fp32", "onnxruntime fp32, 3D convolutions", "tensorflow model.predict")
+        }
+        framewise = {b: times[b]["onnxruntime fp32, 3D convolutions"] / times[b]["onnxruntime fp32"] for b in BATCHES}
         report.notes.append(
-            f"The network is {flops['conv'] / flops['total']:.0%} convolutions by FLOPs and compute-bound: ONNX "
-            f"Runtime fp32 runs at {fp32_share[1]:.0%} (batch 1) and {fp32_share[8]:.0%} (batch 8) of the measured "
-            f"float32 matmul peak, Keras model.predict at {predict_share[1]:.0%} and {predict_share[8]:.0%} "
-            "(TensorFlow's oneDNN 3D convolutions beat the sgemm figure). predict's own overhead only shows at "
-            "batch 1; no float32 runtime can be 1.5x faster than one already this close to the peak."
+            f"The network is {flops['conv'] / flops['total']:.0%} convolutions by FLOPs and compute-bound. lipread's "
+            "exports compute each 3D convolution as a 2D convolution per frame over the frames it spans, stacked "
+            "as channels (lipread.onnxconv): ONNX Runtime runs 2D convolutions in its blocked-layout (NCHWc) "
+            "kernels, which it has no 3D counterpart of. That makes ONNX Runtime fp32 "
+            + ", ".join(f"{ratio(framewise[b])} (batch {b})" for b in BATCHES)
+            + " faster than the same export with 3D convolutions, at "
+            + ", ".join(f"{share['onnxruntime fp32'][b]:.0%}" for b in BATCHES)
+            + " of the measured float32 matmul peak (3D: "
+            + ", ".join(f"{share['onnxruntime fp32, 3D convolutions'][b]:.0%}" for b in BATCHES)
+            + "); Keras model.predict reaches "
+            + ", ".join(f"{share['tensorflow model.predict'][b]:.0%}" for b in BATCHES)
+            + " (TensorFlow's oneDNN 3D convolutions), and its own overhead shows only at batch 1."
         )
         report.notes.append(
             "int8 (calibrated) = `lipread export --quantize int8 --calibration CLIPS` with "
-            f"{CALIBRATION} training clips: static QDQ quantisation, int8 convolutions (but the first, on 3 "
-            "input channels) and matrix multiplications; the GRUs stay float32 (ONNX Runtime has no int8 GRU). "
-            "In the profile below the int8 convolutions 2 and 3 run about 3x and 4x faster than in float32, but "
-            "the first one (RGB input, 3 channels) stays float32, and is then a third of the time: ONNX "
-            "Runtime's int8 kernel for it is slower than its float32 one (the profile's 'int8 with the first "
-            "convolution too'). Dynamic quantisation of the convolutions (ConvInteger) is 3-4x slower than "
-            "float32, which is why lipread never writes it."
+            f"{CALIBRATION} training clips: static QDQ quantisation, int8 convolutions (all three: per frame the "
+            "first one sees 3 frames x 3 colours = 9 channels) and matrix multiplications; the GRUs stay float32 "
+            "(ONNX Runtime has no int8 GRU). Dynamic quantisation of the convolutions (ConvInteger, in the "
+            "profile below) is several times slower than float32, which is why lipread never writes it."
         )
         report.data = {"ms_per_clip": {str(b): {k: v * 1e3 for k, v in times[b].items()} for b in BATCHES}}
         report.data["peak_gflops"] = peak
         report.data["flops"] = flops
         if args.profile or not int8_met:
             report.profiles["ONNX Runtime profiler, batch 1, milliseconds by operator"] = ort_profile(
-                onnx_files, batch[:1], args.threads, batch
+                onnx_files, batch[:1], args.threads
             )
     report.emit(args.json)
 
 
-def ort_profile(files: dict[str, Path], x: np.ndarray, threads: int, calibration: np.ndarray) -> str:
+def ort_profile(files: dict[str, Path], x: np.ndarray, threads: int) -> str:
     """ONNX Runtime's own profile: milliseconds per operator type (and per convolution) for each model."""
     import json
 
     import onnxruntime as ort
     from onnxruntime.quantization import quantize_dynamic
 
-    import lipread.onnxquant as onnxquant
-
     files = dict(files)
     with_convs = files["fp32"].with_name("int8-dynamic-conv.onnx")
     quantize_dynamic(str(files["fp32"]), str(with_convs), op_types_to_quantize=["Conv", "MatMul"])
     files["int8 dynamic with convolutions (ConvInteger; lipread does not write this)"] = with_convs
-    every_conv = files["fp32"].with_name("int8-every-conv.onnx")
-    keep, onnxquant.MIN_INT8_CHANNELS = onnxquant.MIN_INT8_CHANNELS, 0
-    try:
-        onnxquant.quantize_int8(files["fp32"], every_conv, list(calibration))
-    finally:
-        onnxquant.MIN_INT8_CHANNELS = keep
-    files["int8 with the first convolution too (lipread does not write this)"] = every_conv
     lines = []
     lens = np.array([x.shape[1]] * x.shape[0], np.int32)
     for name, path in files.items():

@@ -179,14 +179,13 @@ def get_backend(name: str) -> Backend:
         missing = [m for m in info.requires if not _module_exists(m)]
         if missing:
             raise BackendError(
-                f"backend {key!r} is not installed (missing {', '.join(missing)}): "
-                f'pip install "lipread[{info.extra}]"'
+                f'backend {key!r} is not installed (missing {", ".join(missing)}): pip install "lipread[{info.extra}]"'
             )
         try:
             module = importlib.import_module(info.module)
         except ImportError as e:
             raise BackendError(
-                f"backend {key!r} failed to import ({e}); reinstall it with: pip install \"lipread[{info.extra}]\""
+                f'backend {key!r} failed to import ({e}); reinstall it with: pip install "lipread[{info.extra}]"'
             ) from e
         backend = getattr(module, "backend", None)
         if backend is None:

@@ -111,8 +111,10 @@ def find_clips(root: str | os.PathLike[str], speakers: Sequence[int] | None = No
         for p in problems:
             print(f"lipread: {p}", file=sys.stderr)
     if not clips:
-        raise DataError(f"{root}: no GRID clips found (expected s<N>/*.mp4 with alignments/s<N>/*.align, "
-                        "s<N>/video/mpg_6000/*.mpg with s<N>/align/*.align, or GRID-named videos)")
+        raise DataError(
+            f"{root}: no GRID clips found (expected s<N>/*.mp4 with alignments/s<N>/*.align, "
+            "s<N>/video/mpg_6000/*.mpg with s<N>/align/*.align, or GRID-named videos)"
+        )
     return clips
 
 

@@ -5,8 +5,9 @@ Two ways, both keeping the model's inputs, outputs and lipread metadata:
 - *Static* (with calibration clips): the convolutions' and matrix multiplications' weights and activations
   become int8 (QDQ format, activation ranges measured on the calibration clips), which ONNX Runtime runs as
   integer kernels: about twice as fast on a CPU for the ``lipnet`` preset. Convolutions with fewer than
-  :data:`MIN_INT8_CHANNELS` input channels (the first one, on RGB or grey frames) stay float32: ONNX Runtime's
-  int8 kernel is slower than its float32 one there.
+  :data:`MIN_INT8_CHANNELS` input channels stay float32: ONNX Runtime's int8 kernel is slower than its
+  float32 one there. In lipread's exports (per-frame convolutions, :mod:`lipread.onnxconv`) the first one
+  sees ``3 x C`` channels (3 frames of C channels): int8 for RGB frames, float32 for grey ones.
 - *Dynamic* (no calibration clips): ``onnxruntime.quantization.quantize_dynamic`` on the matrix
   multiplications (weights int8, activations quantised at run time). Convolutions stay float32, because
   ONNX Runtime's dynamic int8 convolution (``ConvInteger``) is several times *slower* than its float32 one on

@@ -227,9 +227,7 @@ def word_excerpt(
     return crops[start:end], " ".join(w for w, _, _ in words[i : i + n])
 
 
-def validation_report(
-    references: list[str], greedy: list[str], beam: list[str] | None = None
-) -> dict[str, float]:
+def validation_report(references: list[str], greedy: list[str], beam: list[str] | None = None) -> dict[str, float]:
     """Metrics after an epoch: ``{greedy_cer, greedy_wer, greedy_sentence_accuracy, beam_...}``."""
     out = {f"greedy_{k}": v for k, v in summarise(references, greedy).items()}
     if beam is not None:

@@ -195,9 +195,7 @@ def _dataset(
 
     def load(epoch: np.int64, index: np.int64) -> tuple[np.ndarray, np.int32, np.ndarray]:
         rng = np.random.default_rng([options.seed, int(epoch), int(index)])
-        crops, text = word_excerpt(
-            examples.crops[index], word_frames(examples.clips[index]), rng, options.word_clips
-        )
+        crops, text = word_excerpt(examples.crops[index], word_frames(examples.clips[index]), rng, options.word_clips)
         labels = examples.labels[index] if text is None else np.asarray(config.vocabulary.encode(text), np.int32)
         crops = augment(crops, rng, mirror=options.mirror, frame_jitter=options.frame_jitter)
         x = normalise(crops)

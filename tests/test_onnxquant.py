@@ -22,7 +22,7 @@ from lipread.backend import get_backend
 from lipread.cli import main
 from lipread.config import LIPNET, ConvBlock, ModelConfig
 from lipread.errors import BackendError
-from lipread.onnxquant import quantize_int8
+from lipread.onnxquant import MIN_INT8_CHANNELS, quantize_int8
 
 SMALL = LIPNET.with_(
     name="lipnet-small",
@@ -100,16 +100,32 @@ def lipnet_onnx(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return ckpt, torch_backend.export_onnx(model, folder / "small.onnx")
 
 
+def _conv_inputs_quantised(path: Path) -> list[bool]:
+    """For each Conv node in order: whether its data and weight inputs come out of DequantizeLinear (int8)."""
+    nodes = onnx.load(str(path)).graph.node
+    quantised = {n.output[0] for n in nodes if n.op_type == "DequantizeLinear"}
+    return [set(n.input[:2]) <= quantised for n in nodes if n.op_type == "Conv"]
+
+
 def test_static_quantisation_of_an_exported_lipnet(lipnet_onnx: tuple[Path, Path], tmp_path: Path) -> None:
     _, fp32 = lipnet_onnx
     int8 = quantize_int8(fp32, tmp_path / "int8.onnx", calibration=_clips(SMALL, 4, 20, seed=2))
-    convs = [n for n in onnx.load(str(int8)).graph.node if n.op_type == "Conv"]
-    # The first convolution (3 input channels) stays float32; the second gets int8 inputs and weights.
-    quantised_inputs = {n.output[0] for n in onnx.load(str(int8)).graph.node if n.op_type == "DequantizeLinear"}
-    assert len(convs) == 2
-    assert not set(convs[0].input) & quantised_inputs
-    assert set(convs[1].input[:2]) <= quantised_inputs
+    # Both convolutions get int8 inputs and weights: the first one, per frame, sees 3 frames x 3 colours.
+    assert _conv_inputs_quantised(int8) == [True, True]
     diff, same = _compare(fp32, int8, SMALL)
+    assert diff < 0.05 and same >= 0.9
+
+
+def test_a_convolution_with_few_input_channels_stays_float32(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    grey = SMALL.with_(name="lipnet-small-grey", channels=1)
+    torch_backend = get_backend("torch")
+    fp32 = torch_backend.export_onnx(torch_backend.build(grey, seed=0), tmp_path / "grey.onnx")
+    int8 = quantize_int8(fp32, tmp_path / "int8.onnx", calibration=_clips(grey, 4, 20, seed=2))
+    # Per frame, the first convolution sees 3 frames x 1 grey channel: fewer than MIN_INT8_CHANNELS.
+    assert MIN_INT8_CHANNELS > 3
+    assert _conv_inputs_quantised(int8) == [False, True]
+    diff, same = _compare(fp32, int8, grey)
     assert diff < 0.05 and same >= 0.9
 
 
