@@ -354,11 +354,14 @@ def ort_profile(files: dict[str, Path], x: np.ndarray, threads: int) -> str:
                 op = e["args"]["op_name"]
                 by_op[op] = by_op.get(op, 0.0) + e["dur"] / 1e3 / (runs + 1)
                 if "Conv" in op:
-                    node = e["name"].split("/conv/")[0].split("/")[-1]
+                    node = e["name"].removesuffix("_kernel_time")
+                    node = node.split("/conv/")[0].split("/")[-1] if "/conv/" in node else node.split("_conv")[0]
                     convs[node] = convs.get(node, 0.0) + e["dur"] / 1e3 / (runs + 1)
         top = sorted(by_op.items(), key=lambda kv: -kv[1])[:6]
         lines.append(f"{name}: " + ", ".join(f"{op} {t:.1f} ms" for op, t in top))
-        lines.append("  convolutions: " + ", ".join(f"{k} {v:.1f} ms" for k, v in convs.items()))
+        # by block: per-frame convolutions are named after their node's position, in graph order
+        names = [k if k.startswith("frontend") else f"frontend.{i}" for i, k in enumerate(convs)]
+        lines.append("  convolutions: " + ", ".join(f"{n} {v:.1f} ms" for n, v in zip(names, convs.values())))
     return "\n".join(lines)
 
 
