@@ -28,6 +28,12 @@ def _attrs(node: Any) -> dict[str, Any]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
+def _auto_pad(attrs: dict[str, Any]) -> str:
+    """A node's ``auto_pad`` attribute as text (``"NOTSET"`` when absent)."""
+    value = attrs.get("auto_pad", b"NOTSET")
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _same_pads(auto_pad: str, kernel: int) -> tuple[int, int]:
     """Begin and end padding of one axis with stride 1 under ``SAME_UPPER`` / ``SAME_LOWER``."""
     total = kernel - 1
@@ -37,8 +43,7 @@ def _same_pads(auto_pad: str, kernel: int) -> tuple[int, int]:
 
 def _temporal_pads(attrs: dict[str, Any], kernel: int) -> tuple[int, int] | None:
     """The time axis's begin and end padding, or None for a padding mode this rewrite does not handle."""
-    auto_pad = attrs.get("auto_pad", b"NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    auto_pad = _auto_pad(attrs)
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         return _same_pads(auto_pad, kernel)
     if auto_pad == "VALID":
@@ -71,8 +76,7 @@ def _pool_within_frames(node: Any) -> dict[str, Any] | None:
     kernel = list(a.get("kernel_shape", []))
     strides = list(a.get("strides", [1] * len(kernel)))
     pads = list(a.get("pads", [0] * 2 * len(kernel)))
-    auto_pad = a.get("auto_pad", b"NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    auto_pad = _auto_pad(a)
     if len(node.output) != 1 or len(kernel) != 3 or kernel[0] != 1 or strides[0] != 1:
         return None
     if auto_pad != "NOTSET" or pads[0] != 0 or pads[3] != 0 or a.get("ceil_mode", 0) or a.get("dilations"):
@@ -119,8 +123,7 @@ def framewise_convolutions(model: Any) -> int:
         p = f"lipread_framewise{index}"
         i64 = np.int64
         conv2d: dict[str, Any] = {"kernel_shape": [kh, kw], "strides": list(a.get("strides", [1, 1, 1]))[1:]}
-        auto_pad = a.get("auto_pad", b"NOTSET")
-        auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+        auto_pad = _auto_pad(a)
         if auto_pad == "NOTSET":
             pads = list(a.get("pads", [0] * 6))
             conv2d["pads"] = [pads[1], pads[2], pads[4], pads[5]]
