@@ -263,10 +263,12 @@ def tf_log_prob(lp: np.ndarray, labellings: list[tuple[int, ...]]) -> np.ndarray
 def more_probable(differ: list[Disagreement], tol: float = 1e-4) -> dict[str, int]:
     """On each clip where lipread and TensorFlow differ, whose best labelling is the more probable one
     (exact probabilities from :func:`tf_log_prob`; within ``tol`` nats counts as a tie)."""
-    counts = {"n": len(differ), "lipread": 0, "tensorflow": 0, "tie": 0}
+    counts = {"n": len(differ), "lipread": 0, "tensorflow": 0, "tie": 0, "lipread longer": 0, "tensorflow longer": 0}
     for lp, _, ours, theirs in differ:
         mine, tfs = tf_log_prob(lp, [ours, theirs])
         counts["lipread" if mine > tfs + tol else "tensorflow" if tfs > mine + tol else "tie"] += 1
+        if len(ours) != len(theirs):
+            counts["lipread longer" if len(ours) > len(theirs) else "tensorflow longer"] += 1
     return counts
 
 
@@ -433,7 +435,10 @@ def main() -> None:
             f"Where the two best labellings differ ({better['n']} clips), each is scored exactly (log-probability "
             "summed over all its alignments, by tf.nn.ctc_loss): lipread's is the more probable on "
             f"{better['lipread']}, TensorFlow's on {better['tensorflow']}, equal within 1e-4 nats on "
-            f"{better['tie']}."
+            f"{better['tie']}. lipread's labelling is the longer one on {better['lipread longer']} of them, "
+            f"TensorFlow's on {better['tensorflow longer']}. On flat inputs a shorter labelling has more alignments "
+            "than the beam search's score counts, and TensorFlow's decoder, which tries fewer extensions (above), "
+            "ends on the shorter one more often."
         )
     if differ and args.explain > 0:
         common.log(f"re-running TensorFlow's algorithm on {min(len(differ), args.explain)} disagreements ...")
