@@ -5,10 +5,12 @@
 >>> t.text, t.words[0].start  # doctest: +SKIP
 ('bin blue at f two now', 0.6)
 
-Word times come from the CTC emission frames: a word starts at the frame where its first character is
-emitted and ends at the frame after the one where its last character is emitted (frame ``k`` covers
-``[k / fps, (k + 1) / fps)`` seconds). CTC emits a character somewhere inside the stretch where it is
-spoken, so these are estimates, typically within a frame or two of a forced alignment's boundaries.
+Word times come from the most likely CTC alignment of the decoded text
+(:func:`lipread.viterbi.best_path_spans`), so the same text gets the same times from every decoder: a word
+starts at the first frame of its first character and ends after the last frame of its last character (frame
+``k`` covers ``[k / fps, (k + 1) / fps)`` seconds). How close that is to when the word is spoken depends on
+the model: CTC only orders the characters, it does not tie them to the frames where they are seen.
+``lipread eval`` measures the error against GRID alignments.
 
 Frame rate. The models read video at :data:`MODEL_FPS` (25 fps, GRID's rate). A clip at another rate is
 resampled in time by nearest-frame selection before the model: output frame ``k`` is the source frame on
@@ -121,8 +123,8 @@ class Transcript:
         text: the sentence (lower case, words separated by single spaces; empty when nothing was read).
         confidence: ``exp(score / frames)``, the per-frame geometric mean of the probability the model
             gives this text (greedy decoding: its best path), in [0, 1].
-        words: the words with times (see the module docs) and confidences (mean posterior probability of
-            the word's characters at their emission frames).
+        words: the words with times (see the module docs) and confidences (mean, over the word's characters,
+            of the model's highest probability of that character within its frames).
         backend: the backend that ran the model (``"onnx"``, ``"torch"``, ``"tensorflow"``).
         model: the model's shipped name, the path it was loaded from, or its config name.
         path: the video file, or None for a frames array.

@@ -30,6 +30,7 @@ from .ctc import (
 )
 from .errors import DecodingError
 from .grid import GRAMMAR, WORDS
+from .viterbi import TokenSpan, best_path_spans
 from .vocab import Vocabulary
 
 __all__ = ["DECODERS", "Decoder", "TimedWord", "make_decoder", "sentence_confidence", "timed_words"]
@@ -100,7 +101,7 @@ def make_decoder(
 
 @dataclass(frozen=True)
 class TimedWord:
-    """A decoded word: its text, first and last emission frame, and its confidence in [0, 1]."""
+    """A decoded word: its text, its first and last frame, and its confidence in [0, 1]."""
 
     word: str
     first_frame: int
@@ -109,32 +110,39 @@ class TimedWord:
 
 
 def timed_words(hypothesis: Hypothesis, logprobs: np.ndarray, vocabulary: Vocabulary) -> list[TimedWord]:
-    """Split a hypothesis into words with the frames where their characters were emitted.
+    """Split a hypothesis into words, each with the frames its characters occupy.
 
-    Words are the runs of tokens between space tokens. A word's confidence is the mean, over its
-    characters, of the model's posterior probability of that character at the frame it was emitted.
+    Words are the runs of tokens between space tokens. Frames come from the most likely CTC alignment of
+    the hypothesis' tokens (:func:`lipread.viterbi.best_path_spans`), so the same text gets the same times
+    from every decoder: a word runs from its first character's first frame to its last character's last
+    frame. Its confidence is the mean, over its characters, of the model's highest posterior probability of
+    that character within its frames. (Should the tokens have no alignment, which a decoder never returns,
+    the hypothesis' own emission frames are used.)
 
     Args:
-        hypothesis: a decoded clip (its ``tokens`` and ``timesteps``).
+        hypothesis: a decoded clip (its ``tokens``; ``timesteps`` only as the fallback above).
         logprobs: that clip's ``float (T, V)`` log-probabilities.
         vocabulary: the model's vocabulary.
     """
+    spans = best_path_spans(logprobs, hypothesis.tokens)
+    if spans is None:
+        spans = [TokenSpan(tok, t, t, t) for tok, t in zip(hypothesis.tokens, hypothesis.timesteps)]
     space = vocabulary.space_id
     words: list[TimedWord] = []
-    run: list[tuple[int, int]] = []
+    run: list[TokenSpan] = []
 
     def flush() -> None:
-        text = vocabulary.decode([tok for tok, _ in run])
+        text = vocabulary.decode([span.token for span in run])
         if text:
-            probs = [math.exp(float(logprobs[t, tok])) for tok, t in run]
-            words.append(TimedWord(text, run[0][1], run[-1][1], sum(probs) / len(probs)))
+            probs = [math.exp(float(logprobs[span.peak, span.token])) for span in run]
+            words.append(TimedWord(text, run[0].start, run[-1].end, sum(probs) / len(probs)))
         run.clear()
 
-    for tok, t in zip(hypothesis.tokens, hypothesis.timesteps):
-        if tok == space:
+    for span in spans:
+        if span.token == space:
             flush()
         else:
-            run.append((tok, t))
+            run.append(span)
     if run:
         flush()
     return words

@@ -27,6 +27,7 @@ from lipread.config import LIPNET
 from lipread.ctc import greedy_decode
 from lipread.preprocess import load_clip
 from lipread.video import read_frames
+from lipread.viterbi import best_path_spans
 from lipread.weights import save_checkpoint
 
 SHORT = "lrae3s"  # one of the 74-frame clips
@@ -70,18 +71,19 @@ def test_to_dict_is_json_ready(tiny: Path, grid_clip: Path) -> None:
     assert set(d["words"][0]) == {"word", "start", "end", "confidence"}
 
 
-def test_word_times_come_from_emission_frames(tiny: Path, grid_clip: Path) -> None:
+def test_word_times_come_from_the_best_alignment(tiny: Path, grid_clip: Path) -> None:
     runner = api.Transcriber(tiny, decoder="greedy")
     t = runner.transcribe(grid_clip)
     x = load_clip(grid_clip, LIPNET)
     lp = runner.model.logprobs(x[None])[0]
     hyp = greedy_decode(lp, LIPNET.vocabulary)
     assert t.text == " ".join(hyp.words)
-    first = hyp.timesteps[0]
+    spans = best_path_spans(lp, hyp.tokens)
+    assert spans is not None
     space = LIPNET.vocabulary.space_id
-    last = hyp.timesteps[hyp.tokens.index(space) - 1] if space in hyp.tokens else hyp.timesteps[-1]
-    assert t.words[0].start == pytest.approx(first / 25.0)
-    assert t.words[0].end == pytest.approx((last + 1) / 25.0)
+    first_word = spans[: hyp.tokens.index(space)] if space in hyp.tokens else spans
+    assert t.words[0].start == pytest.approx(first_word[0].start / 25.0)
+    assert t.words[0].end == pytest.approx((first_word[-1].end + 1) / 25.0)
 
 
 @pytest.mark.parametrize("decoder", ["greedy", "beam"])

@@ -96,6 +96,22 @@ def test_timed_words_take_first_and_last_emission_frames() -> None:
     assert all(w.confidence == pytest.approx(0.98, abs=1e-4) for w in words)
 
 
+def test_timed_words_do_not_depend_on_where_the_decoder_emitted() -> None:
+    # "at": 'a' rises over frames 1-2 (0.5 then 0.95), 't' sits on frame 4 (0.98); whether a decoder
+    # emitted 'a' at frame 1 or 2, the words are the same.
+    lp = _peaked("at", frames_per_char=3)
+    a, t = VOCAB.encode("at")
+    lp[1, a], lp[1, 0] = math.log(0.5), math.log(0.49)
+    lp[2, :] = math.log(0.05 / (VOCAB.size - 1))
+    lp[2, a] = math.log(0.95)
+    early = Hypothesis((a, t), (1, 4), 0.0)
+    late = Hypothesis((a, t), (2, 4), 0.0)
+    words = timed_words(early, lp, VOCAB)
+    assert words == timed_words(late, lp, VOCAB)
+    assert [(w.word, w.first_frame, w.last_frame) for w in words] == [("at", 1, 4)]
+    assert words[0].confidence == pytest.approx((0.95 + 0.98) / 2)  # each character at its surest frame
+
+
 def test_timed_words_of_an_empty_hypothesis() -> None:
     assert timed_words(Hypothesis((), (), 0.0), np.zeros((3, VOCAB.size)), VOCAB) == []
 
