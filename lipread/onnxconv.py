@@ -4,7 +4,7 @@ A 3D convolution with temporal stride 1 over ``(B, C, T, H, W)`` equals, at ever
 convolution of the ``kt`` input frames it covers stacked along the channels (``kt * C`` channels) with the
 kernel's ``kt`` slices stacked the same way. ONNX Runtime runs 2D convolutions through its blocked-layout
 (NCHWc) kernels, which it has no 3D counterpart of: for the ``lipnet`` preset on a CPU the whole model runs
-about 1.3x faster (``benchmarks/inference.py``), with the same outputs up to float32 rounding.
+about 1.25x faster (``benchmarks/inference.py``), with the same outputs up to float32 rounding.
 
 :func:`framewise_convolutions` rewrites every such ``Conv`` node of a model in place: its input is moved to
 ``(B, T, C, H, W)``, padded in time, gathered into ``(B * T', kt * C, H, W)`` frame stacks and convolved in
