@@ -25,7 +25,8 @@ def store_weights_fp16(
     """Rewrite the ONNX model ``src`` into ``dst`` with its float32 weights stored as float16.
 
     Args:
-        src, dst: ONNX files (may be the same path; ``dst`` is written atomically).
+        src: the ONNX model to read.
+        dst: where to write the result, atomically (may be ``src``).
         min_size: initializers with fewer elements (biases of scalars, shapes) stay float32.
         exact_only: store only the initializers whose every value float16 holds exactly (weights that were
             rounded to float16 before export, e.g. from a checkpoint with some float16 tensors), so that
