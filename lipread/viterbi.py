@@ -23,7 +23,8 @@ class TokenSpan:
 
     Attributes:
         token: the class id.
-        start, end: its first and last frame (inclusive), 0-based.
+        start: its first frame, 0-based.
+        end: its last frame (inclusive).
         peak: the frame in ``start..end`` where the token's log-probability is highest.
     """
 
