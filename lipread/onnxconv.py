@@ -54,20 +54,21 @@ def _temporal_pads(attrs: dict[str, Any], kernel: int) -> tuple[int, int] | None
     return int(pads[0]), int(pads[3])
 
 
-def _rewritable(node: Any, weights: dict[str, Any]) -> bool:
-    """A 3D ``Conv`` with a constant weight, temporal stride 1, no dilation and one group."""
+def _rewrite_pads(node: Any, weights: dict[str, Any]) -> tuple[int, int] | None:
+    """The time axis's begin and end padding of a 3D ``Conv`` this rewrite handles (constant weight,
+    temporal stride 1, no dilation, one group, a padding mode it knows); None for any other node."""
     if node.op_type != "Conv" or len(node.input) < 2 or node.input[1] not in weights:
-        return False
+        return None
     if len(weights[node.input[1]].dims) != 5:
-        return False
+        return None
     a = _attrs(node)
-    kernel_t = int(weights[node.input[1]].dims[2])
-    return (
-        int(a.get("strides", [1, 1, 1])[0]) == 1
-        and all(d == 1 for d in a.get("dilations", [1, 1, 1]))
-        and a.get("group", 1) == 1
-        and _temporal_pads(a, kernel_t) is not None
-    )
+    if (
+        int(a.get("strides", [1, 1, 1])[0]) != 1
+        or any(d != 1 for d in a.get("dilations", [1, 1, 1]))
+        or a.get("group", 1) != 1
+    ):
+        return None
+    return _temporal_pads(a, int(weights[node.input[1]].dims[2]))
 
 
 def _pool_within_frames(node: Any) -> dict[str, Any] | None:
@@ -112,14 +113,15 @@ def framewise_convolutions(model: Any) -> int:
     for index, node in enumerate(graph.node):
         if id(node) in absorbed:
             continue
-        if not _rewritable(node, weights):
+        time_pads = _rewrite_pads(node, weights)
+        if time_pads is None:
             nodes.append(node)
             continue
         count += 1
         a = _attrs(node)
         w = numpy_helper.to_array(weights[node.input[1]])
         out_ch, in_ch, kt, kh, kw = w.shape
-        begin, end = _temporal_pads(a, kt)  # type: ignore[misc]  # checked by _rewritable
+        begin, end = time_pads
         p = f"lipread_framewise{index}"
         i64 = np.int64
         conv2d: dict[str, Any] = {"kernel_shape": [kh, kw], "strides": list(a.get("strides", [1, 1, 1]))[1:]}

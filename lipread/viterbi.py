@@ -57,14 +57,14 @@ def best_path_spans(logprobs: np.ndarray, tokens: Sequence[int]) -> list[TokenSp
     if not labels:
         return []
     frames = lp.shape[0]
+    if frames == 0:
+        return None
     # States: blank, token 1, blank, token 2, ..., token L, blank.
     states = np.zeros(2 * len(labels) + 1, dtype=np.intp)
     states[1::2] = labels
     n = states.shape[0]
     skip = np.zeros(n, dtype=bool)  # a token state reachable from the token state two before
     skip[3::2] = states[3::2] != states[1:-2:2]
-    if frames == 0:
-        return None
     emit = lp[:, states]  # (T, S)
     score = np.full(n, -np.inf)
     score[:2] = emit[0, :2]
