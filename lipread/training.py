@@ -1,5 +1,6 @@
 """What every backend's trainer shares: the options, the learning-rate schedule, augmentation of mouth
-crops, and the per-epoch validation report. The trainers themselves live in the backends."""
+crops, word-level examples, the frames where an alignment lets CTC emit each label, and the per-epoch
+validation report. The trainers themselves live in the backends."""
 
 from __future__ import annotations
 
@@ -16,12 +17,17 @@ from .config import ModelConfig, get_preset
 from .dataset import Clip, find_clips, split_clips
 from .errors import DataError
 from .metrics import summarise
+from .vocab import Vocabulary
 
 __all__ = [
     "TrainOptions",
     "TrainResult",
+    "alignment_exists",
     "augment",
+    "augment_frames",
+    "emission_mask",
     "epoch_summary",
+    "excerpt_span",
     "format_examples",
     "learning_rate",
     "selection_score",
@@ -51,6 +57,13 @@ class TrainOptions:
         frame_jitter: probability per frame of deleting it, and (separately) of duplicating it.
         word_clips: probability that a training clip is replaced by a run of 1 to 3 of its words, cut out
             with the frame times of its alignment (LipNet's word-level examples; 0 switches them off).
+        align_tolerance: tie each clip's CTC alignment to its GRID word times: a word's characters may
+            only be emitted within its frames widened by this many frames on either side, the space between
+            two words only that close to their boundary (:func:`emission_mask`). Word times then follow
+            the speaker. None: plain CTC. Clips without an alignment file, and clips whose text cannot
+            be aligned within those frames (:func:`alignment_exists`), train with plain CTC.
+        init: start from the weights of this canonical checkpoint (fine-tuning) instead of a random
+            initialisation; its model configuration must be the run's. Ignored when resuming.
         conv_dropout: spatial dropout after every convolution block in place of the preset's rates (None:
             the preset's; 0: none). LipNet's 0.5 was set for tens of thousands of clips. Only training
             changes; the model and its checkpoint are the preset's.
@@ -69,7 +82,8 @@ class TrainOptions:
             can be continued later with ``resume``). None: no limit.
 
     Raises:
-        DataError: ``frame_jitter`` or ``word_clips`` outside 0..1, ``conv_dropout`` outside [0, 1).
+        DataError: ``frame_jitter`` or ``word_clips`` outside 0..1, ``conv_dropout`` outside [0, 1),
+            a negative ``align_tolerance``.
     """
 
     data: Path
@@ -85,6 +99,8 @@ class TrainOptions:
     mirror: bool = True
     frame_jitter: float = 0.05
     word_clips: float = 0.0
+    align_tolerance: int | None = None
+    init: Path | None = None
     conv_dropout: float | None = None
     cache: Path | None = None
     resume: bool = False
@@ -105,6 +121,11 @@ class TrainOptions:
         self.output = Path(self.output)
         if self.cache is not None:
             self.cache = Path(self.cache)
+        if self.init is not None:
+            self.init = Path(self.init)
+        tolerance = self.align_tolerance
+        if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 0):
+            raise DataError(f"align_tolerance is a number of frames >= 0, not {self.align_tolerance!r}")
         for name in ("frame_jitter", "word_clips"):
             if not 0 <= getattr(self, name) <= 1:
                 raise DataError(f"{name} is a probability between 0 and 1, not {getattr(self, name)}")
@@ -126,6 +147,7 @@ class TrainOptions:
         d = asdict(self)
         d["data"], d["output"] = str(self.data), str(self.output)
         d["cache"] = str(self.cache) if self.cache else None
+        d["init"] = str(self.init) if self.init else None
         d["config"] = self.model_config.name
         return d
 
@@ -170,16 +192,26 @@ def augment(crops: np.ndarray, rng: np.random.Generator, mirror: bool = True, fr
     With probability 0.5 the clip is mirrored left-right; then every frame is deleted with probability
     ``frame_jitter`` and duplicated with probability ``frame_jitter`` (at least one frame is kept).
     """
+    return augment_frames(crops, rng, mirror, frame_jitter)[0]
+
+
+def augment_frames(
+    crops: np.ndarray, rng: np.random.Generator, mirror: bool = True, frame_jitter: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`augment`, also returning where each output frame came from: ``int (T',)`` indices into ``crops``
+    (to carry per-frame data such as an :func:`emission_mask` through the same deletions and duplications)."""
     if mirror and rng.random() < 0.5:
         crops = crops[:, :, ::-1]
+    t = int(crops.shape[0])
+    source = np.arange(t)
     if frame_jitter > 0:
-        t = int(crops.shape[0])
         keep = rng.random(t) >= frame_jitter
         if not keep.any():
             keep[rng.integers(t)] = True
         repeats = keep.astype(np.int64) + (rng.random(t) < frame_jitter) * keep
-        crops = np.repeat(crops, repeats, axis=0)
-    return np.ascontiguousarray(crops)
+        source = np.repeat(source, repeats)
+        crops = crops[source]
+    return np.ascontiguousarray(crops), source
 
 
 def word_frames(clip: Clip, fps: float = 25.0) -> tuple[tuple[str, int, int], ...]:
@@ -214,17 +246,94 @@ def word_excerpt(
     Args:
         crops: one clip's crops ``(T, H, W, C)``.
     """
+    span = excerpt_span(words, len(crops), rng, probability, max_words, margin)
+    if span is None:
+        return crops, None
+    start, end, text = span
+    return crops[start:end], text
+
+
+def excerpt_span(
+    words: tuple[tuple[str, int, int], ...],
+    num_frames: int,
+    rng: np.random.Generator,
+    probability: float,
+    max_words: int = 3,
+    margin: int = 2,
+) -> tuple[int, int, str] | None:
+    """The choice :func:`word_excerpt` makes, for a clip of ``num_frames`` frames: ``(first frame, end frame
+    (exclusive), text)`` of the excerpt, or None for the whole clip. It draws the same random numbers."""
     if probability <= 0 or not words:
-        return crops, None
+        return None
     if rng.random() >= probability:
-        return crops, None
+        return None
     n = int(rng.integers(1, min(max_words, len(words)) + 1))
     i = int(rng.integers(0, len(words) - n + 1))
     start = max(0, words[i][1] - margin)
-    end = min(len(crops), words[i + n - 1][2] + margin)
+    end = min(num_frames, words[i + n - 1][2] + margin)
     if end - start < 2:
-        return crops, None
-    return crops[start:end], " ".join(w for w, _, _ in words[i : i + n])
+        return None
+    return start, end, " ".join(w for w, _, _ in words[i : i + n])
+
+
+def emission_mask(
+    words: tuple[tuple[str, int, int], ...], num_frames: int, vocabulary: Vocabulary, tolerance: int
+) -> np.ndarray:
+    """Which labels a CTC alignment tied to word times may emit at each frame: ``bool (num_frames, V)``.
+
+    The blank may be emitted anywhere. The characters of a word (as :func:`word_frames` gives it:
+    ``(word, first frame, end frame)``) may be emitted from ``tolerance`` frames before its first frame to
+    ``tolerance`` frames after its last; the space between two words from ``tolerance`` frames before the
+    earlier of the first word's end and the next word's start to ``tolerance`` frames after the later of
+    them. A label that no word allows at a frame is forbidden there. With no words, everything is allowed.
+
+    Raises:
+        DataError: a word the vocabulary cannot spell.
+    """
+    mask = np.zeros((num_frames, vocabulary.size), dtype=bool)
+    if not words:
+        mask[:] = True
+        return mask
+    mask[:, 0] = True
+    space = vocabulary.space_id
+
+    def allow(ids: list[int], first: int, end: int) -> None:
+        lo, hi = max(0, first), min(num_frames, end)
+        if lo < hi:
+            mask[lo:hi, ids] = True
+
+    for k, (word, first, end) in enumerate(words):
+        try:
+            ids = vocabulary.encode(word)
+        except ValueError as e:
+            raise DataError(f"word {word!r} of an alignment: {e}") from None
+        allow(ids, first - tolerance, end + tolerance)
+        if space is not None and k + 1 < len(words):
+            nxt = words[k + 1][1]
+            allow([space], min(end, nxt) - tolerance, max(end, nxt) + tolerance + 1)
+    return mask
+
+
+def alignment_exists(mask: np.ndarray, labels: np.ndarray | list[int]) -> bool:
+    """Whether CTC can align ``labels`` (ids, blank 0) to frames whose allowed labels are ``mask``
+    ``bool (T, V)``: a path of one label (or the blank) per frame, emitting only allowed labels, that
+    collapses to ``labels``."""
+    labels = np.asarray(labels, dtype=np.intp)
+    if mask.shape[0] == 0:
+        return len(labels) == 0
+    ext = np.zeros(2 * len(labels) + 1, dtype=np.intp)  # blank, l1, blank, l2, ..., blank
+    ext[1::2] = labels
+    # A state can be entered from two states back when it is a label other than the one two back.
+    skip = np.zeros(len(ext), dtype=bool)
+    skip[3::2] = labels[1:] != labels[:-1]
+    reach = np.zeros(len(ext), dtype=bool)
+    reach[:2] = True  # before the first frame: entering the first blank or the first label
+    for t in range(mask.shape[0]):
+        came = reach.copy()
+        came[1:] |= reach[:-1]
+        came[2:] |= reach[:-2] & skip[2:]
+        reach = came & mask[t, ext] if t else reach & mask[t, ext]
+    return bool(reach[-1] or (len(ext) > 1 and reach[-2]))
 
 
 def validation_report(references: list[str], greedy: list[str], beam: list[str] | None = None) -> dict[str, float]:

@@ -6,12 +6,15 @@ The same options and files as the PyTorch trainer (``lipread train --backend ten
   ``options.seed``; with ``train_on_validation`` every clip is trained on and, when ``val_fraction >= 1``,
   every clip is also validated on). Mouth crops are decoded once into ``options.cache_dir`` by
   :meth:`lipread.dataset.CropCache.fill` in ``options.workers`` threads and then held in memory as uint8.
-- pipeline: per epoch a permutation seeded by ``(seed, epoch)``; each clip is augmented
-  (:func:`lipread.training.augment`, its generator seeded by ``(seed, epoch, clip)``, so an interrupted run
-  resumes exactly) and standardised (:func:`lipread.preprocess.normalise`) in parallel ``tf.data`` map
-  calls, zero-padded into batches with their lengths, and prefetched.
+- pipeline: per epoch a permutation seeded by ``(seed, epoch)``; each clip may be cut to a run of its words
+  (:func:`lipread.training.excerpt_span`), is augmented (:func:`lipread.training.augment_frames`; the
+  generator is seeded by ``(seed, epoch, clip)``, so an interrupted run resumes exactly) and standardised
+  (:func:`lipread.preprocess.normalise`) in parallel ``tf.data`` map calls, zero-padded into batches with
+  their lengths, and prefetched.
 - loss: CTC (:func:`ctc_loss`), the per-clip negative log-likelihood averaged over the batch, blank 0,
-  infinite losses zeroed. Adam with ``options.lr``, scheduled by :func:`lipread.training.learning_rate`.
+  infinite losses zeroed; with ``align_tolerance``, only over alignments tied to the word times
+  (:func:`lipread.training.emission_mask`). Adam with ``options.lr``, scheduled by
+  :func:`lipread.training.learning_rate`. ``init`` starts from a canonical checkpoint's weights.
 - after every epoch: validation loss, greedy and beam-search CER/WER (:func:`lipread.training.validation_report`),
   example predictions, then, written atomically in ``options.output``:
 
@@ -57,19 +60,22 @@ from lipread.preprocess import normalise
 from lipread.training import (
     TrainOptions,
     TrainResult,
-    augment,
+    alignment_exists,
+    augment_frames,
+    emission_mask,
     epoch_summary,
+    excerpt_span,
     format_examples,
     learning_rate,
     selection_score,
     training_clips,
     validation_report,
-    word_excerpt,
     word_frames,
 )
-from lipread.weights import atomic_write, save_checkpoint
+from lipread.weights import atomic_write, load_checkpoint, save_checkpoint
 
-from .model import TFModel, build_keras_model
+from .convert import canonical_to_keras
+from .model import TFModel, build_keras_model, keras_variables
 
 __all__ = ["CTCLoss", "ctc_loss", "select_strategy", "train"]
 
@@ -77,7 +83,13 @@ CKPT_FORMAT = "lipread-tf-train"
 CKPT_VERSION = "1"
 
 
-def ctc_loss(labels: tf.Tensor, label_lengths: tf.Tensor, logprobs: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
+def ctc_loss(
+    labels: tf.Tensor,
+    label_lengths: tf.Tensor,
+    logprobs: tf.Tensor,
+    lengths: tf.Tensor,
+    allowed: tf.Tensor | None = None,
+) -> tf.Tensor:
     """Per-clip CTC negative log-likelihood ``float32 (B,)``; blank 0; infinite losses zeroed.
 
     Args:
@@ -85,6 +97,8 @@ def ctc_loss(labels: tf.Tensor, label_lengths: tf.Tensor, logprobs: tf.Tensor, l
         label_lengths: ``int (B,)``.
         logprobs: ``float (B, T, V)`` log-probabilities.
         lengths: ``int (B,)`` valid frames per clip.
+        allowed: ``bool (B, T, V)``: the labels each frame may emit (see
+            :func:`lipread.training.emission_mask`); only alignments that keep to them count. None: all.
 
     A clip whose labels cannot fit in its frames (CTC needs one frame per label plus one per repeated
     pair) has an infinite loss; it is computed with an empty label instead and then zeroed, so its gradient
@@ -93,37 +107,64 @@ def ctc_loss(labels: tf.Tensor, label_lengths: tf.Tensor, logprobs: tf.Tensor, l
     labels = tf.cast(labels, tf.int32)
     label_lengths = tf.cast(label_lengths, tf.int32)
     lengths = tf.cast(lengths, tf.int32)
+    logprobs = tf.cast(logprobs, tf.float32)
     valid = tf.sequence_mask(label_lengths, tf.shape(labels)[1])
     repeats = tf.reduce_sum(tf.cast((labels[:, 1:] == labels[:, :-1]) & valid[:, 1:], tf.int32), axis=1)
     feasible = label_lengths + repeats <= lengths
+    kept = 0.0
+    if allowed is not None:
+        # tf.nn.ctc_loss normalises its inputs per frame, so the forbidden labels' probability, which the
+        # loss must count as lost, is added back: -log sum over the allowed labels of each valid frame.
+        logprobs = tf.where(allowed, logprobs, tf.constant(-1e30, tf.float32))
+        in_clip = tf.sequence_mask(lengths, tf.shape(logprobs)[1])
+        kept = tf.reduce_sum(tf.where(in_clip, tf.reduce_logsumexp(logprobs, axis=-1), 0.0), axis=1)
     loss = tf.nn.ctc_loss(
         labels,
-        tf.cast(logprobs, tf.float32),
+        logprobs,
         tf.where(feasible, label_lengths, 0),
         lengths,
         logits_time_major=False,
         blank_index=0,
     )
+    loss -= kept
     return tf.where(feasible & tf.math.is_finite(loss), loss, tf.zeros_like(loss))
 
 
 _compiled_ctc_loss = tf.function(ctc_loss, reduce_retracing=True)
+
+_BITS = 24
+"""Allowed labels packed per integer of ``y_true`` (see :class:`CTCLoss`): Keras hands ``y_true`` over as
+float32, which holds integers exactly only below ``2 ** 24``."""
 
 
 class CTCLoss(keras.losses.Loss):
     """:func:`ctc_loss` as a Keras loss, averaged over the batch.
 
     ``y_true`` packs per clip ``[frames, label length, label ids...]`` (``(B, 2 + L)``, zero-padded);
-    ``y_pred`` is the model's ``(B, T, V)`` log-probabilities.
+    ``y_pred`` is the model's ``(B, T, V)`` log-probabilities. With ``tied``, each clip's label ids are
+    followed by its allowed labels (:func:`lipread.training.emission_mask`): per frame ``ceil(V / 24)``
+    integers whose bit ``v % 24`` of integer ``v // 24`` says whether label ``v`` is allowed.
     """
 
-    def __init__(self, name: str = "ctc") -> None:
+    def __init__(self, name: str = "ctc", tied: bool = False) -> None:
         super().__init__(name=name)
+        self.tied = tied
 
     def call(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
         """Per-clip losses ``float32 (B,)`` (Keras averages them) for packed ``y_true`` and ``(B, T, V)`` ``y_pred``."""
-        y = tf.cast(tf.round(y_true), tf.int32)  # Keras hands y_true over as float32
-        return ctc_loss(y[:, 2:], y[:, 1], y_pred, y[:, 0])
+        y = tf.cast(tf.round(y_true), tf.int32)  # Keras hands y_true over as float32 (exact below 2**24)
+        allowed = None
+        if self.tied:
+            frames, classes = tf.shape(y_pred)[1], y_pred.shape[-1]
+            words = -(-classes // _BITS)
+            at = 2 + y[:, 1:2] + tf.range(frames * words)[None]
+            packed = tf.gather(y, tf.minimum(at, tf.shape(y)[1] - 1), batch_dims=1)
+            packed = tf.reshape(packed, (-1, frames, words))
+            label = tf.range(classes)
+            bits = tf.bitwise.right_shift(tf.gather(packed, label // _BITS, axis=2), label % _BITS)
+            in_clip = tf.sequence_mask(y[:, 0], frames)[:, :, None]
+            allowed = (tf.bitwise.bitwise_and(bits, 1) > 0) | ~in_clip
+        return ctc_loss(y[:, 2:], y[:, 1], y_pred, y[:, 0], allowed)
 
 
 @dataclass
@@ -179,9 +220,18 @@ def _load_examples(options: TrainOptions, config: ModelConfig, workers: int) -> 
     return train, val
 
 
-def _pack(frames: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """``[frames, label length, labels...]`` as ``int32``: one clip's ``y_true`` for :class:`CTCLoss`."""
-    return np.concatenate([[len(frames), len(labels)], labels]).astype(np.int32)
+def _pack(frames: np.ndarray, labels: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+    """``[frames, label length, labels...]`` as ``int32``, then ``allowed`` ``bool (T, V)`` bit-packed if
+    given: one clip's ``y_true`` for :class:`CTCLoss`."""
+    head = np.concatenate([[len(frames), len(labels)], labels]).astype(np.int32)
+    if allowed is None:
+        return head
+    t, v = allowed.shape
+    padded = np.zeros((t, -(-v // _BITS) * _BITS), dtype=np.int64)
+    padded[:, :v] = allowed
+    weights = np.int64(1) << np.arange(_BITS, dtype=np.int64)
+    packed = (padded.reshape(t, -1, _BITS) * weights).sum(axis=2)
+    return np.concatenate([head, packed.ravel().astype(np.int32)])
 
 
 def _dataset(
@@ -195,11 +245,23 @@ def _dataset(
 
     def load(epoch: np.int64, index: np.int64) -> tuple[np.ndarray, np.int32, np.ndarray]:
         rng = np.random.default_rng([options.seed, int(epoch), int(index)])
-        crops, text = word_excerpt(examples.crops[index], word_frames(examples.clips[index]), rng, options.word_clips)
-        labels = examples.labels[index] if text is None else np.asarray(config.vocabulary.encode(text), np.int32)
-        crops = augment(crops, rng, mirror=options.mirror, frame_jitter=options.frame_jitter)
+        crops, words = examples.crops[index], word_frames(examples.clips[index])
+        source = np.arange(len(crops))  # each frame's index in the clip's crops
+        labels = examples.labels[index]
+        span = excerpt_span(words, len(crops), rng, options.word_clips)
+        if span is not None:
+            start, end, text = span
+            crops, source = crops[start:end], source[start:end]
+            labels = np.asarray(config.vocabulary.encode(text), np.int32)
+        crops, kept = augment_frames(crops, rng, mirror=options.mirror, frame_jitter=options.frame_jitter)
+        allowed = None
+        if options.align_tolerance is not None:
+            full = emission_mask(words, len(examples.crops[index]), config.vocabulary, options.align_tolerance)
+            allowed = full[source[kept]]
+            if not alignment_exists(allowed, labels):  # plain CTC for this clip
+                allowed = np.ones_like(allowed)
         x = normalise(crops)
-        return x, np.int32(len(x)), _pack(x, labels)
+        return x, np.int32(len(x)), _pack(x, labels, allowed)
 
     def example(epoch: tf.Tensor, index: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
         x, length, y = tf.numpy_function(load, [epoch, index], [tf.float32, tf.int32, tf.int32], stateful=False)
@@ -256,7 +318,8 @@ def _build(config: ModelConfig, options: TrainOptions, strategy: tf.distribute.S
     policy = ("mixed_float16" if on_gpu else "mixed_bfloat16") if amp else "float32"
     with strategy.scope(), _dtype_policy(policy):
         model = build_keras_model(config, seed=options.seed, conv_dropout=options.conv_dropout)
-        model.compile(optimizer=keras.optimizers.Adam(options.lr), loss=CTCLoss(), jit_compile=False)
+        loss = CTCLoss(tied=options.align_tolerance is not None)
+        model.compile(optimizer=keras.optimizers.Adam(options.lr), loss=loss, jit_compile=False)
         model.optimizer.build(model.trainable_variables)
     return model
 
@@ -486,6 +549,11 @@ def train(options: TrainOptions, strategy: tf.distribute.Strategy | None = None)
     keras.utils.set_random_seed(options.seed)
     model = _build(config, options, strategy)
     state = _State()
+    if options.init is not None and not options.resume:
+        weights = canonical_to_keras(config, load_checkpoint(options.init, expect=config).tensors)
+        for key, variable in keras_variables(model, config).items():
+            variable.assign(weights[key])
+        tqdm.write(f"starting from the weights of {options.init}")
     if options.resume:
         state = _restore(last_ckpt, model, config)
         tqdm.write(f"resuming from {last_ckpt} after epoch {state.epoch}")

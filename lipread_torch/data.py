@@ -20,7 +20,7 @@ import torch
 from lipread.dataset import Clip, CropCache
 from lipread.errors import LipreadError
 from lipread.preprocess import normalise
-from lipread.training import augment, word_excerpt, word_frames
+from lipread.training import alignment_exists, augment_frames, emission_mask, excerpt_span, word_frames
 from lipread.vocab import Vocabulary
 
 __all__ = ["Batch", "BatchLoader", "Examples", "epoch_batches", "load_examples"]
@@ -55,6 +55,8 @@ class Batch:
         targets: ``int64 (sum of target_lengths,)`` the concatenated label ids.
         target_lengths: ``int64 (B,)``.
         indices: the clips' positions in their :class:`Examples`.
+        allowed: ``bool (B, T, V)``: the labels each frame may emit under an alignment tied to word times
+            (see :func:`lipread.training.emission_mask`), or None for plain CTC.
     """
 
     frames: torch.Tensor
@@ -62,6 +64,7 @@ class Batch:
     targets: torch.Tensor
     target_lengths: torch.Tensor
     indices: np.ndarray
+    allowed: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> Batch:
         """The batch on ``device`` (asynchronous copies from pinned memory)."""
@@ -72,6 +75,7 @@ class Batch:
             self.targets.to(device, non_blocking=nb),
             self.target_lengths.to(device, non_blocking=nb),
             self.indices,
+            self.allowed.to(device, non_blocking=nb) if self.allowed is not None else None,
         )
 
 
@@ -135,32 +139,52 @@ def make_batch(
     pad_multiple: int = 1,
     pin: bool = False,
     word_clips: float = 0.0,
+    align_tolerance: int | None = None,
 ) -> Batch:
     """Assemble one batch: cut word clips and augment (when ``rng`` is given), standardise per clip, pad
-    time to the longest clip (rounded up to ``pad_multiple``)."""
+    time to the longest clip (rounded up to ``pad_multiple``); with ``align_tolerance``, also each frame's
+    allowed labels (:func:`lipread.training.emission_mask`), carried through the same cuts and jitter (all
+    labels, i.e. plain CTC, for a clip whose text has no alignment within them)."""
     crops = [examples.crops[i] for i in indices]
     targets = [examples.targets[i] for i in indices]
+    sources = [np.arange(len(c)) for c in crops]  # each frame's index in its clip's full crops
     if rng is not None:
         if word_clips > 0:
             if examples.vocabulary is None:
                 raise ValueError("word clips need the examples' vocabulary")
             for b, i in enumerate(indices):
-                crops[b], text = word_excerpt(crops[b], word_frames(examples.clips[i]), rng, word_clips)
-                if text is not None:
+                span = excerpt_span(word_frames(examples.clips[i]), len(crops[b]), rng, word_clips)
+                if span is not None:
+                    start, end, text = span
+                    crops[b], sources[b] = crops[b][start:end], sources[b][start:end]
                     targets[b] = np.asarray(examples.vocabulary.encode(text), np.int64)
-        crops = [augment(c, rng, mirror=mirror, frame_jitter=frame_jitter) for c in crops]
+        for b in range(len(crops)):
+            crops[b], kept = augment_frames(crops[b], rng, mirror=mirror, frame_jitter=frame_jitter)
+            sources[b] = sources[b][kept]
     lengths = np.array([len(c) for c in crops], np.int64)
     t = int(-(-lengths.max() // pad_multiple) * pad_multiple)
     frames = torch.zeros((len(crops), t, *crops[0].shape[1:]), dtype=torch.float32, pin_memory=pin)
     view = frames.numpy()
     for b, c in enumerate(crops):
         view[b, : len(c)] = normalise(c)
+    allowed = None
+    if align_tolerance is not None:
+        if examples.vocabulary is None:
+            raise ValueError("alignment-tied CTC needs the examples' vocabulary")
+        allowed = torch.ones((len(crops), t, examples.vocabulary.size), dtype=torch.bool)
+        for b, i in enumerate(indices):
+            clip_frames = len(examples.crops[i])
+            mask = emission_mask(word_frames(examples.clips[i]), clip_frames, examples.vocabulary, align_tolerance)
+            mask = mask[sources[b]]
+            if alignment_exists(mask, targets[b]):  # else this clip trains with plain CTC
+                allowed[b, : len(mask)] = torch.from_numpy(mask)
     return Batch(
         frames,
         torch.from_numpy(lengths),
         torch.from_numpy(np.concatenate(targets)),
         torch.tensor([len(x) for x in targets], dtype=torch.int64),
         np.asarray(indices),
+        allowed,
     )
 
 
@@ -175,6 +199,8 @@ class BatchLoader:
         frame_jitter: per-frame drop/duplicate probability (see :func:`lipread.training.augment`).
         word_clips: probability of cutting a run of words out of a clip (see
             :func:`lipread.training.word_excerpt`); needs ``examples.vocabulary``.
+        align_tolerance: tie CTC alignments to word times with this tolerance in frames (see
+            :func:`make_batch`); None: plain CTC.
         workers: threads (NumPy releases the GIL, so they run in parallel); at most 8 are used.
         prefetch: batches waiting, assembled, beyond those being assembled.
     """
@@ -188,6 +214,7 @@ class BatchLoader:
         mirror: bool = False,
         frame_jitter: float = 0.0,
         word_clips: float = 0.0,
+        align_tolerance: int | None = None,
         workers: int = 2,
         prefetch: int = 4,
         pad_multiple: int = 1,
@@ -197,6 +224,7 @@ class BatchLoader:
         self.batches = list(batches)
         self.seeds = list(seeds) if seeds is not None else None
         self.mirror, self.frame_jitter, self.word_clips = mirror, frame_jitter, word_clips
+        self.align_tolerance = align_tolerance
         self.workers, self.prefetch = min(8, max(1, workers)), max(1, prefetch)
         self.pad_multiple, self.pin = pad_multiple, pin
 
@@ -214,6 +242,7 @@ class BatchLoader:
             self.pad_multiple,
             self.pin,
             self.word_clips,
+            self.align_tolerance,
         )
 
     def __iter__(self) -> Iterator[Batch]:

@@ -57,11 +57,11 @@ from lipread.training import (
     training_clips,
     validation_report,
 )
-from lipread.weights import atomic_write, save_checkpoint
+from lipread.weights import atomic_write, load_checkpoint, save_checkpoint
 
 from .data import Batch, BatchLoader, Examples, epoch_batches, load_examples
 from .model import LipNet
-from .wrapper import canonical_state, resolve_device
+from .wrapper import assign_canonical, canonical_state, resolve_device
 
 __all__ = ["ctc_loss", "load_training_checkpoint", "train"]
 
@@ -72,12 +72,19 @@ CKPT_VERSION = 1
 def ctc_loss(logprobs: torch.Tensor, batch: Batch) -> torch.Tensor:
     """Per-clip CTC negative log-likelihood ``(B,)`` (computed in float32; infinite losses zeroed).
 
+    With ``batch.allowed``, only alignments that emit each label where it is allowed count (the others'
+    probability is lost, so the model learns to put its emissions there); a clip with no such alignment
+    gets a zero loss.
+
     Args:
         logprobs: ``(B, T, V)`` log-probabilities.
-        batch: the batch they were computed from (lengths and targets).
+        batch: the batch they were computed from (lengths, targets and allowed labels).
     """
+    lp = logprobs.float()
+    if batch.allowed is not None:
+        lp = lp.masked_fill(~batch.allowed[:, : lp.shape[1]], float("-inf"))
     return F.ctc_loss(
-        logprobs.float().transpose(0, 1),
+        lp.transpose(0, 1),
         batch.targets,
         batch.lengths,
         batch.target_lengths,
@@ -362,6 +369,10 @@ def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.d
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
     optimiser = torch.optim.Adam(module.parameters(), lr=options.lr)
     state = _State()
+    if options.init is not None and not options.resume:
+        checkpoint = load_checkpoint(options.init, expect=config)
+        assign_canonical(module, checkpoint.tensors, str(options.init))
+        log(f"starting from the weights of {options.init}")
     if options.resume:
         state = _restore(last_ckpt, module, optimiser, scaler, restore_rng=d.main)
         if d.rank > 0:
@@ -400,6 +411,7 @@ def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.d
             mirror=options.mirror,
             frame_jitter=options.frame_jitter,
             word_clips=options.word_clips,
+            align_tolerance=options.align_tolerance,
             workers=workers,
             pad_multiple=pad,
             pin=pin,

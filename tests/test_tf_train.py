@@ -11,13 +11,15 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
+from ctc_reference import allowed_paths_nll  # noqa: E402
+
 from lipread.config import ConvBlock, ModelConfig, get_preset  # noqa: E402
 from lipread.dataset import find_clips  # noqa: E402
 from lipread.errors import CheckpointError  # noqa: E402
-from lipread.training import TrainOptions  # noqa: E402
+from lipread.training import TrainOptions, alignment_exists, emission_mask, word_frames  # noqa: E402
 from lipread.weights import load_checkpoint  # noqa: E402
 from lipread_tf import backend  # noqa: E402
-from lipread_tf.train import Examples, _dataset, ctc_loss, load_training_checkpoint, train  # noqa: E402
+from lipread_tf.train import CTCLoss, Examples, _dataset, _pack, ctc_loss, load_training_checkpoint, train  # noqa: E402
 
 pytestmark = pytest.mark.tensorflow
 
@@ -106,6 +108,51 @@ def test_ctc_loss_is_the_per_clip_nll_and_zeroes_impossible_clips() -> None:
     assert not grad[1, 9:].any()  # frames past a clip's length get no gradient
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_ctc_loss_with_allowed_labels_sums_only_allowed_alignments(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(2, 6, 4))
+    logprobs = (logits - np.log(np.exp(logits).sum(-1, keepdims=True))).astype(np.float32)
+    labels = np.array([[1, 2, 2], [3, 1, 0]], np.int32)
+    label_lengths = np.array([3, 2], np.int32)
+    allowed = rng.random((2, 6, 4)) < 0.75
+    allowed[:, :, 0] = True
+    x = tf.Variable(logprobs)
+    with tf.GradientTape() as tape:
+        loss = ctc_loss(labels, label_lengths, x, np.array([6, 6], np.int32), tf.constant(allowed))
+        total = tf.reduce_sum(loss)
+    grad = tape.gradient(total, x).numpy()
+    assert np.isfinite(grad).all()
+    for b in range(2):
+        expected = allowed_paths_nll(logprobs[b].astype(np.float64), labels[b, : label_lengths[b]].tolist(), allowed[b])
+        assert loss.numpy()[b] == (0.0 if np.isinf(expected) else pytest.approx(expected, rel=1e-5))
+    plain = ctc_loss(labels, label_lengths, logprobs, np.array([6, 6], np.int32))
+    everything = ctc_loss(labels, label_lengths, logprobs, np.array([6, 6], np.int32), tf.ones((2, 6, 4), tf.bool))
+    np.testing.assert_allclose(everything.numpy(), plain.numpy(), rtol=1e-6)
+
+
+def test_packed_allowed_labels_give_the_same_loss() -> None:
+    """:class:`CTCLoss` with ``tied`` unpacks what ``_pack`` packs: 30 labels, 2 integers per frame."""
+    rng = np.random.default_rng(0)
+    lengths = [9, 7]
+    logits = rng.normal(size=(2, 9, 30))
+    logprobs = (logits - np.log(np.exp(logits).sum(-1, keepdims=True))).astype(np.float32)
+    labels = [np.array([3, 27, 3], np.int32), np.array([29, 1], np.int32)]
+    allowed = rng.random((2, 9, 30)) < 0.8
+    allowed[:, :, 0] = True
+    rows = [_pack(np.zeros(lengths[b]), labels[b], allowed[b, : lengths[b]]) for b in range(2)]
+    y = np.zeros((2, max(len(r) for r in rows)), np.float32)  # zero-padded, as padded_batch does
+    for b, r in enumerate(rows):
+        y[b, : len(r)] = r
+    packed = CTCLoss(tied=True).call(tf.constant(y), tf.constant(logprobs))
+    padded = np.zeros((2, 3), np.int32)
+    for b, lab in enumerate(labels):
+        padded[b, : len(lab)] = lab
+    direct = ctc_loss(padded, np.array([3, 2]), logprobs, np.array(lengths), tf.constant(allowed))
+    np.testing.assert_allclose(packed.numpy(), direct.numpy(), rtol=1e-6)
+    assert (direct.numpy() > ctc_loss(padded, np.array([3, 2]), logprobs, np.array(lengths)).numpy()).all()
+
+
 @pytest.mark.slow
 def test_memorises_eight_clips(grid_root: Path, cache: Path, tmp_path: Path) -> None:
     """Greedy CER <= 0.05 on 8 real clips it trains on; continued with ``resume`` in steps, so the run
@@ -184,3 +231,35 @@ def test_resume_with_another_model(grid_root: Path, cache: Path, tmp_path: Path)
     other = TINY.with_(rnn_hidden=32)
     with pytest.raises(CheckpointError, match="another configuration"):
         train(options(grid_root, tmp_path, cache, epochs=2, max_clips=2, config=other, resume=True))
+
+
+def test_allowed_labels_in_the_input_pipeline(grid_root: Path, tmp_path: Path) -> None:
+    clips = [c for c in find_clips(grid_root) if c.alignment is not None][:4]
+    vocab = TINY.vocabulary
+    labels = [np.asarray(vocab.encode(c.text), np.int32) for c in clips]
+    crops = [np.zeros((75, TINY.height, TINY.width, TINY.channels), np.uint8) for _ in clips]
+    opts = options(grid_root, tmp_path, tmp_path, epochs=1, align_tolerance=2)
+    ((_, y),) = _dataset(Examples(clips, crops, labels), opts, TINY, 0, 4, 1).take(1).as_numpy_iterator()
+    texts = [c.text for c in clips]
+    for row in y:
+        i = texts.index(vocab.decode(row[2 : 2 + row[1]].tolist()))  # batches are shuffled
+        mask = emission_mask(word_frames(clips[i]), 75, vocab, 2)
+        assert alignment_exists(mask, labels[i])
+        packed = _pack(np.zeros(75), labels[i], mask)
+        np.testing.assert_array_equal(row[: len(packed)], packed)
+        assert not row[len(packed) :].any()
+
+
+def test_init_and_aligned_training(grid_root: Path, cache: Path, tmp_path: Path) -> None:
+    """``init`` starts from a checkpoint's weights; alignment-tied CTC trains to finite losses."""
+    start = train(options(grid_root, tmp_path / "start", cache, epochs=1, max_clips=2)).last
+    tuned = train(
+        options(grid_root, tmp_path / "tuned", cache, epochs=1, max_clips=2, lr=0.0, init=start, align_tolerance=2)
+    )
+    before, after = load_checkpoint(start).tensors, load_checkpoint(tuned.last).tensors
+    for k in before:
+        if "running" not in k:
+            assert np.array_equal(before[k], after[k]), k
+    fresh = load_checkpoint(train(options(grid_root, tmp_path / "fresh", cache, epochs=1, max_clips=2, lr=0.0)).last)
+    assert not np.array_equal(fresh.tensors["classifier.weight"], before["classifier.weight"])
+    assert np.isfinite(tuned.history[0]["train_loss"]) and tuned.history[0]["train_loss"] > 0

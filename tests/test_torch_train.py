@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from ctc_reference import allowed_paths_nll  # noqa: E402
+
 from lipread import CheckpointError  # noqa: E402
 from lipread.commands import train as train_command  # noqa: E402
 from lipread.config import ConvBlock, ModelConfig, get_preset  # noqa: E402
@@ -20,7 +23,7 @@ from lipread.ctc import greedy_decode_batch  # noqa: E402
 from lipread.dataset import CropCache, find_clips  # noqa: E402
 from lipread.metrics import summarise  # noqa: E402
 from lipread.preprocess import normalise  # noqa: E402
-from lipread.training import TrainOptions  # noqa: E402
+from lipread.training import TrainOptions, alignment_exists, emission_mask, word_frames  # noqa: E402
 from lipread.weights import load_checkpoint  # noqa: E402
 from lipread_torch import backend  # noqa: E402
 from lipread_torch.data import Examples, epoch_batches, make_batch  # noqa: E402
@@ -192,6 +195,86 @@ def test_ctc_loss_per_clip_and_zero_infinity() -> None:
     assert loss[0].item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_ctc_loss_with_allowed_labels_sums_only_allowed_alignments(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    t_len, v = 6, 4
+    lp = torch.log_softmax(torch.from_numpy(rng.standard_normal((2, t_len, v))), dim=-1).float()
+    targets = [[1, 2, 2], [3, 1]]
+    allowed = rng.random((2, t_len, v)) < 0.7
+    allowed[:, :, 0] = True
+    allowed[0, :, 1] = [True, True, False, False, False, False]  # label 1 early in clip 0
+    examples = Examples([], [np.zeros((t_len, 1, 1, 1), np.uint8)] * 2, [np.array(x) for x in targets])
+    batch = make_batch(examples, np.array([0, 1]), None, False, 0.0)
+    batch.allowed = torch.from_numpy(allowed)
+    loss = ctc_loss(lp, batch).numpy()
+    for b in range(2):
+        expected = allowed_paths_nll(lp[b].numpy().astype(np.float64), targets[b], allowed[b])
+        if math.isinf(expected):
+            assert loss[b] == 0.0  # no allowed alignment: zeroed like any impossible clip
+        else:
+            assert loss[b] == pytest.approx(expected, rel=1e-5)
+    # Allowing everything is plain CTC; forbidding more never lowers the loss.
+    batch.allowed = torch.ones((2, t_len, v), dtype=torch.bool)
+    plain = ctc_loss(lp, make_batch(examples, np.array([0, 1]), None, False, 0.0))
+    torch.testing.assert_close(ctc_loss(lp, batch), plain)
+    assert (loss[loss > 0] >= plain.numpy()[loss > 0] - 1e-5).all()
+
+
+def test_allowed_labels_follow_word_cuts_and_frame_jitter(grid_root: Path) -> None:
+    """Each frame's allowed labels are those of the clip frame it came from, through cuts and jitter."""
+    clips = [c for c in find_clips(grid_root) if c.alignment is not None][:6]
+    vocab = get_preset("lipnet").vocabulary
+    # Frame i holds the pixel values i, 0, 255, 0, i (the same mirrored): after standardisation the frame
+    # number can be read back.
+    crops = [np.array([[[[i], [0], [255], [0], [i]]] for i in range(75)], np.uint8) for _ in clips]
+    examples = Examples(clips, crops, [np.asarray(vocab.encode(c.text)) for c in clips], vocab)
+    tied = 0
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        batch = make_batch(examples, np.arange(len(clips)), rng, True, 0.2, word_clips=0.5, align_tolerance=1)
+        assert batch.allowed is not None and batch.allowed.shape == (len(clips), batch.frames.shape[1], vocab.size)
+        ends = np.cumsum(batch.target_lengths.numpy())
+        for b, clip in enumerate(clips):
+            x = batch.frames[b, : batch.lengths[b], 0].numpy().astype(np.float64)  # (T', 5, 1)
+            scale = 255 / (x[:, 2, 0] - x[:, 1, 0])
+            source = np.rint(x[:, 0, 0] * scale - x[:, 1, 0] * scale).astype(int)
+            expected = emission_mask(word_frames(clip), 75, vocab, 1)[source]
+            target = batch.targets[ends[b] - batch.target_lengths[b] : ends[b]].numpy()
+            if alignment_exists(expected, target):
+                tied += 1
+            else:  # no alignment within the word times: plain CTC
+                expected = np.ones_like(expected)
+            np.testing.assert_array_equal(batch.allowed[b, : batch.lengths[b]].numpy(), expected)
+    assert tied >= 12  # most clips are tied to their word times
+    plain = make_batch(examples, np.arange(len(clips)), np.random.default_rng(0), True, 0.2, word_clips=0.5)
+    assert plain.allowed is None
+    # The batch is otherwise the one plain CTC trains on: the same random choices.
+    tied = make_batch(
+        examples, np.arange(len(clips)), np.random.default_rng(0), True, 0.2, word_clips=0.5, align_tolerance=1
+    )
+    assert torch.equal(plain.frames, tied.frames) and torch.equal(plain.targets, tied.targets)
+
+
+def test_init_and_aligned_training(grid_root: Path, cache: Path, tmp_path: Path, one_thread: None) -> None:
+    """``init`` starts from a checkpoint's weights; alignment-tied CTC trains to finite losses."""
+    start = backend.train(options(grid_root, tmp_path / "start", cache, epochs=1, beam_width=0)).last
+    # Learning rate 0: every weight stays the initial one (BatchNorm statistics still move).
+    tuned = backend.train(
+        options(grid_root, tmp_path / "tuned", cache, epochs=1, lr=0.0, beam_width=0, init=start, align_tolerance=2)
+    )
+    before, after = weights(start), weights(tuned.last)
+    fresh = weights(backend.train(options(grid_root, tmp_path / "fresh", cache, epochs=1, lr=0.0, beam_width=0)).last)
+    for k in before:
+        if "running" not in k:
+            assert np.array_equal(before[k], after[k]), k
+    assert not np.array_equal(fresh["classifier.weight"], before["classifier.weight"])
+    assert np.isfinite(tuned.history[0]["train_loss"]) and tuned.history[0]["train_loss"] > 0
+    assert load_checkpoint(tuned.last).trained_on["init"] == str(start)
+    with pytest.raises(CheckpointError, match="another configuration"):
+        backend.train(options(grid_root, tmp_path / "x", cache, config=TINY.with_(rnn_hidden=12), init=start))
+
+
 def test_batches_pad_normalise_and_shard() -> None:
     rng = np.random.default_rng(0)
     crops = [rng.integers(0, 255, (n, 4, 6, 3), dtype=np.uint8) for n in (5, 3, 4)]
@@ -244,6 +327,10 @@ def test_command_line_builds_options(tmp_path: Path) -> None:
             "0",
             "--word-clips",
             "0.25",
+            "--align-tolerance",
+            "3",
+            "--init",
+            "start.safetensors",
             "--conv-dropout",
             "0",
             "--workers",
@@ -263,7 +350,12 @@ def test_command_line_builds_options(tmp_path: Path) -> None:
     assert opts.model_config == get_preset("lipnet-notebook")
     assert (opts.epochs, opts.batch_size, opts.lr, opts.mirror, opts.frame_jitter) == (3, 16, 3e-4, False, 0.0)
     assert (opts.workers, opts.amp, opts.time_limit, opts.resume, opts.max_clips) == (0, True, 90.0, True, 10)
-    assert (opts.word_clips, opts.conv_dropout) == (0.25, 0.0)
+    assert (opts.word_clips, opts.conv_dropout, opts.align_tolerance, opts.init) == (
+        0.25,
+        0.0,
+        3,
+        Path("start.safetensors"),
+    )
     assert opts.train_on_validation and opts.extra == {"clip": 5.0} and opts.output == tmp_path
     defaults = train_command.options_from_args(parser_for_train.parse_args(["d", "-o", "o"]))
     assert defaults == TrainOptions(data=Path("d"), output=Path("o"))

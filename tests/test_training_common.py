@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -15,7 +16,11 @@ from lipread.dataset import Clip
 from lipread.errors import DataError
 from lipread.training import (
     TrainOptions,
+    alignment_exists,
     augment,
+    augment_frames,
+    emission_mask,
+    excerpt_span,
     format_examples,
     learning_rate,
     validation_report,
@@ -168,3 +173,70 @@ def test_word_excerpt_probability_and_variety() -> None:
     assert 150 < len(cut) < 250
     assert {len(t.split()) for t in cut} == {1, 2, 3}
     assert {"bin", "now", "at f two"} <= set(cut)
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0.0, 0.05, 0.5]), st.booleans())
+def test_augment_frames_says_where_each_frame_came_from(seed: int, jitter: float, mirror: bool) -> None:
+    crops = _clip(30)
+    out, source = augment_frames(crops, np.random.default_rng(seed), mirror=mirror, frame_jitter=jitter)
+    np.testing.assert_array_equal(out, augment(crops, np.random.default_rng(seed), mirror=mirror, frame_jitter=jitter))
+    np.testing.assert_array_equal(out[:, 0, 1, 0], source)  # column 1 holds the frame number, mirrored or not
+
+
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 1.0))
+def test_excerpt_span_is_the_choice_word_excerpt_makes(seed: int, p: float) -> None:
+    crops = _clip(75)
+    cut_rng, span_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    out, text = word_excerpt(crops, WORDS, cut_rng, p)
+    span = excerpt_span(WORDS, 75, span_rng, p)
+    if text is None:
+        assert span is None
+    else:
+        assert span is not None and span[2] == text
+        np.testing.assert_array_equal(out, crops[span[0] : span[1]])
+    assert span_rng.bit_generator.state == cut_rng.bit_generator.state  # the same random numbers drawn
+
+
+def test_emission_mask_follows_the_word_times() -> None:
+    vocab = get_preset("lipnet").vocabulary
+    ids = {c: vocab.encode(c)[0] for c in "abcdefghijklmnopqrstuvwxyz "}
+    space = ids[" "]
+    exact = emission_mask(WORDS, 75, vocab, 0)
+    assert exact.shape == (75, vocab.size) and exact[:, 0].all()
+    assert not exact[:24, 1:].any() and not exact[53:, 1:].any()  # silence: only the blank
+    assert {c for c in ids if exact[24, ids[c]]} == {"b", "i", "n"}
+    assert {c for c in ids if exact[29, ids[c]]} == {"b", "i", "n"}
+    # frame 30 starts "blue" where "bin" ends: its letters and the space between them
+    assert {c for c in ids if exact[30, ids[c]]} == {"b", "l", "u", "e", " "}
+    assert [t for t in range(75) if exact[t, space]] == [30, 34, 36, 41, 47]
+    loose = emission_mask(WORDS, 75, vocab, 2)
+    assert (loose >= exact).all()  # a tolerance only ever allows more
+    assert {c for c in ids if loose[22, ids[c]]} == {"b", "i", "n"} and not loose[21, 1:].any()
+    assert [t for t in range(75) if loose[t, space]] == [*range(28, 44), *range(45, 50)]  # 2 frames around 30..47
+    assert loose[54, ids["w"]] and not loose[55, ids["w"]]  # "now" ends at frame 53 (exclusive) + 2
+    assert not loose[:, ids["z"]].any()
+    # frames past the clip are cut off; no alignment: everything allowed
+    assert emission_mask(WORDS, 40, vocab, 2).shape == (40, vocab.size)
+    assert emission_mask((), 10, vocab, 2).all()
+    with pytest.raises(DataError, match="'b3'"):
+        emission_mask((("b3", 0, 4),), 10, vocab, 0)
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True])
+def test_align_tolerance_is_checked(value: object, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="align_tolerance"):
+        TrainOptions(data=tmp_path, output=tmp_path, align_tolerance=value)  # type: ignore[arg-type]
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 5), st.integers(0, 4))
+def test_alignment_exists_agrees_with_every_path(seed: int, frames: int, n_labels: int) -> None:
+    rng = np.random.default_rng(seed)
+    v = 3
+    mask = rng.random((frames, v)) < 0.6
+    labels = [int(x) for x in rng.integers(1, v, n_labels)]
+    exists = any(
+        all(mask[t, k] for t, k in enumerate(path))
+        and [k for i, k in enumerate(path) if k != 0 and (i == 0 or path[i - 1] != k)] == labels
+        for path in itertools.product(range(v), repeat=frames)
+    )
+    assert alignment_exists(mask, labels) == exists

@@ -52,6 +52,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="probability of training on a run of 1-3 words cut from a clip instead of the whole clip",
     )
     p.add_argument(
+        "--align-tolerance",
+        type=int,
+        metavar="FRAMES",
+        help="tie CTC alignments to the GRID word times, with this tolerance in frames, so that word times "
+        "follow the speaker (default: plain CTC)",
+    )
+    p.add_argument(
+        "--init",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="start from the weights of this .safetensors checkpoint (fine-tuning) instead of random ones",
+    )
+    p.add_argument(
         "--conv-dropout",
         type=float,
         metavar="P",
@@ -116,6 +129,8 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         mirror=args.mirror,
         frame_jitter=args.frame_jitter,
         word_clips=args.word_clips,
+        align_tolerance=args.align_tolerance,
+        init=args.init,
         conv_dropout=args.conv_dropout,
         cache=args.cache,
         resume=args.resume,
