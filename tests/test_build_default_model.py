@@ -54,7 +54,8 @@ def test_builds_files_and_a_measured_card(grid_root: Path, tmp_path: Path) -> No
     run = tmp_path / "run"
     run.mkdir()
     tensors = _tensors()
-    save_checkpoint(run / "best.safetensors", tensors, SMALL, trained_on={"data": "grid"}, metrics={"epoch": 2})
+    trained_on = {"data": "grid", "init": "runs/a/last.safetensors", "align_tolerance": 3}
+    save_checkpoint(run / "best.safetensors", tensors, SMALL, trained_on=trained_on, metrics={"epoch": 2})
     (run / "history.jsonl").write_text("".join(json.dumps({"epoch": e}) + "\n" for e in (1, 2, 3)))
     out = tmp_path / "models"
     tool = _tool()
@@ -64,7 +65,7 @@ def test_builds_files_and_a_measured_card(grid_root: Path, tmp_path: Path) -> No
     results = tool.build(run, grid_root, ["lipread train grid -o run"], out, "m", max_clips=2, size_limit_mb=limit_mb)
 
     shipped = load_checkpoint(out / "m.safetensors")
-    assert shipped.config == SMALL and shipped.trained_on == {"data": "grid"}
+    assert shipped.config == SMALL and shipped.trained_on == trained_on
     half = set(results["float16"])
     assert half and all(shipped.tensors[k].dtype == np.float16 for k in half)
     assert all(v.dtype == np.float32 for k, v in shipped.tensors.items() if k not in half)
@@ -81,6 +82,9 @@ def test_builds_files_and_a_measured_card(grid_root: Path, tmp_path: Path) -> No
     assert all(f"`{k}`" in card for k in half) and "stored as float16" in card
     assert f"{parity['onnx']['log_prob']:.2g} ({parity['onnx']['prob']:.2g}) for the ONNX model" in card
     assert "lipread train grid -o run" in card and "3 epochs" in card and "epoch 2," in card
+    assert "starting from the weights of `runs/a/last.safetensors`" in card and "`--align-tolerance 3`" in card
+    plain = tool.card("m", "tiny", {**results, "trained_on": {"data": "grid"}}, [], 9)
+    assert "starting from" not in plain and "align-tolerance" not in plain
     for decoder, e in results["eval"].items():
         assert e["clips"] == 2 and e["backend"] == "onnx"
         assert f"| {decoder} | {100 * e['cer']:.1f}% | {100 * e['wer']:.1f}% |" in card

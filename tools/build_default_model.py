@@ -146,6 +146,7 @@ def build(
     results = {
         "epochs": len(history),
         "selected_epoch": ck.metrics.get("epoch"),
+        "trained_on": ck.trained_on,
         "float16": half,
         "float16_share": sum(tensors[k].size for k in half) / sum(v.size for v in tensors.values()),
         "parity": {
@@ -187,6 +188,14 @@ def card(name: str, preset: str, r: dict[str, Any], commands: list[str], clips: 
         else "all stored as float32"
     )
     command_lines = "\n".join(commands) if commands else "(not recorded)"
+    init, tolerance = r["trained_on"].get("init"), r["trained_on"].get("align_tolerance")
+    started = f", starting from the weights of `{init}` (the run before it, below)" if init else ""
+    tied = (
+        f"Its CTC alignments were tied to the `.align` word times (`--align-tolerance {tolerance}`), so that word "
+        "times follow the speaker. "
+        if tolerance is not None
+        else ""
+    )
     return f"""# `{name}`
 
 LipNet (the `{preset}` preset: three spatio-temporal convolutions, two bidirectional GRUs, CTC over 28 classes)
@@ -206,9 +215,9 @@ text.
 
 ## Training
 
-`lipread train` with the torch backend, {r["epochs"]} epochs; the shipped weights are those of epoch
-{r["selected_epoch"]}, the epoch with the lowest validation greedy WER (ties: lower validation loss). The exact
-commands, in order (each later one resumed the run with `--resume`):
+`lipread train` with the torch backend{started}, {r["epochs"]} epochs; the shipped weights are those of
+epoch {r["selected_epoch"]}, the epoch with the lowest validation greedy WER (ties: lower validation loss).
+{tied}The exact commands, in order (`--resume` continues a run, `--init` starts one from another's weights):
 
 ```bash
 {command_lines}
