@@ -649,18 +649,15 @@ def _hypotheses(labels: np.ndarray, scores: list[float], vocabulary: Vocabulary 
     rows, cols = np.nonzero(labels)
     tokens = labels[rows, cols]
     bounds = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n)))).tolist()
-    toks = tokens.tolist()
-    steps = cols.tolist()
+    toks = tuple(tokens.tolist())  # (slices of a tuple are tuples)
+    steps = tuple(cols.tolist())
     if vocabulary is None:
-        return [
-            Hypothesis(tuple(toks[a:b]), tuple(steps[a:b]), score, "", ())
-            for a, b, score in zip(bounds, bounds[1:], scores)
-        ]
+        return [Hypothesis(toks[a:b], steps[a:b], score, "", ()) for a, b, score in zip(bounds, bounds[1:], scores)]
     texts = _fast_texts(vocabulary, tokens, rows, n)
     if texts is None:
-        texts = [vocabulary.decode(toks[a:b]) for a, b in pairwise(bounds)]
+        texts = [vocabulary.decode(list(toks[a:b])) for a, b in pairwise(bounds)]
     return [
-        Hypothesis(tuple(toks[a:b]), tuple(steps[a:b]), score, text, tuple(text.split()))
+        Hypothesis(toks[a:b], steps[a:b], score, text, tuple(text.split()))
         for a, b, score, text in zip(bounds, bounds[1:], scores, texts)
     ]
 
@@ -825,10 +822,9 @@ def _beam(
             sel = (flat > neg).nonzero()[0]
         n_sel = sel.shape[0]
         if n_sel > width:
-            drop = flat[sel].argpartition(n_sel - width)[: n_sel - width]
-            keep = np.ones(n_sel, dtype=bool)
-            keep[drop] = False
-            sel = sel[keep]  # (kept in ascending order, as the batched search does)
+            kept = flat[sel].argpartition(n_sel - width)[n_sel - width :]
+            kept.sort()  # (kept in ascending order, as the batched search does)
+            sel = sel[kept]
         elif n_sel == 0:
             _give_back_trie(trie, links, keys)
             return []  # only possible under a constraint / pruning: nothing allowed is reachable
