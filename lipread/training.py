@@ -23,6 +23,7 @@ __all__ = [
     "TrainOptions",
     "TrainResult",
     "alignment_exists",
+    "allowed_labels",
     "augment",
     "augment_frames",
     "emission_mask",
@@ -334,6 +335,22 @@ def alignment_exists(mask: np.ndarray, labels: np.ndarray | list[int]) -> bool:
         came[2:] |= reach[:-2] & skip[2:]
         reach = came & mask[t, ext] if t else reach & mask[t, ext]
     return bool(reach[-1] or (len(ext) > 1 and reach[-2]))
+
+
+def allowed_labels(
+    words: tuple[tuple[str, int, int], ...],
+    clip_frames: int,
+    source: np.ndarray,
+    labels: np.ndarray | list[int],
+    vocabulary: Vocabulary,
+    tolerance: int,
+) -> np.ndarray:
+    """Each frame's allowed labels ``bool (len(source), V)`` for a training example whose frames came from
+    frames ``source`` of a clip of ``clip_frames`` frames with ``words`` (:func:`word_frames`): the clip's
+    :func:`emission_mask` at those frames; every label everywhere (plain CTC) when ``labels`` have no
+    alignment within it (:func:`alignment_exists`)."""
+    mask = emission_mask(words, clip_frames, vocabulary, tolerance)[source]
+    return mask if alignment_exists(mask, labels) else np.ones_like(mask)
 
 
 def validation_report(references: list[str], greedy: list[str], beam: list[str] | None = None) -> dict[str, float]:

@@ -60,9 +60,8 @@ from lipread.preprocess import normalise
 from lipread.training import (
     TrainOptions,
     TrainResult,
-    alignment_exists,
+    allowed_labels,
     augment_frames,
-    emission_mask,
     epoch_summary,
     excerpt_span,
     format_examples,
@@ -256,10 +255,8 @@ def _dataset(
         crops, kept = augment_frames(crops, rng, mirror=options.mirror, frame_jitter=options.frame_jitter)
         allowed = None
         if options.align_tolerance is not None:
-            full = emission_mask(words, len(examples.crops[index]), config.vocabulary, options.align_tolerance)
-            allowed = full[source[kept]]
-            if not alignment_exists(allowed, labels):  # plain CTC for this clip
-                allowed = np.ones_like(allowed)
+            clip_frames, tolerance = len(examples.crops[index]), options.align_tolerance
+            allowed = allowed_labels(words, clip_frames, source[kept], labels, config.vocabulary, tolerance)
         x = normalise(crops)
         return x, np.int32(len(x)), _pack(x, labels, allowed)
 

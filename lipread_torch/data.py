@@ -20,7 +20,7 @@ import torch
 from lipread.dataset import Clip, CropCache
 from lipread.errors import LipreadError
 from lipread.preprocess import normalise
-from lipread.training import alignment_exists, augment_frames, emission_mask, excerpt_span, word_frames
+from lipread.training import allowed_labels, augment_frames, excerpt_span, word_frames
 from lipread.vocab import Vocabulary
 
 __all__ = ["Batch", "BatchLoader", "Examples", "epoch_batches", "load_examples"]
@@ -173,11 +173,9 @@ def make_batch(
             raise ValueError("alignment-tied CTC needs the examples' vocabulary")
         allowed = torch.ones((len(crops), t, examples.vocabulary.size), dtype=torch.bool)
         for b, i in enumerate(indices):
-            clip_frames = len(examples.crops[i])
-            mask = emission_mask(word_frames(examples.clips[i]), clip_frames, examples.vocabulary, align_tolerance)
-            mask = mask[sources[b]]
-            if alignment_exists(mask, targets[b]):  # else this clip trains with plain CTC
-                allowed[b, : len(mask)] = torch.from_numpy(mask)
+            words, clip_frames = word_frames(examples.clips[i]), len(examples.crops[i])
+            mask = allowed_labels(words, clip_frames, sources[b], targets[b], examples.vocabulary, align_tolerance)
+            allowed[b, : len(mask)] = torch.from_numpy(mask)
     return Batch(
         frames,
         torch.from_numpy(lengths),

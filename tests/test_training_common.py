@@ -17,6 +17,7 @@ from lipread.errors import DataError
 from lipread.training import (
     TrainOptions,
     alignment_exists,
+    allowed_labels,
     augment,
     augment_frames,
     emission_mask,
@@ -240,3 +241,15 @@ def test_alignment_exists_agrees_with_every_path(seed: int, frames: int, n_label
         for path in itertools.product(range(v), repeat=frames)
     )
     assert alignment_exists(mask, labels) == exists
+
+
+def test_allowed_labels_are_the_mask_at_the_source_frames_or_everything() -> None:
+    vocab = get_preset("lipnet").vocabulary
+    labels = vocab.encode("bin blue at f two now")
+    source = np.array([20, 21, 24, 24, 30, 31, 33, 34, 36, 40, 41, 45, 47, 50, 52, 55, 60])
+    mask = emission_mask(WORDS, 75, vocab, 2)
+    np.testing.assert_array_equal(allowed_labels(WORDS, 75, source, vocab.encode("bin"), vocab, 2), mask[source])
+    # 17 frames cannot hold the 21 labels of the whole sentence: plain CTC
+    assert allowed_labels(WORDS, 75, source, labels, vocab, 2).all()
+    every = np.arange(75)
+    np.testing.assert_array_equal(allowed_labels(WORDS, 75, every, labels, vocab, 2), mask)
