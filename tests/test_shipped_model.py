@@ -3,13 +3,16 @@ its ONNX model and its checkpoint in every backend."""
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import lipread
+from lipread.align import load_alignment
 from lipread.backend import get_backend
+from lipread.commands.eval import boundary_errors
 from lipread.dataset import find_clips, split_clips
 from lipread.metrics import summarise
 from lipread.models import DEFAULT_MODEL, SHIPPED
@@ -45,6 +48,16 @@ def test_reads_validation_clips(grid_root: Path) -> None:
     assert all(len(text.split()) == 6 for text in texts)  # the grammar decoder reads whole GRID sentences
     assert summarise([c.text for c in val], texts)["wer"] <= 0.5
     assert all(t.model == DEFAULT_MODEL and t.backend == "onnx" for t in transcripts)
+    # Word times follow the speaker (a model trained with plain CTC was 550 / 710 ms off at starts / ends).
+    starts: list[float] = []
+    ends: list[float] = []
+    for clip, t in zip(val, transcripts):
+        assert clip.alignment is not None
+        clip_starts, clip_ends = boundary_errors(t.words, load_alignment(clip.alignment).words)
+        starts += clip_starts
+        ends += clip_ends
+    assert len(starts) >= 18  # at least three clips with all six words
+    assert statistics.median(starts) <= 0.2 and statistics.median(ends) <= 0.2
 
 
 @pytest.mark.parity
