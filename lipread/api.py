@@ -59,7 +59,7 @@ from .decoding import DEFAULT_BEAM_WIDTH, make_decoder, sentence_confidence, tim
 from .errors import BackendError, CheckpointError, DecodingError, VideoError
 from .models import DEFAULT_MODEL, get_shipped, is_shipped
 from .mouth import MouthLocator
-from .preprocess import mouth_crops, normalise, preprocess
+from .preprocess import decodes_grey, mouth_crops, normalise, preprocess
 
 __all__ = [
     "DEFAULT_FPS",
@@ -362,7 +362,8 @@ class Transcriber:
         (see the module docs), and comes back as log-probabilities.
 
         Args:
-            item: a video file, or frames ``uint8 (T, H, W, 3)`` RGB.
+            item: a video file, or frames ``uint8 (T, H, W, 3)`` RGB. A grey model with a fixed mouth box reads
+                a file's luma plane (see :func:`lipread.preprocess.decodes_grey`), and grey from RGB frames.
             fps: the source's frame rate; default the file's own, or :data:`DEFAULT_FPS` for frames.
 
         Raises:
@@ -383,7 +384,7 @@ class Transcriber:
             from .video import iter_frames
 
             source = path = str(item)
-            stream = iter_frames(path)
+            stream = iter_frames(path, grey=decodes_grey(self.config, self.locator))
             stream = chain([next(stream)], stream)  # an unreadable file fails here, before its rate is read
             rate = fps or _file_fps(Path(path))
         else:

@@ -27,8 +27,8 @@ from .config import ModelConfig
 from .errors import DataError, LipreadError
 from .grid import UNSEEN_SPEAKERS, WORDS, sentence_from_name
 from .mouth import MouthLocator
-from .preprocess import default_locator, mouth_crops
-from .video import VIDEO_EXTENSIONS, read_frames
+from .preprocess import decodes_grey, default_locator, load_crops
+from .video import VIDEO_EXTENSIONS
 
 __all__ = ["Clip", "CropCache", "find_clips", "split_clips"]
 
@@ -188,13 +188,16 @@ class CropCache:
         self.config = config
         self.locator = locator or default_locator(config)
         key = f"{self.locator.name}-{config.crop}-{config.height}x{config.width}x{config.channels}"
+        if decodes_grey(config, self.locator):
+            key += "-luma"  # the video's own grey plane (see lipread.preprocess.decodes_grey)
         self.folder = Path(folder) / key
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def path(self, clip: Clip) -> Path:
         """Where ``clip``'s crops are stored (it may not exist yet).
 
-        ``<cache>/<locator>-<crop>-<H>x<W>x<C>/<clip.key>.npy``, the middle folder being :attr:`folder`'s name.
+        ``<cache>/<locator>-<crop>-<H>x<W>x<C>[-luma]/<clip.key>.npy``, the middle folder being :attr:`folder`'s
+        name (``-luma`` when the crops are the videos' own grey plane, see :func:`lipread.preprocess.decodes_grey`).
         """
         return self.folder / f"{clip.key}.npy"
 
@@ -210,7 +213,7 @@ class CropCache:
                 return np.load(p, allow_pickle=False)
             except (ValueError, OSError, EOFError):
                 p.unlink(missing_ok=True)
-        crops = mouth_crops(read_frames(clip.video), self.config, self.locator, source=str(clip.video))
+        crops = load_crops(clip.video, self.config, self.locator)
         tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
             np.save(f, crops, allow_pickle=False)

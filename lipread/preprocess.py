@@ -14,7 +14,16 @@ from .config import ModelConfig
 from .errors import VideoError
 from .mouth import Box, FaceMouthLocator, FixedCrop, MouthLocator
 
-__all__ = ["default_locator", "load_clip", "mouth_crops", "normalise", "preprocess", "rgb_to_grey"]
+__all__ = [
+    "decodes_grey",
+    "default_locator",
+    "load_clip",
+    "load_crops",
+    "mouth_crops",
+    "normalise",
+    "preprocess",
+    "rgb_to_grey",
+]
 
 # ITU-R BT.601 luma weights, as tf.image.rgb_to_grayscale uses them.
 _LUMA = np.array([0.2989, 0.5870, 0.1140], dtype=np.float32)
@@ -42,13 +51,24 @@ def default_locator(config: ModelConfig) -> MouthLocator:
     return FixedCrop() if config.crop == "notebook" else FaceMouthLocator()
 
 
+def decodes_grey(config: ModelConfig, locator: MouthLocator | None = None) -> bool:
+    """Whether videos for ``config`` are decoded straight to grey (``read_frames(..., grey=True)``).
+
+    True for a grey model (``channels == 1``) whose mouth box is fixed (:class:`FixedCrop`, the
+    ``lipnet-notebook`` preset's default): nothing needs colour, so the video's luma plane is read as it is.
+    A face locator needs colour, so its frames are decoded to RGB and converted with :func:`rgb_to_grey`.
+    """
+    return config.channels == 1 and type(locator or default_locator(config)) is FixedCrop
+
+
 def mouth_crops(
     frames: np.ndarray, config: ModelConfig, locator: MouthLocator | None = None, source: str = "<frames>"
 ) -> np.ndarray:
     """Crop the mouth from every frame and bring it to the model's size and colour.
 
     Args:
-        frames: ``uint8 (T, H, W, 3)`` RGB.
+        frames: ``uint8 (T, H, W, 3)`` RGB, or ``(T, H, W, 1)`` grey for a grey model (as
+            ``read_frames(..., grey=True)`` decodes them, see :func:`decodes_grey`).
         config: the model configuration (its ``crop``, ``height``, ``width``, ``channels``).
         locator: where the mouth is; :func:`default_locator` when None.
 
@@ -56,16 +76,21 @@ def mouth_crops(
         ``uint8 (T, config.height, config.width, config.channels)``.
 
     Raises:
-        VideoError: the frames are not ``(T, H, W, 3)`` uint8, or the mouth cannot be located.
+        VideoError: the frames are not ``(T, H, W, 3)`` (or, for a grey model, ``(T, H, W, 1)``) uint8, or the
+            mouth cannot be located.
     """
     import cv2
 
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.size == 0:
-        raise VideoError(f"{source}: expected uint8 frames of shape (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    channels = (3, 1) if config.channels == 1 else (3,)
+    if frames.ndim != 4 or frames.shape[-1] not in channels or frames.dtype != np.uint8 or frames.size == 0:
+        shape = " or (T, H, W, 1)" if config.channels == 1 else ""
+        raise VideoError(
+            f"{source}: expected uint8 frames of shape (T, H, W, 3){shape}, got {frames.dtype} {frames.shape}"
+        )
     box = (locator or default_locator(config)).locate(frames, source)
     crop = frames[:, box.top : box.bottom, box.left : box.right]
     if config.channels == 1:
-        crop = rgb_to_grey(crop)
+        crop = crop if crop.shape[-1] == 1 else rgb_to_grey(crop)
     elif config.channels != 3:
         raise ValueError(f"model config {config.name!r}: channels must be 1 or 3, not {config.channels}")
     if crop.shape[1:3] == (config.height, config.width):
@@ -98,18 +123,31 @@ def preprocess(
     return normalise(mouth_crops(frames, config, locator, source))
 
 
-def load_clip(path: str | os.PathLike[str], config: ModelConfig, locator: MouthLocator | None = None) -> np.ndarray:
-    """Decode a video and preprocess it for ``config``: ``float32 (T, H, W, C)``. Raises VideoError.
+def load_crops(path: str | os.PathLike[str], config: ModelConfig, locator: MouthLocator | None = None) -> np.ndarray:
+    """Decode a video and crop its mouth for ``config``: ``uint8 (T, config.height, config.width, C)``.
 
-    The result is ``preprocess(read_frames(path), config, locator)``. With a :class:`FixedCrop` (the
-    ``lipnet-notebook`` preset's default) only its box is kept while decoding, which is faster.
+    The result is ``mouth_crops(read_frames(path, grey=decodes_grey(config, locator)), config, locator)``.
+    With a :class:`FixedCrop` only its box is kept while decoding, which is faster.
+
+    Raises:
+        VideoError: the video cannot be decoded or its mouth cannot be located.
     """
     from .video import read_frames
 
     source = str(path)
     locator = locator or default_locator(config)
+    grey = decodes_grey(config, locator)
     if type(locator) is FixedCrop:
         box = locator.box
         inside = FixedCrop(Box(0, box.height, 0, box.width), locator.name)
-        return preprocess(read_frames(path, box=box), config, inside, source)
-    return preprocess(read_frames(path), config, locator, source)
+        return mouth_crops(read_frames(path, box=box, grey=grey), config, inside, source)
+    return mouth_crops(read_frames(path, grey=grey), config, locator, source)
+
+
+def load_clip(path: str | os.PathLike[str], config: ModelConfig, locator: MouthLocator | None = None) -> np.ndarray:
+    """Decode a video and preprocess it for ``config``: ``float32 (T, H, W, C)``. Raises VideoError.
+
+    The result is ``normalise(load_crops(path, config, locator))``: what training, ``lipread eval`` and
+    ``transcribe`` feed the model for a video file.
+    """
+    return normalise(load_crops(path, config, locator))

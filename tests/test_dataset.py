@@ -14,6 +14,7 @@ from lipread.config import get_preset
 from lipread.dataset import Clip, CropCache, find_clips, split_clips
 from lipread.errors import DataError, VideoError
 from lipread.mouth import FixedCrop
+from lipread.preprocess import load_clip, normalise
 
 
 def _grid_names(n: int) -> list[str]:
@@ -133,13 +134,15 @@ def test_crop_cache(tmp_path: Path, grid_clip: Path, monkeypatch: pytest.MonkeyP
     cache = CropCache(tmp_path, config)
     crops = cache.get(clip)
     assert crops.dtype == np.uint8 and crops.shape == (75, 46, 140, 1)
-    assert cache.path(clip) == tmp_path / "fixed-notebook-46x140x1" / "s1_bbaf2n.npy"
+    assert cache.path(clip) == tmp_path / "fixed-notebook-46x140x1-luma" / "s1_bbaf2n.npy"
     assert cache.path(clip).is_file()
+    # the crops the model is trained on are the ones load_clip standardises
+    np.testing.assert_array_equal(normalise(crops), load_clip(grid_clip, config))
 
     def no_decoding(*args: object, **kwargs: object) -> np.ndarray:
         raise AssertionError("the cached clip was decoded again")
 
-    monkeypatch.setattr(dataset, "read_frames", no_decoding)
+    monkeypatch.setattr(dataset, "load_crops", no_decoding)
     np.testing.assert_array_equal(CropCache(tmp_path, config).get(clip), crops)
     # another preprocessing gets its own folder, so it never reads these crops
     assert CropCache(tmp_path, get_preset("lipnet"), FixedCrop()).path(clip).parent.name == "fixed-lipnet-50x100x3"

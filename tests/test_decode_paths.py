@@ -1,5 +1,6 @@
 """The fast decoding paths give exactly what the plain ones give: ``read_frames`` decoding into one preallocated
-array (and growing it), keeping only a box, and ``load_clip`` with a fixed crop converting colour in the box only."""
+array (and growing it), keeping only a box, ``load_clip`` with a fixed crop converting colour in the box only,
+and grey decoding (the luma plane, or grey converted from colour when the plane is not available)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from tiny_onnx import write_tiny_model
 
-from lipread import video
+from lipread import api, video
 from lipread.config import get_preset
 from lipread.errors import VideoError
 from lipread.mouth import GRID_BOX, Box, FixedCrop
@@ -58,9 +60,76 @@ def test_box_larger_than_the_frames(tmp_path: Path) -> None:
 def test_fixed_crop_load_clip_equals_preprocessing_whole_frames(grid_root: Path) -> None:
     config = get_preset("lipnet-notebook")
     for path in (grid_root / "s1" / "bbaf2n.mp4", grid_root / "s1" / "lrae3s.mp4", grid_root / "mpg" / "bbaf2n.mpg"):
-        expected = preprocess(read_frames(path), config, FixedCrop(), str(path))
+        expected = preprocess(read_frames(path, grey=True), config, FixedCrop(), str(path))
         np.testing.assert_array_equal(load_clip(path, config), expected)
         # the lipnet preset with an explicit fixed crop (resized, RGB) takes the same path
         lipnet = get_preset("lipnet")
         expected = preprocess(read_frames(path), lipnet, FixedCrop(), str(path))
         np.testing.assert_array_equal(load_clip(path, lipnet, FixedCrop()), expected)
+
+
+def test_grey_paths_agree(grid_clip: Path, mpg_clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for path in (grid_clip, mpg_clip):
+        grey = read_frames(path, grey=True)
+        assert grey.shape == (75, 288, 360, 1) and grey.dtype == np.uint8
+        np.testing.assert_array_equal(np.stack(list(iter_frames(path, grey=True))), grey)
+        np.testing.assert_array_equal(read_frames(path, box=GRID_BOX, grey=True), grey[:, 190:236, 80:220])
+        np.testing.assert_array_equal(read_frames(path, max_frames=7, start=2, grey=True), grey[2:9])
+        with monkeypatch.context() as m:
+            m.setattr(video, "_BUFFER_BYTES", 3 * grey[0].nbytes)
+            np.testing.assert_array_equal(read_frames(path, grey=True), grey)
+
+
+def test_luma_plane_is_the_grey_of_the_colours(grid_clip: Path, mpg_clip: Path) -> None:
+    """The plane and the decoded colours' grey are the same picture up to the codec's range: an affine map
+    with slope 255/219 (16-235 stretched to 0-255), a grey level or so apart after it."""
+    for path in (grid_clip, mpg_clip):
+        luma = read_frames(path, box=GRID_BOX, grey=True).astype(np.float64).ravel()
+        rgb = read_frames(path, box=GRID_BOX)
+        grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in rgb]).astype(np.float64).ravel()
+        slope, intercept = np.polyfit(luma, grey, 1)
+        assert slope == pytest.approx(255 / 219, abs=0.02) and intercept == pytest.approx(-16 * 255 / 219, abs=3)
+        assert np.abs(slope * luma + intercept - grey).mean() < 1.0
+
+
+def test_grey_without_the_luma_plane(grid_clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pixel format whose first plane is not luma, or an OpenCV that converts to BGR anyway: grey is then
+    converted from the decoded colours (OpenCV's BT.601 grey), on every path."""
+    rgb = read_frames(grid_clip)
+    expected = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in rgb])[..., None]
+    assert np.abs(expected.astype(int) - read_frames(grid_clip, grey=True)).mean() > 1  # not the plane
+    for patch in ("formats", "ignored"):
+        with monkeypatch.context() as m:
+            if patch == "formats":
+                m.setattr(video, "LUMA_FORMATS", frozenset())
+            else:
+                m.setattr(video, "_luma_plane", lambda cap: True)  # asked for, but BGR comes back
+            np.testing.assert_array_equal(read_frames(grid_clip, grey=True), expected)
+            np.testing.assert_array_equal(read_frames(grid_clip, box=GRID_BOX, grey=True), expected[:, 190:236, 80:220])
+            np.testing.assert_array_equal(np.stack(list(iter_frames(grid_clip, grey=True))), expected)
+
+
+def test_transcribe_reads_a_grey_model_as_training_does(tmp_path: Path, grid_clip: Path, mpg_clip: Path) -> None:
+    """``transcribe`` (streaming frames) and ``load_clip`` / the training cache feed a grey model the same input."""
+    config = get_preset("lipnet-notebook")
+    runner = api.Transcriber(write_tiny_model(tmp_path / "grey.onnx", config=config), decoder="greedy", threads=1)
+    for path in (grid_clip, mpg_clip):
+        prepared = runner.prepare(path).frames
+        assert prepared is not None
+        np.testing.assert_array_equal(prepared, load_clip(path, config))
+
+
+def test_small_videos_decode_on_one_thread(tmp_path: Path, grid_clip: Path) -> None:
+    """GRID-sized frames: one decoding thread (faster for them); larger frames: FFmpeg's own choice."""
+    big = tmp_path / "big.mp4"
+    writer = cv2.VideoWriter(str(big), cv2.VideoWriter_fourcc(*"mp4v"), 25, (640, 480))
+    for i in range(3):
+        writer.write(np.full((480, 640, 3), 60 * i, np.uint8))
+    writer.release()
+    for path, one in ((grid_clip, True), (big, False)):
+        cap = video._open(path)
+        try:
+            assert (cap.get(cv2.CAP_PROP_N_THREADS) == 1) == one, path
+        finally:
+            cap.release()
+    assert read_frames(big).shape == (3, 480, 640, 3)

@@ -126,9 +126,9 @@ def test_minute_clip_holds_a_bounded_number_of_frames(
         nonlocal alive
         alive -= 1
 
-    def tracked(path: Path, start: int = 0) -> Iterator[np.ndarray]:
+    def tracked(path: Path, start: int = 0, grey: bool = False) -> Iterator[np.ndarray]:
         nonlocal alive, most
-        for frame in iter_frames(path, start):
+        for frame in iter_frames(path, start, grey):
             weakref.finalize(frame, freed)
             alive += 1
             most = max(most, alive)

@@ -10,7 +10,7 @@ import pytest
 from lipread.config import get_preset
 from lipread.errors import VideoError
 from lipread.mouth import GRID_BOX, Box, FixedCrop
-from lipread.preprocess import load_clip, mouth_crops, normalise, preprocess, rgb_to_grey
+from lipread.preprocess import decodes_grey, load_clip, load_crops, mouth_crops, normalise, preprocess, rgb_to_grey
 from lipread.video import read_frames
 
 CLIPS = ["bbaf2n", "bris5a", "lgbm4p", "pbap1a", "prwq3s", "sgbxzp"]
@@ -29,14 +29,31 @@ def notebook_load_video(frames: np.ndarray) -> np.ndarray:
 
 
 def test_notebook_preset_reproduces_load_video(grid_root: Path) -> None:
+    """RGB frames in memory: the notebook's formulas to within 1e-3."""
     config = get_preset("lipnet-notebook")
     for name in CLIPS:
-        path = grid_root / "s1" / f"{name}.mp4"
-        ours = load_clip(path, config)
-        reference = notebook_load_video(read_frames(path))
+        frames = read_frames(grid_root / "s1" / f"{name}.mp4")
+        ours = preprocess(frames, config)
+        reference = notebook_load_video(frames)
         assert ours.dtype == np.float32
         assert ours.shape == reference.shape == (75, 46, 140, 1)
         assert np.abs(ours - reference).max() <= 1e-3, name
+
+
+def test_notebook_preset_reads_the_luma_plane(grid_root: Path) -> None:
+    """From a file, the grey preset standardises the video's own luma plane: a few grey levels from the
+    notebook's grey of the decoded colours: after standardisation at most 0.104 and 0.013 on average over
+    30 speaker-1 clips."""
+    config = get_preset("lipnet-notebook")
+    assert decodes_grey(config) and not decodes_grey(get_preset("lipnet"))
+    for name in CLIPS:
+        path = grid_root / "s1" / f"{name}.mp4"
+        ours = load_clip(path, config)
+        luma = read_frames(path, grey=True)[:, 190:236, 80:220]
+        np.testing.assert_array_equal(ours, normalise(luma))
+        np.testing.assert_array_equal(load_crops(path, config), luma)
+        difference = np.abs(ours - notebook_load_video(read_frames(path)))
+        assert difference.max() <= 0.15 and difference.mean() <= 0.02, name
 
 
 @pytest.mark.tensorflow
