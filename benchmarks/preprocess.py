@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")  # the luma-plane loop would warn once per frame
 
 from collections.abc import Callable
 from typing import Any
