@@ -14,6 +14,7 @@ __all__ = [
     "GRAMMAR",
     "LETTERS",
     "PREPOSITIONS",
+    "SLOT_NAMES",
     "SPEAKERS",
     "UNSEEN_SPEAKERS",
     "WORDS",
@@ -30,6 +31,9 @@ ADVERBS = ("again", "now", "please", "soon")
 
 GRAMMAR: tuple[tuple[str, ...], ...] = (COMMANDS, COLOURS, PREPOSITIONS, LETTERS, DIGITS, ADVERBS)
 """The six word slots of a GRID sentence, in order."""
+
+SLOT_NAMES = ("command", "colour", "preposition", "letter", "digit", "adverb")
+"""The names of :data:`GRAMMAR`'s six word slots, in order."""
 
 WORDS: frozenset[str] = frozenset(w for slot in GRAMMAR for w in slot)
 """Every word GRID sentences use (51 words)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["cer", "edit_distance", "sentence_accuracy", "summarise", "wer"]
+__all__ = ["cer", "edit_distance", "missed_words", "sentence_accuracy", "summarise", "wer"]
 
 
 def edit_distance(reference: Sequence[object], hypothesis: Sequence[object]) -> int:
@@ -18,6 +18,37 @@ def edit_distance(reference: Sequence[object], hypothesis: Sequence[object]) -> 
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
         previous = current
     return previous[-1]
+
+
+def missed_words(reference: Sequence[object], hypothesis: Sequence[object]) -> tuple[list[bool], int]:
+    """Which reference words a hypothesis gets wrong, by an optimal word alignment.
+
+    Returns:
+        ``(missed, inserted)``: ``missed[i]`` is True when reference word ``i`` is substituted or deleted,
+        and ``inserted`` counts the hypothesis words aligned to no reference word, so that
+        ``sum(missed) + inserted == edit_distance(reference, hypothesis)``. Among equally short alignments,
+        the one kept prefers substitutions, then deletions, while tracing back from the end.
+    """
+    n, m = len(reference), len(hypothesis)
+    table = [[i + j if i == 0 or j == 0 else 0 for j in range(m + 1)] for i in range(n + 1)]
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            same = reference[i - 1] == hypothesis[j - 1]
+            table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + (not same))
+    missed = [False] * n
+    inserted = 0
+    i, j = n, m
+    while i > 0 or j > 0:
+        if i > 0 and j > 0 and table[i][j] == table[i - 1][j - 1] + (reference[i - 1] != hypothesis[j - 1]):
+            missed[i - 1] = reference[i - 1] != hypothesis[j - 1]
+            i, j = i - 1, j - 1
+        elif i > 0 and table[i][j] == table[i - 1][j] + 1:
+            missed[i - 1] = True
+            i -= 1
+        else:
+            inserted += 1
+            j -= 1
+    return missed, inserted
 
 
 def cer(reference: str, hypothesis: str) -> float:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lipread.metrics import cer, edit_distance, sentence_accuracy, summarise, wer
+from lipread.metrics import cer, edit_distance, missed_words, sentence_accuracy, summarise, wer
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,36 @@ def test_zero_iff_equal_and_symmetric(a: str, b: str) -> None:
 @given(a=_text, b=_text, c=_text)
 def test_triangle_inequality(a: str, b: str, c: str) -> None:
     assert edit_distance(a, c) <= edit_distance(a, b) + edit_distance(b, c)
+
+
+@given(a=_text, b=_text)
+def test_missed_words_account_for_every_edit(a: str, b: str) -> None:
+    ref, hyp = a.split(), b.split()
+    missed, inserted = missed_words(ref, hyp)
+    assert len(missed) == len(ref)
+    assert sum(missed) + inserted == edit_distance(ref, hyp)
+    assert inserted >= len(hyp) - len(ref)
+    # a word missed nowhere in the hypothesis was surely missed
+    assert all(m for w, m in zip(ref, missed) if w not in hyp)
+
+
+@given(a=st.lists(st.sampled_from("ab"), max_size=8), b=st.lists(st.sampled_from("ab"), max_size=8))
+def test_missed_words_by_position_when_that_is_optimal(a: list[str], b: list[str]) -> None:
+    """When pairing words by position costs no more than the best alignment, those pairs are the ones blamed."""
+    b = (b + a)[: len(a)]
+    if edit_distance(a, b) == sum(x != y for x, y in zip(a, b)):
+        assert missed_words(a, b) == ([x != y for x, y in zip(a, b)], 0)
+
+
+def test_missed_words_cases() -> None:
+    assert missed_words(["bin", "blue", "at", "f", "two", "now"], ["bin", "blue", "at", "f", "two", "now"]) == (
+        [False] * 6,
+        0,
+    )
+    assert missed_words(["bin", "blue", "at", "f", "two", "now"], ["bin", "at", "f", "two", "now"]) == (
+        [False, True, False, False, False, False],
+        0,
+    )
+    assert missed_words(["bin", "blue"], ["bin", "red", "blue"]) == ([False, False], 1)
+    assert missed_words(["bin", "blue"], []) == ([True, True], 0)
+    assert missed_words([], ["bin"]) == ([], 1)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lipread import cli
+import lipread
+from lipread import cli, grid
 from lipread.align import Word as AlignedWord
 from lipread.commands import eval as eval_command
 from lipread.commands import transcribe as transcribe_command
@@ -173,6 +174,22 @@ def test_eval_prints_metrics(tiny: Path, small_grid: Path, capsys: pytest.Captur
     for label in ("CER: ", "WER: ", "sentence accuracy: "):
         assert re.search(rf"^{label}\d+\.\d\d%$", out, re.M), label
     assert re.search(r"word boundaries: median error [\d.]+ ms at starts, [\d.]+ ms at ends \(4 clips", out)
+    assert re.search(r"^word errors by slot: command [\d.]+%, colour [\d.]+%, .*, adverb [\d.]+%$", out, re.M)
+
+
+def test_eval_errors_by_slot(tiny: Path, small_grid: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With the grammar decoder every transcript is a GRID sentence, so a slot's error rate is the share of
+    clips whose word in that slot differs from the reference's."""
+    argv = ["eval", str(small_grid), "--model", str(tiny), "--split", "all", "--decoder", "grammar", "--json"]
+    assert run_command(eval_command, argv) == 0
+    rates = json.loads(capsys.readouterr().out)["slot_error_rates"]
+    assert list(rates) == list(grid.SLOT_NAMES)
+    clips = sorted((small_grid / "s1").glob("*.mp4"))
+    texts = [t.text.split() for t in lipread.transcribe(clips, model=tiny, decoder="grammar")]
+    refs = [grid.sentence_from_name(c.stem).split() for c in clips]
+    expected = [sum(r[i] != h[i] for r, h in zip(refs, texts)) / len(clips) for i in range(6)]
+    assert list(rates.values()) == pytest.approx(expected)
+    assert 0 < sum(expected) < 6  # the tiny model gets some words right and some wrong
 
 
 def test_eval_json_and_max_clips(tiny: Path, small_grid: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,10 @@ trained on; ``--split all`` evaluates every clip.
 Word timing: for each clip with a GRID ``.align`` file whose predicted word count equals the reference's,
 predicted and reference words are paired by position and the absolute differences of their start and end
 times are collected; the medians over all pairs are reported in milliseconds.
+
+Errors by word slot: over the clips whose reference is a GRID sentence, the share of each slot's words
+(command, colour, preposition, letter, digit, adverb) that the transcript substitutes or leaves out, by an
+optimal word alignment (:func:`lipread.metrics.missed_words`).
 """
 
 from __future__ import annotations
@@ -84,7 +88,9 @@ def evaluate(
 
     Keys: ``data``, ``split``, ``clips`` (evaluated), ``failed`` (unreadable, reported on stderr),
     ``model``, ``backend``, ``decoder``, ``beam_width``, ``cer``, ``wer``, ``sentence_accuracy``,
-    ``timed_clips``, ``median_start_error_ms``, ``median_end_error_ms`` (None without usable alignments).
+    ``timed_clips``, ``median_start_error_ms``, ``median_end_error_ms`` (None without usable alignments),
+    ``slot_error_rates`` (``{slot: rate}`` over :data:`lipread.grid.SLOT_NAMES`; None when no reference is a
+    GRID sentence).
 
     Raises:
         DataError: no clips, a split that leaves no validation clips, or no clip could be read.
@@ -94,7 +100,8 @@ def evaluate(
     from ..align import load_alignment
     from ..api import Transcriber
     from ..dataset import find_clips, split_clips
-    from ..metrics import summarise
+    from ..grid import SLOT_NAMES, is_grid_sentence
+    from ..metrics import missed_words, summarise
 
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; use {', '.join(SPLITS)}")
@@ -111,6 +118,8 @@ def evaluate(
     starts: list[float] = []
     ends: list[float] = []
     timed = failed = 0
+    slot_misses = [0] * len(SLOT_NAMES)
+    grid_refs = 0
     with tqdm(total=len(clips), unit="clip", disable=not progress or len(clips) <= 1, file=sys.stderr) as bar:
         for i in range(0, len(clips), batch_size):
             batch, prepared = [], []
@@ -124,6 +133,10 @@ def evaluate(
             for clip, t in zip(batch, runner.run(prepared)):
                 refs.append(clip.text)
                 hyps.append(t.text)
+                if is_grid_sentence(clip.text):
+                    grid_refs += 1
+                    missed, _ = missed_words(clip.text.split(), t.text.split())
+                    slot_misses = [a + b for a, b in zip(slot_misses, missed)]
                 if clip.alignment is not None:
                     start_errors, end_errors = boundary_errors(t.words, load_alignment(clip.alignment).words)
                     timed += bool(start_errors)
@@ -145,6 +158,7 @@ def evaluate(
         "timed_clips": timed,
         "median_start_error_ms": _median_ms(starts),
         "median_end_error_ms": _median_ms(ends),
+        "slot_error_rates": {n: m / grid_refs for n, m in zip(SLOT_NAMES, slot_misses)} if grid_refs else None,
     }
 
 
@@ -166,6 +180,9 @@ def _report(r: dict[str, Any]) -> str:
         )
     else:
         lines.append("word boundaries: no clip with an alignment and a matching word count")
+    if r["slot_error_rates"] is not None:
+        rates = ", ".join(f"{slot} {100 * rate:.1f}%" for slot, rate in r["slot_error_rates"].items())
+        lines.append(f"word errors by slot: {rates}")
     return "\n".join(lines)
 
 
