@@ -61,7 +61,7 @@ def _open(path: str | os.PathLike[str]):  # type: ignore[no-untyped-def]
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     _silence_opencv(cv2)
     cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
-    if not cap.isOpened() or _pixels(cap) > ONE_THREAD_PIXELS:
+    if not cap.isOpened() or np.prod(_declared_size(cap)) > ONE_THREAD_PIXELS:
         cap.release()  # large frames (or an OpenCV without the parameter): FFmpeg's own choice of threads
         cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
     if not cap.isOpened():
@@ -76,12 +76,6 @@ ONE_THREAD_PIXELS = 160_000
 For frames this small FFmpeg's frame threads cost more than they save: a GRID clip decodes in 19 ms of CPU
 and wall time on one thread against 30 ms of CPU and 23 ms of wall time with the default threads (2 cores).
 Larger frames keep the default, which shortens wall time."""
-
-
-def _pixels(cap) -> float:  # type: ignore[no-untyped-def]
-    import cv2
-
-    return float(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) * float(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
 
 
 def _silence_opencv(cv2) -> None:  # type: ignore[no-untyped-def]
@@ -127,7 +121,6 @@ def iter_frames(path: str | os.PathLike[str], start: int = 0, grey: bool = False
         VideoError: the file is missing, empty or not decodable (on the first ``next``); a frame is too
             large; the file yields no frames, or far fewer than it declares (when the frames run out).
     """
-    import cv2
 
     p = Path(path)
     cap = _open(p)
@@ -138,17 +131,13 @@ def iter_frames(path: str | os.PathLike[str], start: int = 0, grey: bool = False
             ok, frame = cap.read()
             if not ok or frame is None:
                 break
-            if index == start and luma:
-                luma = frame.ndim == 2 and frame.dtype == np.uint8 and frame.shape == _declared_size(cap)
+            if index == start:
+                luma = luma and _is_luma_plane(cap, frame)
             index += 1
-            if luma:
-                yield _check_size(p, frame)[:, :, None]
-                continue
-            bgr = _three_channels(p, frame)
-            if grey:
-                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)[:, :, None]
-            else:
-                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr)  # in place: one new array per frame
+            frame = _check_size(p, frame) if luma else _three_channels(p, frame)
+            out = np.empty((*frame.shape[:2], 1), np.uint8) if grey else frame  # RGB in place
+            _convert(frame, grey, luma, out)
+            yield out
         _check_complete(p, cap, index)
         if index <= start:
             raise VideoError(f"{p}: no frames could be decoded")
@@ -257,7 +246,6 @@ def _decode_into(  # type: ignore[no-untyped-def]
     luma plane, which is used when the first frame is one 8-bit plane of the declared size) or converted.
     The array is sized from the declared frame count and doubled when that was too low.
     """
-    import cv2
 
     limit = max_frames if max_frames is not None else -1
     out = np.empty((0, 0, 0, 1 if grey else 3), np.uint8)
@@ -270,7 +258,7 @@ def _decode_into(  # type: ignore[no-untyped-def]
         if not ok or frame is None:
             return out[:n], True
         if n == 0:
-            luma = luma and frame.ndim == 2 and frame.dtype == np.uint8 and frame.shape == _declared_size(cap)
+            luma = luma and _is_luma_plane(cap, frame)
             frame = _check_size(p, frame) if luma else _three_channels(p, frame)
             height, width = frame.shape[:2]
             if box is not None:
@@ -292,14 +280,27 @@ def _decode_into(  # type: ignore[no-untyped-def]
             out = np.concatenate([out, np.empty_like(out)])
         if box is not None or grey:
             scratch = frame
-        if luma:
-            out[n, :, :, 0] = frame[rows, cols]
-        elif grey:
-            cv2.cvtColor(frame[rows, cols], cv2.COLOR_BGR2GRAY, dst=out[n, :, :, 0])
-        else:
-            cv2.cvtColor(frame[rows, cols], cv2.COLOR_BGR2RGB, dst=out[n])
+        _convert(frame[rows, cols], grey, luma, out[n])
         n += 1
     return out[:n], False
+
+
+def _is_luma_plane(cap, frame: np.ndarray) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a frame read after asking for the luma plane is that plane: one 8-bit plane of the declared size."""
+    return frame.ndim == 2 and frame.dtype == np.uint8 and frame.shape == _declared_size(cap)
+
+
+def _convert(frame: np.ndarray, grey: bool, luma: bool, dst: np.ndarray) -> None:
+    """Write a decoded frame (BGR, or the luma plane when ``luma``) into ``dst``: RGB ``(H, W, 3)`` or grey
+    ``(H, W, 1)``. For RGB ``dst`` may be ``frame`` itself."""
+    import cv2
+
+    if luma:
+        dst[:, :, 0] = frame
+    elif grey:
+        cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY, dst=dst[:, :, 0])
+    else:
+        cv2.cvtColor(frame, cv2.COLOR_BGR2RGB, dst=dst)
 
 
 def _declared_size(cap) -> tuple[int, int]:  # type: ignore[no-untyped-def]
