@@ -23,7 +23,7 @@ from tiny_onnx import write_tiny_model
 
 import lipread
 from lipread import models
-from lipread.config import LIPNET
+from lipread.config import LIPNET, get_preset
 from lipread.ctc import greedy_decode
 from lipread.preprocess import load_clip
 from lipread.video import read_frames
@@ -215,3 +215,13 @@ def test_checkpoint_runs_on_torch(tmp_path: Path, grid_clip: Path) -> None:
     assert t.backend == "torch" and t.model == str(ckpt) and is_grid_sentence(t.text)
     with pytest.raises(BackendError, match="threads"):
         lipread.load_model(ckpt, threads=2)
+
+
+def test_transcribe_reads_a_grey_model_as_training_does(tmp_path: Path, grid_clip: Path, mpg_clip: Path) -> None:
+    """``transcribe`` (streaming frames) and ``load_clip`` / the training cache feed a grey model the same input."""
+    config = get_preset("lipnet-notebook")
+    runner = api.Transcriber(write_tiny_model(tmp_path / "grey.onnx", config=config), decoder="greedy", threads=1)
+    for path in (grid_clip, mpg_clip):
+        prepared = runner.prepare(path).frames
+        assert prepared is not None
+        np.testing.assert_array_equal(prepared, load_clip(path, config))

@@ -9,9 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from tiny_onnx import write_tiny_model
 
-from lipread import api, video
+from lipread import video
 from lipread.config import get_preset
 from lipread.errors import VideoError
 from lipread.mouth import GRID_BOX, Box, FixedCrop
@@ -107,16 +106,6 @@ def test_grey_without_the_luma_plane(grid_clip: Path, monkeypatch: pytest.Monkey
             np.testing.assert_array_equal(read_frames(grid_clip, grey=True), expected)
             np.testing.assert_array_equal(read_frames(grid_clip, box=GRID_BOX, grey=True), expected[:, 190:236, 80:220])
             np.testing.assert_array_equal(np.stack(list(iter_frames(grid_clip, grey=True))), expected)
-
-
-def test_transcribe_reads_a_grey_model_as_training_does(tmp_path: Path, grid_clip: Path, mpg_clip: Path) -> None:
-    """``transcribe`` (streaming frames) and ``load_clip`` / the training cache feed a grey model the same input."""
-    config = get_preset("lipnet-notebook")
-    runner = api.Transcriber(write_tiny_model(tmp_path / "grey.onnx", config=config), decoder="greedy", threads=1)
-    for path in (grid_clip, mpg_clip):
-        prepared = runner.prepare(path).frames
-        assert prepared is not None
-        np.testing.assert_array_equal(prepared, load_clip(path, config))
 
 
 def test_small_videos_decode_on_one_thread(tmp_path: Path, grid_clip: Path) -> None:
