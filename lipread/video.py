@@ -255,11 +255,13 @@ def _decode_into(  # type: ignore[no-untyped-def]
     scratch: np.ndarray | None = None
     rows, cols = slice(None), slice(None)
     whole = box is None and not grey  # whole RGB frames: decoded in place, converted at the end
+    ended = False
     while n != limit:
         target = out[n] if whole and n < len(out) else scratch
         ok, frame = cap.read(target) if target is not None else cap.read()
         if not ok or frame is None:
-            return _to_rgb(out[:n]) if whole else out[:n], True
+            ended = True
+            break
         if n == 0:
             luma = luma and _is_luma_plane(cap, frame)
             frame = _check_size(p, frame) if luma else _three_channels(p, frame)
@@ -272,8 +274,8 @@ def _decode_into(  # type: ignore[no-untyped-def]
                     )
                 rows, cols = slice(box.top, box.bottom), slice(box.left, box.right)
             shape = frame.shape
-            kept = frame[rows, cols, :1] if grey and not luma else frame[rows, cols]
-            out = np.empty((_capacity(cap, limit, kept.size), *kept.shape[:2], out.shape[3]), np.uint8)
+            h, w, c = *frame[rows, cols].shape[:2], out.shape[3]
+            out = np.empty((_capacity(cap, limit, h * w * c), h, w, c), np.uint8)
         elif frame.shape != shape:
             if not luma:
                 frame = _three_channels(p, frame)
@@ -288,7 +290,7 @@ def _decode_into(  # type: ignore[no-untyped-def]
             scratch = frame
             _convert(frame[rows, cols], grey, luma, out[n])
         n += 1
-    return _to_rgb(out[:n]) if whole else out[:n], False
+    return _to_rgb(out[:n]) if whole else out[:n], ended
 
 
 def _to_rgb(frames: np.ndarray) -> np.ndarray:
