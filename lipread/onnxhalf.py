@@ -1,22 +1,60 @@
-"""Halving an exported ONNX model's size: float32 weights stored as float16, computed in float32.
+"""Halving an exported ONNX model's size: float32 weights stored in 16 bits, computed in float32.
 
-Every float32 initializer of at least ``min_size`` elements is stored as float16 and followed by a ``Cast``
-back to float32, so the graph computes exactly as before on weights rounded to half precision (about three
-significant decimal digits). Inputs, outputs and arithmetic stay float32: no speed is lost on CPUs without
-fast half-precision arithmetic. With ``exact_only``, only the initializers float16 holds without rounding are
-stored so, and the outputs stay bit for bit the same.
+Two ways, each putting a stored initializer behind a node that turns it back into float32 weights, so inputs,
+outputs and arithmetic stay float32 (no speed is lost on CPUs without fast half-precision arithmetic):
+
+- :func:`store_weights_fp16`: float16 weights and a ``Cast``, which computes exactly as before on weights
+  rounded to half precision (about three significant decimal digits). With ``exact_only``, only the
+  initializers float16 holds without rounding are stored so, and the outputs stay bit for bit the same.
+- :func:`store_weights_fixed16`: the initializers that already are 16-bit fixed point (:mod:`lipread.fixed16`;
+  for example exported from a checkpoint that stored them so) as ``int16``, a ``Cast`` and a ``Mul`` by their
+  power-of-two scales. Lossless: the outputs stay bit for bit the same.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .fixed16 import exact_fixed16
 from .weights import atomic_write
 
-__all__ = ["store_weights_fp16"]
+__all__ = ["store_weights_fixed16", "store_weights_fp16"]
+
+Encoder = Callable[[str, np.ndarray], "tuple[list[Any], list[Any]] | None"]
+"""``(name, float32 values) -> (initializers, nodes)`` that compute the tensor ``name``, or None to keep it."""
+
+
+def _rewrite(src: str | os.PathLike[str], dst: str | os.PathLike[str], min_size: int, encode: Encoder) -> Path:
+    """Replace each float32 initializer of at least ``min_size`` elements that ``encode`` takes by the
+    initializers and nodes it returns (placed before every other node); write ``dst`` atomically."""
+    import onnx
+    from onnx import TensorProto, numpy_helper
+
+    model = onnx.load(str(src))
+    graph = model.graph
+    kept, added = [], []
+    for init in graph.initializer:
+        stored = None
+        if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= min_size:
+            stored = encode(init.name, numpy_helper.to_array(init))
+        if stored is None:
+            kept.append(init)
+            continue
+        kept += stored[0]
+        added += stored[1]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    nodes = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(added + nodes)
+    onnx.checker.check_model(model)
+    atomic_write(dst, model.SerializeToString())
+    return Path(dst)
 
 
 def store_weights_fp16(
@@ -35,31 +73,49 @@ def store_weights_fp16(
     Returns:
         ``dst``.
     """
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    model = onnx.load(str(src))
-    graph = model.graph
-    kept, casts = [], []
-    for init in graph.initializer:
-        if init.data_type != TensorProto.FLOAT or int(np.prod(init.dims)) < min_size:
-            kept.append(init)
-            continue
-        full = numpy_helper.to_array(init)
+    def encode(name: str, full: np.ndarray) -> tuple[list[Any], list[Any]] | None:
         values = full.astype(np.float16)
         if exact_only and not np.array_equal(values.astype(np.float32), full):
-            kept.append(init)
-            continue
-        half_name = f"{init.name}__fp16"
-        half = numpy_helper.from_array(values, half_name)
-        kept.append(half)
-        cast = helper.make_node("Cast", [half_name], [init.name], to=TensorProto.FLOAT, name=f"{init.name}__cast")
-        casts.append(cast)
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
-    nodes = list(graph.node)
-    del graph.node[:]
-    graph.node.extend(casts + nodes)
-    onnx.checker.check_model(model)
-    atomic_write(dst, model.SerializeToString())
-    return Path(dst)
+            return None
+        half = numpy_helper.from_array(values, f"{name}__fp16")
+        cast = helper.make_node("Cast", [half.name], [name], to=TensorProto.FLOAT, name=f"{name}__cast")
+        return [half], [cast]
+
+    return _rewrite(src, dst, min_size, encode)
+
+
+def store_weights_fixed16(src: str | os.PathLike[str], dst: str | os.PathLike[str], min_size: int = 16) -> Path:
+    """Rewrite the ONNX model ``src`` into ``dst`` with the float32 weights that are exactly 16-bit fixed
+    point along one of their axes stored as int16 and power-of-two scales (the others are left as they are).
+
+    The outputs do not change at all. Use it on a model exported from a checkpoint with fixed-point tensors
+    (:func:`lipread.weights.save_checkpoint` with ``fixed16``), whose exported weights keep those values, even
+    when the export transposes them or reorders their rows.
+
+    Args:
+        src: the ONNX model to read.
+        dst: where to write the result, atomically (may be ``src``).
+        min_size: initializers with fewer elements stay as they are.
+
+    Returns:
+        ``dst``.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    def encode(name: str, full: np.ndarray) -> tuple[list[Any], list[Any]] | None:
+        found = exact_fixed16(full)
+        if found is None:
+            return None
+        q, scale, axis = found
+        shape = [len(scale) if i == axis else 1 for i in range(q.ndim)]
+        stored = numpy_helper.from_array(q, f"{name}__int16")
+        scales = numpy_helper.from_array(scale.reshape(shape), f"{name}__scale")
+        nodes = [
+            helper.make_node("Cast", [stored.name], [f"{name}__float"], to=TensorProto.FLOAT, name=f"{name}__cast"),
+            helper.make_node("Mul", [f"{name}__float", scales.name], [name], name=f"{name}__scale"),
+        ]
+        return [stored, scales], nodes
+
+    return _rewrite(src, dst, min_size, encode)

@@ -4,12 +4,17 @@ Tensor names and layouts are those of ``lipread_torch``'s ``state_dict()``; ever
 from them. The metadata holds ``format`` (``"lipread"``), ``version``, ``config`` (a :class:`ModelConfig`),
 ``vocabulary``, ``trained_on`` and ``metrics``. Safetensors holds only raw arrays, so loading a checkpoint
 can never run code.
+
+A tensor is stored as float32, float16, or 16-bit fixed point (:mod:`lipread.fixed16`): ``int16`` values under
+its own name and one power-of-two scale per index of its first axis, ``float32``, under ``<name>:scale``.
+:func:`load_checkpoint` reads fixed-point tensors back as float32, so every reader sees canonical names only.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +23,23 @@ import numpy as np
 
 from .config import ModelConfig
 from .errors import CheckpointError
+from .fixed16 import from_fixed16, to_fixed16
 
-__all__ = ["FORMAT", "VERSION", "Checkpoint", "atomic_write", "load_checkpoint", "read_metadata", "save_checkpoint"]
+__all__ = [
+    "FORMAT",
+    "SCALE_SUFFIX",
+    "VERSION",
+    "Checkpoint",
+    "atomic_write",
+    "load_checkpoint",
+    "read_metadata",
+    "save_checkpoint",
+]
 
 FORMAT = "lipread"
 VERSION = 1
+SCALE_SUFFIX = ":scale"
+"""A fixed-point tensor ``name`` has its scales under ``name + SCALE_SUFFIX`` (no canonical name has a colon)."""
 
 
 @dataclass
@@ -31,7 +48,8 @@ class Checkpoint:
 
     Attributes:
         config: the model's configuration.
-        tensors: canonical name -> array (float32, or float16 when stored so; see ``as_float32``).
+        tensors: canonical name -> array (float32, or float16 when stored so; see ``as_float32``; tensors
+            stored in fixed point are read back as float32).
         trained_on: free-form description of the training data (JSON object).
         metrics: measured metrics, e.g. ``{"val_wer_beam": 0.03}``.
     """
@@ -77,6 +95,7 @@ def save_checkpoint(
     trained_on: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
     dtype: str | None = None,
+    fixed16: Collection[str] = (),
 ) -> Path:
     """Write a canonical checkpoint atomically.
 
@@ -88,16 +107,25 @@ def save_checkpoint(
         metrics: measured metrics (e.g. ``{"val_wer_beam": 0.03}``), stored as JSON in the metadata.
         dtype: ``"float16"`` to store floating-point tensors at half precision (half the size), or None
             to keep them as given.
+        fixed16: names of tensors to store in 16-bit fixed point instead (half the size of float32, and
+            closer to it than float16; see :mod:`lipread.fixed16`), per index of their first axis.
 
     Returns:
         The path written.
     """
     from safetensors.numpy import save
 
+    unknown = sorted(set(fixed16) - set(tensors))
+    if unknown:
+        raise ValueError(f"fixed16 names tensors the checkpoint does not have: {unknown}")
     arrays = {}
     for name, value in tensors.items():
         a = np.ascontiguousarray(np.asarray(value))
-        if dtype is not None and a.dtype.kind == "f":
+        if name in fixed16:
+            if a.dtype.kind != "f" or a.ndim == 0:
+                raise ValueError(f"{name}: only floating-point arrays of 1 or more dimensions can be fixed point")
+            a, arrays[name + SCALE_SUFFIX] = to_fixed16(a)
+        elif dtype is not None and a.dtype.kind == "f":
             a = a.astype(dtype)
         arrays[name] = a
     metadata = {
@@ -203,4 +231,27 @@ def load_checkpoint(path: str | os.PathLike[str], expect: ModelConfig | None = N
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: cannot read tensors: {e}") from None
-    return Checkpoint(config=config, tensors=tensors, trained_on=meta["trained_on"], metrics=meta["metrics"])
+    return Checkpoint(
+        config=config, tensors=_read_fixed16(path, tensors), trained_on=meta["trained_on"], metrics=meta["metrics"]
+    )
+
+
+def _read_fixed16(path: Path, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``tensors`` with each fixed-point tensor and its ``:scale`` replaced by its float32 values."""
+    out = {}
+    for name, value in tensors.items():
+        if name.endswith(SCALE_SUFFIX):
+            if name[: -len(SCALE_SUFFIX)] not in tensors:
+                raise CheckpointError(f"{path}: {name!r} scales a tensor the checkpoint does not have")
+            continue
+        scale = tensors.get(name + SCALE_SUFFIX)
+        if scale is not None:
+            fits = value.dtype == np.int16 and value.ndim > 0 and scale.shape == value.shape[:1]
+            if not fits or scale.dtype != np.float32:
+                raise CheckpointError(
+                    f"{path}: fixed-point tensor {name!r} must be int16 with float32 scales of shape "
+                    f"{value.shape[:1]}; found {value.dtype} {value.shape} and {scale.dtype} {scale.shape}"
+                )
+            value = from_fixed16(value, scale)
+        out[name] = value
+    return out

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+load_file = pytest.importorskip("safetensors.numpy").load_file
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from lipread.config import ConvBlock, get_preset  # noqa: E402
-from lipread.weights import load_checkpoint, save_checkpoint  # noqa: E402
+from lipread.fixed16 import from_fixed16, to_fixed16  # noqa: E402
+from lipread.weights import SCALE_SUFFIX, load_checkpoint, save_checkpoint  # noqa: E402
 from lipread_torch import backend  # noqa: E402
 from lipread_torch.wrapper import canonical_state  # noqa: E402
 
@@ -60,17 +62,21 @@ def test_builds_files_and_a_measured_card(grid_root: Path, tmp_path: Path) -> No
     out = tmp_path / "models"
     tool = _tool()
     both = 2 * sum(v.nbytes for v in tensors.values())
-    limit_mb = (both * 3 // 4 + tool.HEADROOM) / 1e6  # a quarter too many: large tensors must be float16
+    limit_mb = (both * 3 // 4 + tool.HEADROOM) / 1e6  # a quarter too many: large tensors must be 16-bit
 
     results = tool.build(run, grid_root, ["lipread train grid -o run"], out, "m", max_clips=2, size_limit_mb=limit_mb)
 
     shipped = load_checkpoint(out / "m.safetensors")
     assert shipped.config == SMALL and shipped.trained_on == trained_on
-    half = set(results["float16"])
-    assert half and all(shipped.tensors[k].dtype == np.float16 for k in half)
-    assert all(v.dtype == np.float32 for k, v in shipped.tensors.items() if k not in half)
+    fixed = set(results["fixed16"])
+    raw = load_file(str(out / "m.safetensors"))
+    assert fixed and all(raw[k].dtype == np.int16 and k + SCALE_SUFFIX in raw for k in fixed)
+    assert all(raw[k].dtype == np.float32 for k in shipped.tensors if k not in fixed and k in raw)
+    assert not any(k.startswith("frontend.") for k in fixed)  # the export folds batch norm into those
+    for k in fixed:
+        np.testing.assert_array_equal(shipped.tensors[k], from_fixed16(*to_fixed16(tensors[k])))
     stored = {i.name: i.data_type for i in onnx.load(str(out / "m.onnx")).graph.initializer}
-    assert any(n.endswith("__fp16") and t == onnx.TensorProto.FLOAT16 for n, t in stored.items())
+    assert sum(n.endswith("__int16") and t == onnx.TensorProto.INT16 for n, t in stored.items()) == len(fixed)
     parity = results["parity"]
     assert 0 < parity["checkpoint"]["prob"] <= parity["checkpoint"]["log_prob"] < 1e-2
     assert abs(parity["onnx"]["log_prob"] - parity["checkpoint"]["log_prob"]) < 1e-4  # the same weights in both
@@ -79,7 +85,7 @@ def test_builds_files_and_a_measured_card(grid_root: Path, tmp_path: Path) -> No
     assert set(results["eval"]) == {"greedy", "beam", "grammar"}
     card = " ".join((out / "m.md").read_text().split())  # words, whatever the line breaks
     assert "It is not a general lip reader" in card and "Creative Commons Attribution 4.0" in card
-    assert all(f"`{k}`" in card for k in half) and "stored as float16" in card
+    assert all(f"`{k}`" in card for k in fixed) and "stored in 16-bit fixed point" in card
     assert f"{parity['onnx']['log_prob']:.2g} ({parity['onnx']['prob']:.2g}) for the ONNX model" in card
     assert "lipread train grid -o run" in card and "3 epochs" in card and "epoch 2," in card
     assert "starting from the weights of `runs/a/last.safetensors`" in card and "`--align-tolerance 3`" in card
@@ -90,7 +96,7 @@ def test_builds_files_and_a_measured_card(grid_root: Path, tmp_path: Path) -> No
         assert f"| {decoder} | {100 * e['cer']:.1f}% | {100 * e['wer']:.1f}% |" in card
 
 
-def test_float16_plan_is_the_least_harmful_set_that_fits(grid_root: Path) -> None:
+def test_fixed16_plan_is_the_least_harmful_set_that_fits(grid_root: Path) -> None:
     tool = _tool()
     tensors = _tensors()
     x, lengths = tool.validation_batch(grid_root, SMALL, clips=2)
@@ -100,22 +106,27 @@ def test_float16_plan_is_the_least_harmful_set_that_fits(grid_root: Path) -> Non
     reference = model.logprobs(x, lengths)
 
     def harm(names: list[str]) -> float:
-        model.load_state_dict({**tensors, **{k: tensors[k].astype(np.float16).astype(np.float32) for k in names}})
+        model.load_state_dict({**tensors, **{k: from_fixed16(*to_fixed16(tensors[k])) for k in names}})
         return float(np.abs(model.logprobs(x, lengths) - reference).max())
 
-    assert tool.half_precision_plan(tensors, SMALL, x, lengths, budget=both) == ([], 0.0)
+    assert tool.compact_plan(tensors, SMALL, x, lengths, budget=both) == ([], 0.0)
 
     # One byte over: any single tensor is enough, and the least harmful one is taken.
-    one, one_harm = tool.half_precision_plan(tensors, SMALL, x, lengths, budget=both - 1)
-    largest = sorted(tensors, key=lambda k: -tensors[k].nbytes)[: tool.LARGEST]
+    one, one_harm = tool.compact_plan(tensors, SMALL, x, lengths, budget=both - 1)
+    candidates = [k for k, v in tensors.items() if v.ndim >= 2 and not k.startswith("frontend.")]
+    largest = sorted(candidates, key=lambda k: -tensors[k].nbytes)[: tool.LARGEST]
     singles = {k: harm([k]) for k in largest}
     assert len(one) == 1 and one_harm == pytest.approx(min(singles.values()), abs=1e-9)
     assert singles[one[0]] == pytest.approx(one_harm, abs=1e-9) and one_harm > 0
 
     # Half the bytes to save: a set that saves enough, with no tensor to spare, at its measured harm.
     budget = both * 3 // 4
-    half, half_harm = tool.half_precision_plan(tensors, SMALL, x, lengths, budget=budget)
+    half, half_harm = tool.compact_plan(tensors, SMALL, x, lengths, budget=budget)
     saved = [tensors[k].nbytes for k in half]
     assert both - sum(saved) <= budget
     assert all(both - sum(saved) + s > budget for s in saved)
     assert half_harm == pytest.approx(harm(half), abs=1e-9)
+
+    # Not enough even with every candidate: all of them, never a front-end tensor (the export changes those).
+    every, _ = tool.compact_plan(tensors, SMALL, x, lengths, budget=0)
+    assert sorted(every) == sorted(largest)

@@ -10,7 +10,8 @@ ort = pytest.importorskip("onnxruntime")
 
 from tiny_onnx import write_tiny_model  # noqa: E402
 
-from lipread.onnxhalf import store_weights_fp16  # noqa: E402
+from lipread.fixed16 import from_fixed16, to_fixed16  # noqa: E402
+from lipread.onnxhalf import store_weights_fixed16, store_weights_fp16  # noqa: E402
 from lipread.onnxmeta import parse_metadata  # noqa: E402
 
 
@@ -53,15 +54,15 @@ def test_in_place(tmp_path):
     onnx.checker.check_model(onnx.load(str(path)))
 
 
-def _round_initializer(path, name):
-    """Rewrite ``name``'s values in the ONNX file ``path`` to the nearest float16 ones (stored float32)."""
+def _round_initializer(path, name, rounding=lambda w: w.astype(np.float16).astype(np.float32)):
+    """Rewrite ``name``'s values in the ONNX file ``path`` by ``rounding`` (default: to the nearest float16
+    ones), stored float32."""
     from onnx import numpy_helper
 
     model = onnx.load(str(path))
     for init in model.graph.initializer:
         if init.name == name:
-            rounded = numpy_helper.to_array(init).astype(np.float16).astype(np.float32)
-            init.CopyFrom(numpy_helper.from_array(rounded, name))
+            init.CopyFrom(numpy_helper.from_array(rounding(numpy_helper.to_array(init)), name))
     onnx.save(model, str(path))
 
 
@@ -79,3 +80,24 @@ def test_exact_only_stores_just_what_float16_holds_exactly(tmp_path):
     frames = rng.standard_normal((1, 7, 50, 100, 3)).astype(np.float32)
     lengths = np.array([7], np.int32)
     np.testing.assert_array_equal(_run(full, frames, lengths), _run(half, frames, lengths))
+
+
+def test_fixed16_stores_just_the_fixed_point_weights_and_changes_no_output(tmp_path):
+    full = write_tiny_model(tmp_path / "full.onnx")
+    untouched = store_weights_fixed16(full, tmp_path / "untouched.onnx")
+    assert not any(i.name.endswith("__int16") for i in onnx.load(str(untouched)).graph.initializer)
+
+    # fixed point per column (the export's layout need not be the checkpoint's)
+    _round_initializer(full, "weight", lambda w: from_fixed16(*to_fixed16(w, axis=1), axis=1))
+    fixed = store_weights_fixed16(full, tmp_path / "fixed.onnx")
+    stored = {i.name: i for i in onnx.load(str(fixed)).graph.initializer}
+    assert stored["weight__int16"].data_type == onnx.TensorProto.INT16
+    assert list(stored["weight__scale"].dims) == [1, list(stored["weight__int16"].dims)[1]]
+    assert "weight" not in stored and "bias" in stored
+    assert fixed.stat().st_size < 0.7 * full.stat().st_size
+    props = {p.key: p.value for p in onnx.load(str(fixed)).metadata_props}
+    assert parse_metadata(props, "fixed.onnx")["config"].name == "lipnet"
+    rng = np.random.default_rng(2)
+    frames = rng.standard_normal((2, 7, 50, 100, 3)).astype(np.float32)
+    lengths = np.array([7, 5], np.int32)
+    np.testing.assert_array_equal(_run(full, frames, lengths), _run(fixed, frames, lengths))

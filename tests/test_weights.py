@@ -11,7 +11,8 @@ import pytest
 
 from lipread.config import get_preset
 from lipread.errors import CheckpointError
-from lipread.weights import load_checkpoint, read_metadata, save_checkpoint
+from lipread.fixed16 import from_fixed16, to_fixed16
+from lipread.weights import SCALE_SUFFIX, load_checkpoint, read_metadata, save_checkpoint
 
 CONFIG = get_preset("lipnet").with_(rnn_hidden=8)
 
@@ -58,6 +59,56 @@ def test_float16_halves_the_size(tmp_path: Path) -> None:
     full = save_checkpoint(tmp_path / "a.safetensors", big, CONFIG).stat().st_size
     half = save_checkpoint(tmp_path / "b.safetensors", big, CONFIG, dtype="float16").stat().st_size
     assert half < 0.55 * full
+
+
+def test_fixed_point_tensors_are_read_back_as_float32(tmp_path: Path) -> None:
+    from safetensors.numpy import load_file
+
+    tensors = _tensors()
+    name = "frontend.0.conv.weight"
+    path = save_checkpoint(tmp_path / "m.safetensors", tensors, CONFIG, dtype="float16", fixed16=[name])
+    raw = load_file(str(path))
+    assert raw[name].dtype == np.int16 and raw[name + SCALE_SUFFIX].shape == (4,)
+    assert raw["classifier.bias"].dtype == np.float16  # dtype still applies to the others
+    ckpt = load_checkpoint(path)
+    assert set(ckpt.tensors) == set(tensors)  # canonical names only
+    weight = ckpt.tensors[name]
+    assert weight.dtype == np.float32
+    np.testing.assert_array_equal(weight, from_fixed16(*to_fixed16(tensors[name])))
+    assert 0 < np.abs(weight - tensors[name]).max() < 1e-4 * np.abs(tensors[name]).max()
+    big = {"w": np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)}
+    full = save_checkpoint(tmp_path / "a.safetensors", big, CONFIG).stat().st_size
+    fixed = save_checkpoint(tmp_path / "b.safetensors", big, CONFIG, fixed16=["w"]).stat().st_size
+    assert fixed < 0.55 * full
+
+
+def test_fixed_point_of_what_cannot_be(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="does not have"):
+        save_checkpoint(tmp_path / "m.safetensors", _tensors(), CONFIG, fixed16=["rnn.0.forward.weight_ih_l0"])
+    with pytest.raises(ValueError, match="floating-point"):
+        save_checkpoint(tmp_path / "m.safetensors", _tensors(), CONFIG, fixed16=["frontend.0.bn.num_batches_tracked"])
+
+
+@pytest.mark.parametrize("damage", ["orphan scale", "scale shape", "scale dtype", "values dtype"])
+def test_malformed_fixed_point_is_a_checkpoint_error(tmp_path: Path, damage: str) -> None:
+    from safetensors.numpy import load_file, save
+
+    name = "frontend.0.conv.weight"
+    path = save_checkpoint(tmp_path / "m.safetensors", _tensors(), CONFIG, fixed16=[name])
+    raw = load_file(str(path))
+    if damage == "orphan scale":
+        raw["classifier.weight" + SCALE_SUFFIX] = np.ones(28, np.float32)
+    elif damage == "scale shape":
+        raw[name + SCALE_SUFFIX] = np.ones(3, np.float32)
+    elif damage == "scale dtype":
+        raw[name + SCALE_SUFFIX] = raw[name + SCALE_SUFFIX].astype(np.float16)
+    else:
+        raw[name] = raw[name].astype(np.float32)
+    with open(path, "rb") as f:
+        metadata = json.loads(f.read(int.from_bytes(f.read(8), "little")))["__metadata__"]
+    path.write_bytes(save(raw, metadata=metadata))
+    with pytest.raises(CheckpointError, match="scale"):
+        load_checkpoint(path)
 
 
 def _not_checkpoints(tmp_path: Path) -> dict[str, tuple[Path, str]]:

@@ -11,9 +11,10 @@ Reads ``RUN/best.safetensors`` (float32, as the trainer writes it) and ``RUN/his
   beam and grammar-constrained beam decoding, with the median word-boundary errors against the alignments.
 
 The two files hold the same weights and must fit in ``--size-limit`` megabytes together. Tensors are stored
-as float16 only as far as that needs: of the sets of large tensors whose rounding would make the files fit,
-the one that changes the log-probabilities of validation clips least. The ONNX model stores as float16
-exactly the weights the checkpoint does, so the two give the same outputs.
+in 16-bit fixed point (:mod:`lipread.fixed16`: int16 times a power of two per row, several times closer to the
+float32 weights than float16) only as far as that needs: of the sets of large tensors whose rounding would make
+the files fit, the one that changes the log-probabilities of validation clips least. The ONNX model stores
+exactly those weights the same way, so the two give the same outputs.
 
 Needs lipread installed with the torch and onnx extras (``pip install -e ".[torch,onnx]"``). Usage::
 
@@ -33,8 +34,9 @@ import numpy as np
 
 from lipread.commands.eval import evaluate
 from lipread.dataset import find_clips, split_clips
+from lipread.fixed16 import from_fixed16, to_fixed16
 from lipread.models import DEFAULT_MODEL
-from lipread.onnxhalf import store_weights_fp16
+from lipread.onnxhalf import store_weights_fixed16
 from lipread.preprocess import load_clip
 from lipread.weights import load_checkpoint, save_checkpoint
 
@@ -54,18 +56,27 @@ def validation_batch(data: Path, config: Any, clips: int = PARITY_CLIPS) -> tupl
 
 
 LARGEST = 12
-"""How many of the largest tensors the float16 search considers (the others are a small part of the bytes)."""
+"""How many of the largest tensors the 16-bit search considers (the others are a small part of the bytes)."""
+FOLDED = ("frontend.",)
+"""Tensors the ONNX export changes (it folds batch normalisation into the convolutions), so that they could not
+stay 16-bit there: never chosen."""
 
 
-def half_precision_plan(
+def rounded(w: np.ndarray) -> np.ndarray:
+    """``w`` as 16-bit fixed point gives it back."""
+    return from_fixed16(*to_fixed16(w))
+
+
+def compact_plan(
     tensors: dict[str, np.ndarray], config: Any, x: np.ndarray, lengths: np.ndarray, budget: int
 ) -> tuple[list[str], float]:
-    """Which float32 tensors to store as float16 so that both files (each holding every tensor once) fit in
-    ``budget`` bytes, and the harm of doing so: the largest ``|log p|`` change on ``x``.
+    """Which float32 tensors to store in 16-bit fixed point so that both files (each holding every tensor
+    once) fit in ``budget`` bytes, and the harm of doing so: the largest ``|log p|`` change on ``x``.
 
-    Among the :data:`LARGEST` largest tensors, every minimal set that brings the files under the budget
-    (none of its tensors could stay float32) is tried, and the least harmful one kept. No tensor is
-    rounded when the files fit as they are; all of those tensors are when no set is enough.
+    Among the :data:`LARGEST` largest weight matrices (biases are few bytes, and the export joins the recurrent
+    ones; the front end is left out, see :data:`FOLDED`), every minimal set that brings the
+    files under the budget (none of its tensors could stay float32) is tried, and the least harmful one kept.
+    No tensor is rounded when the files fit as they are; all of those tensors are when no set is enough.
     """
     from lipread.backend import get_backend
 
@@ -77,10 +88,10 @@ def half_precision_plan(
     reference = model.logprobs(x, lengths)
 
     def harm(names: list[str]) -> float:
-        model.load_state_dict({**tensors, **{k: tensors[k].astype(np.float16).astype(np.float32) for k in names}})
+        model.load_state_dict({**tensors, **{k: rounded(tensors[k]) for k in names}})
         return float(np.abs(model.logprobs(x, lengths) - reference).max())
 
-    floats = [k for k, v in tensors.items() if v.dtype == np.float32 and v.size >= 16]
+    floats = [k for k, v in tensors.items() if v.dtype == np.float32 and v.ndim >= 2 and not k.startswith(FOLDED)]
     largest = sorted(floats, key=lambda k: -tensors[k].nbytes)[:LARGEST]
     need = size - budget  # float32 bytes to halve: half of each in each of the two files
     saved = [tensors[k].nbytes for k in largest]
@@ -129,26 +140,25 @@ def build(
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines() if line.strip()]
     x, lengths = validation_batch(data, ck.config)
     budget = int(size_limit_mb * 1e6) - HEADROOM
-    half, _ = half_precision_plan(tensors, ck.config, x, lengths, budget)
+    fixed, _ = compact_plan(tensors, ck.config, x, lengths, budget)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = save_checkpoint(
-        out / f"{name}.safetensors",
-        {k: v.astype(np.float16) if k in half else v for k, v in tensors.items()},
-        ck.config,
-        trained_on=ck.trained_on,
-        metrics=ck.metrics,
+        out / f"{name}.safetensors", tensors, ck.config, trained_on=ck.trained_on, metrics=ck.metrics, fixed16=fixed
     )
     torch_backend = get_backend("torch")
     onnx_path = torch_backend.export_onnx(torch_backend.load(checkpoint), out / f"{name}.onnx")
-    store_weights_fp16(onnx_path, onnx_path, exact_only=True)
+    store_weights_fixed16(onnx_path, onnx_path)
+    total = checkpoint.stat().st_size + onnx_path.stat().st_size
+    if total > size_limit_mb * 1e6:
+        raise SystemExit(f"the two files take {total / 1e6:.2f} MB together, over the {size_limit_mb:g} MB limit")
     reference = torch_backend.load(best).logprobs(x, lengths)
     files = (checkpoint, onnx_path)
     results = {
         "epochs": len(history),
         "selected_epoch": ck.metrics.get("epoch"),
         "trained_on": ck.trained_on,
-        "float16": half,
-        "float16_share": sum(tensors[k].size for k in half) / sum(v.size for v in tensors.values()),
+        "fixed16": fixed,
+        "fixed16_share": sum(tensors[k].size for k in fixed) / sum(v.size for v in tensors.values()),
         "parity": {
             "checkpoint": differences(checkpoint, "torch", reference, x, lengths),
             "onnx": differences(onnx_path, "onnx", reference, x, lengths),
@@ -181,10 +191,11 @@ def card(name: str, preset: str, r: dict[str, Any], commands: list[str], clips: 
     val_clips = next(iter(r["eval"].values()))["clips"]
     ck, ox = r["parity"]["checkpoint"], r["parity"]["onnx"]
     half = (
-        f"{100 * r['float16_share']:.0f}% of them ({', '.join(f'`{k}`' for k in r['float16'])}) stored as float16 "
-        "to fit the package's size limit: of all the sets of tensors that would fit it, the one whose rounding "
-        "changes the outputs least"
-        if r["float16"]
+        f"{100 * r['fixed16_share']:.0f}% of them ({', '.join(f'`{k}`' for k in r['fixed16'])}) stored in 16-bit "
+        "fixed point (int16 times a power of two per row, `lipread.fixed16`; read back as float32) to fit the "
+        "package's size limit: of all the sets of recurrent and output tensors that would fit it, the one whose "
+        "rounding changes the outputs least"
+        if r["fixed16"]
         else "all stored as float32"
     )
     command_lines = "\n".join(commands) if commands else "(not recorded)"
