@@ -50,6 +50,8 @@ VOCABS = (28, 41)
 BATCHES = (1, 32)
 BEAMS = (10, 100)
 BEAM_TARGET_MS = 3.0
+KERAS_REFERENCE_MS = 27.0
+"""What the issue's targets quote for Keras's beam search (width 100) on its machine: 3 ms is that over 9."""
 AGREEMENT_TARGET = 0.99
 
 VENV = Path(__file__).resolve().parent / ".venv-pyctcdecode"
@@ -400,6 +402,18 @@ def main() -> None:
         f"<= {BEAM_TARGET_MS:g} ms",
         ", ".join(f"{ms(times[v, b]['lipread beam 100'])} ms (V={v} B={b})" for v in VOCABS for b in BATCHES),
         beam_ok,
+    )
+    # The same target as a ratio to a baseline measured in this run, for a machine faster or slower than
+    # the one the 3 ms were set on.
+    keras = "keras.ops.ctc_decode beam 100"
+    speedups = {(v, b): times[v, b][keras] / times[v, b]["lipread beam 100"] for v in VOCABS for b in BATCHES}
+    needed = KERAS_REFERENCE_MS / BEAM_TARGET_MS
+    report.target(
+        f"lipread beam search, width 100, vs {keras} in the same run (the {BEAM_TARGET_MS:g} ms target set "
+        f"against Keras's {KERAS_REFERENCE_MS:g} ms)",
+        f">= {ratio(needed)} faster",
+        ", ".join(f"{ratio(r)} (V={v} B={b})" for (v, b), r in speedups.items()),
+        min(speedups.values()) >= needed,
     )
 
     common.log(f"agreement with TensorFlow on {args.agreement} clips per case ...")
