@@ -78,3 +78,33 @@ def test_export_command_keeps_checkpoint_metadata(tmp_path: Path, capsys: pytest
     assert main(["export", str(tmp_path / "junk.safetensors"), "-o", str(tmp_path / "x.onnx")]) == 1
     assert "junk.safetensors" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_export_keeps_16_bit_weights_16_bit(tmp_path: Path) -> None:
+    """Weights a checkpoint stores in 16 bits stay 16-bit in the exported model, which computes the same."""
+    from lipread.weights import load_checkpoint, save_checkpoint
+
+    cfg = get_preset("lipnet").with_(rnn_hidden=16, rnn_layers=1)
+    model = backend.build(cfg, seed=2)
+    model.load_state_dict({k: v + 0.01 if v.dtype == np.float32 else v for k, v in model.state_dict().items()})
+    tensors = model.state_dict()  # no weight that 16 bits would hold by chance (zeros, ones)
+    fixed = ["rnn.0.forward.weight_ih_l0", "rnn.0.backward.weight_ih_l0"]
+    ckpt = save_checkpoint(tmp_path / "fixed.safetensors", tensors, cfg, fixed16=fixed)
+    save_checkpoint(tmp_path / "plain.safetensors", load_checkpoint(ckpt).tensors, cfg)  # same values
+    for name in ("fixed", "plain"):
+        assert main(["export", str(tmp_path / f"{name}.safetensors"), "-o", str(tmp_path / f"{name}.onnx")]) == 0
+    stored = {i.name: i for i in onnx.load(str(tmp_path / "fixed.onnx")).graph.initializer}
+    int16 = [list(i.dims) for i in stored.values() if i.data_type == onnx.TensorProto.INT16]
+    assert int16 == [[1, 48, cfg.feature_size]] * 2  # the GRUs' input weights (gates reordered for ONNX)
+    # a float32 checkpoint whose weights are fixed point gives the very same file
+    assert (tmp_path / "plain.onnx").read_bytes() == (tmp_path / "fixed.onnx").read_bytes()
+    ordinary = backend.export_onnx(model, tmp_path / "ordinary.onnx")
+    halved = sum(tensors[k].nbytes // 2 for k in fixed)
+    assert ordinary.stat().st_size - (tmp_path / "fixed.onnx").stat().st_size >= 0.95 * halved
+    x = np.random.default_rng(0).standard_normal((2, 12, 50, 100, 3)).astype(np.float32)
+    lengths = np.array([12, 9], np.int32)
+    loaded = backend.load(ckpt)
+    expected = loaded.logprobs(x, lengths)
+    got = run_onnx(tmp_path / "fixed.onnx", x, lengths)
+    valid = np.arange(12)[None, :] < lengths[:, None]
+    assert np.abs(got - expected)[valid].max() <= 1e-4
