@@ -190,7 +190,7 @@ def card(name: str, preset: str, r: dict[str, Any], commands: list[str], clips: 
         rows.append(f"| {d} | {_pct(e['cer'])} | {_pct(e['wer'])} | {_pct(e['sentence_accuracy'])} | {ms} |")
     val_clips = next(iter(r["eval"].values()))["clips"]
     ck, ox = r["parity"]["checkpoint"], r["parity"]["onnx"]
-    half = (
+    storage = (
         f"{100 * r['fixed16_share']:.0f}% of them ({', '.join(f'`{k}`' for k in r['fixed16'])}) stored in 16-bit "
         "fixed point (int16 times a power of two per row, `lipread.fixed16`; read back as float32) to fit the "
         "package's size limit: of all the sets of recurrent and output tensors that would fit it, the one whose "
@@ -248,7 +248,7 @@ ones.
 ## Files
 
 - `{name}.onnx` ({r["sizes_mb"][".onnx"]} MB) and `{name}.safetensors` ({r["sizes_mb"][".safetensors"]} MB),
-  {r["total_mb"]} MB together. They hold the float32 weights the run trained, {half}.
+  {r["total_mb"]} MB together. They hold the float32 weights the run trained, {storage}.
 - The largest difference from the run's float32 weights, over every frame and class of {PARITY_CLIPS}
   validation clips: {ck["log_prob"]:.2g} in log-probability ({ck["prob"]:.2g} in probability) for the
   checkpoint (torch backend), {ox["log_prob"]:.2g} ({ox["prob"]:.2g}) for the ONNX model (onnxruntime).
