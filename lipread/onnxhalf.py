@@ -9,6 +9,7 @@ outputs and arithmetic stay float32 (no speed is lost on CPUs without fast half-
 - :func:`store_weights_fixed16`: the initializers that already are 16-bit fixed point (:mod:`lipread.fixed16`;
   for example exported from a checkpoint that stored them so) as ``int16``, a ``Cast`` and a ``Mul`` by their
   power-of-two scales. Lossless: the outputs stay bit for bit the same.
+- :func:`store_exact_16_bit`: both lossless ways in one pass over the file.
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ import numpy as np
 from .fixed16 import exact_fixed16
 from .weights import atomic_write
 
-__all__ = ["store_weights_fixed16", "store_weights_fp16"]
+__all__ = ["store_exact_16_bit", "store_weights_fixed16", "store_weights_fp16"]
 
 Encoder = Callable[[str, np.ndarray], "tuple[list[Any], list[Any]] | None"]
 """``(name, float32 values) -> (initializers, nodes)`` that compute the tensor ``name``, or None to keep it."""
 
 
-def _rewrite(src: str | os.PathLike[str], dst: str | os.PathLike[str], min_size: int, encode: Encoder) -> Path:
-    """Replace each float32 initializer of at least ``min_size`` elements that ``encode`` takes by the
-    initializers and nodes it returns (placed before every other node); write ``dst`` atomically."""
+def _rewrite(src: str | os.PathLike[str], dst: str | os.PathLike[str], min_size: int, *encoders: Encoder) -> Path:
+    """Replace each float32 initializer of at least ``min_size`` elements that one of ``encoders`` takes (the
+    first that does) by the initializers and nodes it returns (placed before every other node); write ``dst``
+    atomically."""
     import onnx
     from onnx import TensorProto, numpy_helper
 
@@ -41,7 +43,8 @@ def _rewrite(src: str | os.PathLike[str], dst: str | os.PathLike[str], min_size:
     for init in graph.initializer:
         stored = None
         if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= min_size:
-            stored = encode(init.name, numpy_helper.to_array(init))
+            values = numpy_helper.to_array(init)
+            stored = next((s for s in (encode(init.name, values) for encode in encoders) if s is not None), None)
         if stored is None:
             kept.append(init)
             continue
@@ -55,6 +58,42 @@ def _rewrite(src: str | os.PathLike[str], dst: str | os.PathLike[str], min_size:
     onnx.checker.check_model(model)
     atomic_write(dst, model.SerializeToString())
     return Path(dst)
+
+
+def _fp16_encoder(exact_only: bool) -> Encoder:
+    """Float16 and a ``Cast`` (only for values float16 holds exactly, with ``exact_only``)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def encode(name: str, full: np.ndarray) -> tuple[list[Any], list[Any]] | None:
+        values = full.astype(np.float16)
+        if exact_only and not np.array_equal(values.astype(np.float32), full):
+            return None
+        half = numpy_helper.from_array(values, f"{name}__fp16")
+        cast = helper.make_node("Cast", [half.name], [name], to=TensorProto.FLOAT, name=f"{name}__cast")
+        return [half], [cast]
+
+    return encode
+
+
+def _fixed16_encoder() -> Encoder:
+    """int16, a ``Cast`` and a ``Mul`` by power-of-two scales, for values that are exactly fixed point."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def encode(name: str, full: np.ndarray) -> tuple[list[Any], list[Any]] | None:
+        found = exact_fixed16(full)
+        if found is None:
+            return None
+        q, scale, axis = found
+        shape = [len(scale) if i == axis else 1 for i in range(q.ndim)]
+        stored = numpy_helper.from_array(q, f"{name}__int16")
+        scales = numpy_helper.from_array(scale.reshape(shape), f"{name}__scale")
+        nodes = [
+            helper.make_node("Cast", [stored.name], [f"{name}__float"], to=TensorProto.FLOAT, name=f"{name}__cast"),
+            helper.make_node("Mul", [f"{name}__float", scales.name], [name], name=f"{name}__scale"),
+        ]
+        return [stored, scales], nodes
+
+    return encode
 
 
 def store_weights_fp16(
@@ -73,17 +112,7 @@ def store_weights_fp16(
     Returns:
         ``dst``.
     """
-    from onnx import TensorProto, helper, numpy_helper
-
-    def encode(name: str, full: np.ndarray) -> tuple[list[Any], list[Any]] | None:
-        values = full.astype(np.float16)
-        if exact_only and not np.array_equal(values.astype(np.float32), full):
-            return None
-        half = numpy_helper.from_array(values, f"{name}__fp16")
-        cast = helper.make_node("Cast", [half.name], [name], to=TensorProto.FLOAT, name=f"{name}__cast")
-        return [half], [cast]
-
-    return _rewrite(src, dst, min_size, encode)
+    return _rewrite(src, dst, min_size, _fp16_encoder(exact_only))
 
 
 def store_weights_fixed16(src: str | os.PathLike[str], dst: str | os.PathLike[str], min_size: int = 16) -> Path:
@@ -102,20 +131,14 @@ def store_weights_fixed16(src: str | os.PathLike[str], dst: str | os.PathLike[st
     Returns:
         ``dst``.
     """
-    from onnx import TensorProto, helper, numpy_helper
+    return _rewrite(src, dst, min_size, _fixed16_encoder())
 
-    def encode(name: str, full: np.ndarray) -> tuple[list[Any], list[Any]] | None:
-        found = exact_fixed16(full)
-        if found is None:
-            return None
-        q, scale, axis = found
-        shape = [len(scale) if i == axis else 1 for i in range(q.ndim)]
-        stored = numpy_helper.from_array(q, f"{name}__int16")
-        scales = numpy_helper.from_array(scale.reshape(shape), f"{name}__scale")
-        nodes = [
-            helper.make_node("Cast", [stored.name], [f"{name}__float"], to=TensorProto.FLOAT, name=f"{name}__cast"),
-            helper.make_node("Mul", [f"{name}__float", scales.name], [name], name=f"{name}__scale"),
-        ]
-        return [stored, scales], nodes
 
-    return _rewrite(src, dst, min_size, encode)
+def store_exact_16_bit(src: str | os.PathLike[str], dst: str | os.PathLike[str], min_size: int = 16) -> Path:
+    """:func:`store_weights_fixed16`, then ``store_weights_fp16(..., exact_only=True)`` for the rest, in one pass:
+    every float32 weight that 16 bits hold exactly is stored in 16 bits, and the outputs do not change at all.
+
+    Returns:
+        ``dst``.
+    """
+    return _rewrite(src, dst, min_size, _fixed16_encoder(), _fp16_encoder(exact_only=True))

@@ -69,26 +69,16 @@ def run(args: argparse.Namespace) -> int:
         from ..onnxhalf import store_weights_fp16
 
         store_weights_fp16(path, path)
-    elif not args.quantize:
-        _keep_16_bit(path)
+    elif not args.quantize:  # weights the checkpoint stores in 16 bits stay so, losslessly
+        from ..onnxhalf import store_exact_16_bit
+
+        store_exact_16_bit(path, path)
     if args.quantize:
         from ..onnxquant import quantize_int8
 
         quantize_int8(path, path, _calibration_clips(args.calibration or [], model.config))
     print(path)
     return 0
-
-
-def _keep_16_bit(path: Path) -> None:
-    """Store the exported weights that a checkpoint held in 16 bits (fixed point, or float16) in 16 bits again.
-
-    Lossless: only weights that 16 bits hold exactly are touched, so the outputs stay bit for bit the same,
-    and an export of the shipped checkpoint is as small as the shipped ONNX model.
-    """
-    from ..onnxhalf import store_weights_fixed16, store_weights_fp16
-
-    store_weights_fixed16(path, path)
-    store_weights_fp16(path, path, exact_only=True)
 
 
 def _calibration_clips(inputs: list[Path], config: ModelConfig) -> list[np.ndarray]:
