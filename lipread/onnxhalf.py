@@ -84,6 +84,8 @@ def _fixed16_encoder() -> Encoder:
         if found is None:
             return None
         q, scale, axis = found
+        if 2 * q.size + 4 * len(scale) >= 4 * q.size:  # a scale for every other weight or more: no smaller
+            return None
         shape = [len(scale) if i == axis else 1 for i in range(q.ndim)]
         stored = numpy_helper.from_array(q, f"{name}__int16")
         scales = numpy_helper.from_array(scale.reshape(shape), f"{name}__scale")
@@ -117,7 +119,8 @@ def store_weights_fp16(
 
 def store_weights_fixed16(src: str | os.PathLike[str], dst: str | os.PathLike[str], min_size: int = 16) -> Path:
     """Rewrite the ONNX model ``src`` into ``dst`` with the float32 weights that are exactly 16-bit fixed
-    point along one of their axes stored as int16 and power-of-two scales (the others are left as they are).
+    point along one of their axes stored as int16 and power-of-two scales (the others are left as they are, and
+    so is a tensor that would need a scale for every other weight or more, such as a bias: it would not shrink).
 
     The outputs do not change at all. Use it on a model exported from a checkpoint with fixed-point tensors
     (:func:`lipread.weights.save_checkpoint` with ``fixed16``), whose exported weights keep those values, even
@@ -135,10 +138,11 @@ def store_weights_fixed16(src: str | os.PathLike[str], dst: str | os.PathLike[st
 
 
 def store_exact_16_bit(src: str | os.PathLike[str], dst: str | os.PathLike[str], min_size: int = 16) -> Path:
-    """:func:`store_weights_fixed16`, then ``store_weights_fp16(..., exact_only=True)`` for the rest, in one pass:
-    every float32 weight that 16 bits hold exactly is stored in 16 bits, and the outputs do not change at all.
+    """``store_weights_fp16(..., exact_only=True)``, then :func:`store_weights_fixed16` for the rest, in one
+    pass: every float32 weight that 16 bits hold exactly is stored in 16 bits, and the outputs do not change at
+    all. (Float16 first: it needs no scales.)
 
     Returns:
         ``dst``.
     """
-    return _rewrite(src, dst, min_size, _fixed16_encoder(), _fp16_encoder(exact_only=True))
+    return _rewrite(src, dst, min_size, _fp16_encoder(exact_only=True), _fixed16_encoder())

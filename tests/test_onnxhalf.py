@@ -11,7 +11,7 @@ ort = pytest.importorskip("onnxruntime")
 from tiny_onnx import write_tiny_model  # noqa: E402
 
 from lipread.fixed16 import from_fixed16, to_fixed16  # noqa: E402
-from lipread.onnxhalf import store_weights_fixed16, store_weights_fp16  # noqa: E402
+from lipread.onnxhalf import store_exact_16_bit, store_weights_fixed16, store_weights_fp16  # noqa: E402
 from lipread.onnxmeta import parse_metadata  # noqa: E402
 
 
@@ -101,3 +101,25 @@ def test_fixed16_stores_just_the_fixed_point_weights_and_changes_no_output(tmp_p
     frames = rng.standard_normal((2, 7, 50, 100, 3)).astype(np.float32)
     lengths = np.array([7, 5], np.int32)
     np.testing.assert_array_equal(_run(full, frames, lengths), _run(fixed, frames, lengths))
+
+
+def test_exact_16_bit_stores_each_weight_the_smaller_exact_way(tmp_path):
+    full = write_tiny_model(tmp_path / "full.onnx")
+    _round_initializer(full, "weight", lambda w: from_fixed16(*to_fixed16(w, axis=1), axis=1))
+    _round_initializer(full, "bias")  # float16 values: also fixed point, but with one scale per value
+    fixed_only = store_weights_fixed16(full, tmp_path / "fixed_only.onnx")
+    assert "bias" in {i.name for i in onnx.load(str(fixed_only)).graph.initializer}  # would not shrink
+    both = store_exact_16_bit(full, tmp_path / "both.onnx")
+    stored = {i.name: i.data_type for i in onnx.load(str(both)).graph.initializer}
+    assert stored["weight__int16"] == onnx.TensorProto.INT16
+    assert stored["bias__fp16"] == onnx.TensorProto.FLOAT16
+    assert "weight" not in stored and "bias" not in stored
+    rng = np.random.default_rng(3)
+    frames = rng.standard_normal((2, 7, 50, 100, 3)).astype(np.float32)
+    lengths = np.array([7, 4], np.int32)
+    np.testing.assert_array_equal(_run(full, frames, lengths), _run(both, frames, lengths))
+
+    # held exactly both ways (fixed-point values with few enough bits): float16, which needs no scales
+    _round_initializer(full, "weight")
+    stored = {i.name for i in onnx.load(str(store_exact_16_bit(full, tmp_path / "both2.onnx"))).graph.initializer}
+    assert "weight__fp16" in stored and "weight__int16" not in stored
