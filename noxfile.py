@@ -1,20 +1,21 @@
 """The test matrix. ``python3 -m nox`` runs the default sessions: ``lint``, ``docs``, ``tests`` once per backend
-(``core`` with no framework installed, ``torch``, ``tensorflow``, ``onnx``) and ``parity`` (every backend,
-cross-backend comparisons). Each session installs lipread and what it needs into a fresh virtual
-environment; tests needing an absent framework skip themselves (``pytest.importorskip``)."""
+(``core`` with no framework installed, ``torch``, ``tensorflow``, ``onnx``), ``parity`` (every backend,
+cross-backend comparisons) and ``fast`` (the decoding tests again, with the ``fast`` extra's compiled beam
+search). Each session installs lipread and what it needs into a fresh virtual environment; tests needing an
+absent framework skip themselves (``pytest.importorskip``)."""
 
 from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "tests", "parity", "docs"]
+nox.options.sessions = ["lint", "tests", "parity", "fast", "docs"]
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = False
 
 CONSTRAINTS = ("-c", "constraints.txt")
 TEST_DEPS = ("pytest>=8", "hypothesis>=6.100")
 PYTEST = ("pytest", "-p", "no:cacheprovider", "--durations=10")
-FRAMEWORKS = ("torch", "tensorflow", "onnxruntime", "keras", "jax")
+FRAMEWORKS = ("torch", "tensorflow", "onnxruntime", "keras", "jax", "numba")
 
 # What each backend's test session installs besides the test tools. TensorFlow comes as tensorflow-cpu.
 BACKENDS = {
@@ -54,6 +55,14 @@ def parity(session: nox.Session) -> None:
     """The cross-backend comparisons, with PyTorch, TensorFlow and ONNX Runtime all installed."""
     session.install(*CONSTRAINTS, ".[torch,onnx]", *BACKENDS["tensorflow"][1:], *TEST_DEPS)
     session.run(*PYTEST, "-m", "parity", *session.posargs)
+
+
+@nox.session
+def fast(session: nox.Session) -> None:
+    """The decoding tests with numba installed (``lipread[fast]``): the plain beam search runs compiled
+    (``lipread.ctc_numba``), and ``tests/test_ctc_numba.py`` compares it with the NumPy search."""
+    session.install(*CONSTRAINTS, ".[fast]", *TEST_DEPS)
+    session.run(*PYTEST, "tests/test_ctc.py", "tests/test_ctc_numba.py", "tests/test_decoding.py", *session.posargs)
 
 
 @nox.session

@@ -1,4 +1,4 @@
-"""CTC decoding of one clip's (or a batch's) log-probabilities, in pure NumPy.
+"""CTC decoding of one clip's (or a batch's) log-probabilities, in NumPy.
 
 Every decoder takes log-probabilities (log-softmax already applied) of shape ``(T, V)`` for one clip or
 ``(B, T, V)`` for a batch, any floating dtype (``float32`` in practice; computed internally in
@@ -15,7 +15,9 @@ Every decoder takes log-probabilities (log-softmax already applied) of shape ``(
   per-frame back-pointers. :func:`beam_search_batch` advances all clips of a batch together (one set of
   NumPy calls per frame for the whole batch) and returns exactly what :func:`beam_search` returns per clip.
   With ``like_tensorflow=True`` both drop the prefixes ``tf.nn.ctc_beam_search_decoder`` drops, to
-  reproduce its results.
+  reproduce its results. Where numba is installed (``lipread[fast]``), a search without constraint,
+  ``prune`` or ``like_tensorflow`` runs the same algorithm compiled (:mod:`lipread.ctc_numba`), several
+  times faster, with the same results; ``LIPREAD_NUMBA=0`` in the environment keeps it in NumPy.
 * Constraints (:class:`Constraint`) restrict the beam search to a language: :class:`LexiconConstraint`
   (one or more words from a list, separated by single spaces) and :class:`GrammarConstraint` (one word
   from each of a sequence of slots, e.g. the GRID grammar), both :class:`TokenAutomaton` instances.
@@ -24,8 +26,9 @@ Every decoder takes log-probabilities (log-softmax already applied) of shape ``(
 from __future__ import annotations
 
 import operator
+import os
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -779,6 +782,38 @@ def _drop_like_tensorflow(ext: np.ndarray, ptot: np.ndarray, ppos: np.ndarray, l
             ranked[rank[c]] = _NEG_INF
 
 
+_Kernel = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+_KERNEL: list[_Kernel | None] = []
+"""The compiled beam search once looked up (empty: not yet)."""
+
+
+def _compiled_beam() -> _Kernel | None:
+    """:func:`lipread.ctc_numba.beam_kernel` where numba is installed and ``LIPREAD_NUMBA`` is not ``0``,
+    else None (looked up once per process)."""
+    if not _KERNEL:
+        kernel: _Kernel | None = None
+        if os.environ.get("LIPREAD_NUMBA", "1").strip() != "0":
+            try:
+                from lipread.ctc_numba import beam_kernel as kernel
+            except ImportError:
+                kernel = None
+        _KERNEL.append(kernel)
+    return _KERNEL[0]
+
+
+def _kernel_for(constraint: Constraint | None, prune: float | None, like_tensorflow: bool) -> _Kernel | None:
+    """The compiled beam search if it can run this search (no constraint, ``prune`` or ``like_tensorflow``)."""
+    if constraint is not None or prune is not None or like_tensorflow:
+        return None
+    return _compiled_beam()
+
+
+def _beam_compiled(kernel: _Kernel, lp: np.ndarray, width: int, vocabulary: Vocabulary | None) -> list[Hypothesis]:
+    """:func:`_beam` (plain search) by the compiled ``kernel``: the same hypotheses with the same scores."""
+    labels, scores = kernel(np.ascontiguousarray(lp, dtype=np.float64), width)
+    return _hypotheses(labels, scores.tolist(), vocabulary)
+
+
 def _beam(
     lp: np.ndarray,
     width: int,
@@ -1165,6 +1200,9 @@ def beam_search(
     """
     width = _check_beam_args(beam_width, prune, constraint, like_tensorflow)
     lp = _prepare(logprobs, vocabulary, length)
+    kernel = _kernel_for(constraint, prune, like_tensorflow)
+    if kernel is not None:
+        return _beam_compiled(kernel, lp, width, vocabulary)
     cc = _CompiledConstraint(constraint, lp.shape[1]) if constraint is not None else None
     return _beam(lp, width, vocabulary, cc, prune, like_tensorflow)
 
@@ -1192,6 +1230,9 @@ def beam_search_batch(
     """
     width = _check_beam_args(beam_width, prune, constraint, like_tensorflow)
     arr, lens = _prepare_batch(logprobs, lengths, vocabulary)
+    kernel = _kernel_for(constraint, prune, like_tensorflow)
+    if kernel is not None:
+        return [_beam_compiled(kernel, arr[b, :n], width, vocabulary) for b, n in enumerate(lens)]
     cc = _CompiledConstraint(constraint, arr.shape[2]) if constraint is not None else None
     if len(lens) <= 1:
         return [_beam(arr[b, :n], width, vocabulary, cc, prune, like_tensorflow) for b, n in enumerate(lens)]

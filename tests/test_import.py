@@ -7,7 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-FRAMEWORKS = ("torch", "tensorflow", "onnxruntime", "keras", "lipread_torch", "lipread_tf", "jax", "onnx", "tf2onnx")
+FRAMEWORKS = (
+    "torch",
+    "tensorflow",
+    "onnxruntime",
+    "keras",
+    "lipread_torch",
+    "lipread_tf",
+    "jax",
+    "onnx",
+    "tf2onnx",
+    "numba",
+)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -31,11 +42,12 @@ def test_import_lipread_imports_no_framework() -> None:
 
 
 def test_no_core_module_imports_a_framework() -> None:
-    """Every module of the core and the CLI, except the backends themselves (``lipread.backends.*``)."""
+    """Every module of the core and the CLI, except the backends themselves (``lipread.backends.*``) and the
+    compiled beam search of the ``fast`` extra (``lipread.ctc_numba``, imported only where numba is installed)."""
     code = (
         "import importlib, pkgutil, lipread\n"
         "for m in pkgutil.walk_packages(lipread.__path__, 'lipread.'):\n"
-        "    if not m.name.startswith(('lipread.backends.', 'lipread.__main__')):\n"
+        "    if not m.name.startswith(('lipread.backends.', 'lipread.__main__', 'lipread.ctc_numba')):\n"
         "        importlib.import_module(m.name)"
     )
     modules = _modules_after(code)
