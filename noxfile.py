@@ -82,5 +82,5 @@ def bench(session: nox.Session) -> None:
     pyctcdecode, one of the decoders compared, pins ``numpy < 2``; it gets its own environment,
     ``benchmarks/.venv-pyctcdecode``. Arguments after ``--`` go to ``benchmarks/run_all.py``.
     """
-    session.install(*CONSTRAINTS, ".[torch,onnx]", *BACKENDS["tensorflow"][1:])
+    session.install(*CONSTRAINTS, ".[torch,onnx,fast]", *BACKENDS["tensorflow"][1:])
     session.run("python", "benchmarks/run_all.py", "--setup-pyctcdecode", *session.posargs)
