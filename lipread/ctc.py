@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import operator
 import os
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -795,7 +796,12 @@ def _compiled_beam() -> _Kernel | None:
         if os.environ.get("LIPREAD_NUMBA", "1").strip() != "0":
             try:
                 from lipread.ctc_numba import beam_kernel as kernel
-            except ImportError:
+            except ImportError:  # numba is not installed
+                kernel = None
+            except Exception as exc:  # installed but unusable, e.g. no writable folder for its cache
+                warnings.warn(
+                    f"the compiled beam search could not be loaded ({exc}); decoding in NumPy", RuntimeWarning, 2
+                )
                 kernel = None
         _KERNEL.append(kernel)
     return _KERNEL[0]

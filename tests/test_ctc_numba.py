@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -131,4 +133,17 @@ def test_environment_variable_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(ctc, "_KERNEL", [])
     assert ctc._compiled_beam() is None
     lp = random_logprobs(np.random.default_rng(4), (20, 5), 2.0)
+    assert as_tuples(beam_search(lp, 6)) == as_tuples(ctc._beam(lp, 6, None, None, None))
+
+
+def test_falls_back_to_numpy_when_numba_cannot_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken(types.ModuleType):
+        def __getattr__(self, name: str) -> object:
+            raise RuntimeError("no writable cache folder")
+
+    monkeypatch.setitem(sys.modules, "lipread.ctc_numba", Broken("lipread.ctc_numba"))
+    monkeypatch.setattr(ctc, "_KERNEL", [])
+    with pytest.warns(RuntimeWarning, match="no writable cache folder"):
+        assert ctc._compiled_beam() is None
+    lp = random_logprobs(np.random.default_rng(5), (20, 5), 2.0)
     assert as_tuples(beam_search(lp, 6)) == as_tuples(ctc._beam(lp, 6, None, None, None))
