@@ -179,7 +179,7 @@ def main() -> None:
                 f"With the fast extra installed, `lipread transcribe` loads numba and the compiled beam search: "
                 f"{median([r['wall'] for r in fast]):.2f} s and {max(r['rss_mb'] for r in fast):.0f} MB (numba's "
                 "import and the cached compiled code), for a search that takes about a millisecond either way on "
-                "one clip: the extra pays off when one process decodes many clips or long videos."
+                "one clip: the extra pays off when one process decodes many clips or uses wide beams."
             )
         report.data = {"runs": {k: [{x: r[x] for x in ("wall", "rss_mb")} for r in v] for k, v in runs.items()}}
         if args.profile or wall > WALL_TARGET:
