@@ -87,7 +87,11 @@ def beam_kernel(lp: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:  #
     back-pointers, from which the label sequences are rebuilt at the end.
     """
     num_frames, nc = lp.shape
-    w = width
+    w = 1  # the most prefixes the beam can hold: min(width, V ** T), so a huge width allocates no more
+    for _ in range(num_frames):
+        w = min(width, w * nc)
+        if w == width:
+            break
     neg = _NEG_INF
     capacity = 1024
     child = np.empty(capacity * nc, np.int64)
