@@ -147,3 +147,11 @@ def test_falls_back_to_numpy_when_numba_cannot_load(monkeypatch: pytest.MonkeyPa
         assert ctc._compiled_beam() is None
     lp = random_logprobs(np.random.default_rng(5), (20, 5), 2.0)
     assert as_tuples(beam_search(lp, 6)) == as_tuples(ctc._beam(lp, 6, None, None, None))
+
+
+def test_huge_width_allocates_only_what_the_beam_can_hold() -> None:
+    """A width far above the number of possible prefixes (an exact search): no ``width * V`` arrays."""
+    lp = random_logprobs(np.random.default_rng(6), (4, 3), 1.0)
+    got = beam_search(lp, 10**10)
+    exact = exact_log_probs(lp)
+    assert {h.tokens: h.score for h in got} == pytest.approx(exact, abs=1e-9)
