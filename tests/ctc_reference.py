@@ -3,9 +3,11 @@ candidate at a time."""
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -100,3 +102,34 @@ def tensorflow_beam_search(lp: np.ndarray, width: int) -> list[tuple[tuple[int, 
                     child.new_blank = child.new_label = child.new_total = -math.inf
                     child.old_blank = child.old_total = -math.inf
     return [(node.labels(), float(score)) for score, _, node in sorted(heap, key=lambda item: -item[0])]
+
+
+def collapse(path: Sequence[int]) -> tuple[int, ...]:
+    out = []
+    prev = 0
+    for c in path:
+        if c != 0 and c != prev:
+            out.append(int(c))
+        prev = c
+    return tuple(out)
+
+
+@functools.cache
+def _all_paths(frames: int, classes: int) -> tuple[np.ndarray, np.ndarray, list[tuple[int, ...]]]:
+    """Every path (V**T, T), the label sequence id of each, and the label sequences."""
+    paths = np.array(list(itertools.product(range(classes), repeat=frames)), dtype=np.intp).reshape(-1, frames)
+    seqs: dict[tuple[int, ...], int] = {}
+    seq_id = np.array([seqs.setdefault(collapse(p), len(seqs)) for p in paths.tolist()], dtype=np.intp)
+    return paths, seq_id, list(seqs)
+
+
+def exact_scores(lp: np.ndarray) -> dict[tuple[int, ...], float]:
+    """log P(label sequence) for every label sequence, by enumerating all V**T alignments."""
+    frames, classes = lp.shape
+    paths, seq_id, seqs = _all_paths(frames, classes)
+    path_scores = lp[np.arange(frames), paths].sum(axis=1)
+    top = path_scores.max()
+    acc = np.zeros(len(seqs))
+    np.add.at(acc, seq_id, np.exp(path_scores - top))
+    with np.errstate(divide="ignore"):
+        return {s: float(top + np.log(acc[i])) for i, s in enumerate(seqs)}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
 import sys
 import types
 
 import numpy as np
 import pytest
+from ctc_reference import exact_scores
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -63,15 +63,6 @@ def test_realistic_sizes_with_text() -> None:
         assert got[0].text == LIPNET_VOCABULARY.decode(list(got[0].tokens))
 
 
-def exact_log_probs(lp: np.ndarray) -> dict[tuple[int, ...], float]:
-    """Every labelling's log-probability, summed over all its alignments (brute force; tiny inputs only)."""
-    scores: dict[tuple[int, ...], list[float]] = {}
-    for path in itertools.product(range(lp.shape[1]), repeat=lp.shape[0]):
-        labels = tuple(c for i, c in enumerate(path) if c and (i == 0 or path[i - 1] != c))
-        scores.setdefault(labels, []).append(float(lp[np.arange(lp.shape[0]), path].sum()))
-    return {labels: float(np.logaddexp.reduce(s)) for labels, s in scores.items()}
-
-
 @pytest.mark.parametrize("classes", [2, 3, 4])
 @pytest.mark.parametrize("width", [1, 3, 10, 100])
 def test_ties_at_the_cut(classes: int, width: int) -> None:
@@ -79,7 +70,7 @@ def test_ties_at_the_cut(classes: int, width: int) -> None:
     results may differ), but the beam still keeps exactly ``width`` distinct prefixes with true scores."""
     lp = np.full((6, classes), -np.log(classes))
     got = beam_search(lp, width)
-    exact = exact_log_probs(lp)
+    exact = exact_scores(lp)
     assert len(got) == min(width, len(exact)) == len(ctc._beam(lp, width, None, None, None))
     assert len({h.tokens for h in got}) == len(got)
     assert [h.score for h in got] == sorted((h.score for h in got), reverse=True)
@@ -153,5 +144,5 @@ def test_huge_width_allocates_only_what_the_beam_can_hold() -> None:
     """A width far above the number of possible prefixes (an exact search): no ``width * V`` arrays."""
     lp = random_logprobs(np.random.default_rng(6), (4, 3), 1.0)
     got = beam_search(lp, 10**10)
-    exact = exact_log_probs(lp)
+    exact = exact_scores(lp)
     assert {h.tokens: h.score for h in got} == pytest.approx(exact, abs=1e-9)
