@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import BackendError
+
 __all__ = ["MIN_SCORE", "MODEL_PATH", "Face", "FaceTrack", "detect", "detect_faces", "face_track", "smallest_face"]
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "face_detection_short_range.tflite"
@@ -97,17 +99,49 @@ _ANCHORS = _anchors()
 _LOCAL = threading.local()
 
 
+_ENGINES = ("ENGINE_CLASSIC", "ENGINE_OPENCV")
+"""OpenCV 5 DNN engines that run the detector, by name, in the order tried: 5.0's new engine (the default
+there) fails on the model's two outputs and 5.1 dropped ``ENGINE_CLASSIC``. OpenCV 4 has no engines."""
+
+_OUTPUTS = ("regressors", "classificators")
+"""The detector's output layers: box and keypoint offsets ``(1, 896, 16)``, face logits ``(1, 896, 1)``."""
+
+
+def _load_net() -> Any:
+    """A detector network from the first OpenCV engine that runs it, checked on a blank input.
+
+    Raises:
+        BackendError: no engine of the installed OpenCV gives both outputs in their expected shapes.
+    """
+    import cv2
+
+    engines = [getattr(cv2.dnn, name) for name in _ENGINES if hasattr(cv2.dnn, name)] or [None]
+    probe = np.zeros((1, 3, _INPUT, _INPUT), np.float32)
+    failures = []
+    for engine in engines:
+        try:
+            net = (
+                cv2.dnn.readNetFromTFLite(str(MODEL_PATH))
+                if engine is None
+                else cv2.dnn.readNetFromTFLite(str(MODEL_PATH), engine=engine)
+            )
+            net.setInput(probe)
+            shapes = [tuple(out.shape) for out in net.forward(list(_OUTPUTS))]
+        except cv2.error as e:
+            failures.append(f"engine {engine}: {str(e).strip().splitlines()[-1]}")
+            continue
+        if shapes == [(1, len(_ANCHORS), 16), (1, len(_ANCHORS), 1)]:
+            return net
+        failures.append(f"engine {engine}: outputs of shapes {shapes}")
+    tried = "; ".join(failures)
+    raise BackendError(f"OpenCV {cv2.__version__} cannot run the face detector {MODEL_PATH.name}: {tried}")
+
+
 def _net() -> Any:
     """This thread's detector network, loaded on first use (an OpenCV ``dnn.Net`` is not thread-safe)."""
     net = getattr(_LOCAL, "net", None)
     if net is None:
-        import cv2
-
-        try:  # OpenCV 5: the classic engine reports both of the model's outputs
-            net = cv2.dnn.readNetFromTFLite(str(MODEL_PATH), engine=cv2.dnn.ENGINE_CLASSIC)
-        except (AttributeError, TypeError):  # OpenCV 4 has a single engine
-            net = cv2.dnn.readNetFromTFLite(str(MODEL_PATH))
-        _LOCAL.net = net
+        net = _LOCAL.net = _load_net()
     return net
 
 
@@ -161,7 +195,7 @@ def _raw_detections(frame: np.ndarray, top: int, left: int, side: int, min_score
     """
     net = _net()
     net.setInput(_window_input(frame, top, left, side))
-    regressors, logits = net.forward(["regressors", "classificators"])
+    regressors, logits = net.forward(list(_OUTPUTS))
     logits = logits.reshape(-1).astype(np.float64)
     keep = np.flatnonzero(logits >= np.log(min_score / (1.0 - min_score)))
     raw = regressors.reshape(-1, 16)[keep].astype(np.float64) / _INPUT

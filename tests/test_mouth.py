@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import astuple
 from pathlib import Path
 
 import cv2
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 
 from lipread.config import get_preset
-from lipread.errors import VideoError
-from lipread.face import detect, detect_faces, face_track
+from lipread.errors import BackendError, VideoError
+from lipread.face import _load_net, detect, detect_faces, face_track
 from lipread.mouth import GRID_BOX, Box, FaceMouthLocator, MouthLocator, _fit
 from lipread.preprocess import mouth_crops
 from lipread.video import read_frames
@@ -168,6 +169,40 @@ def test_box_larger_than_the_frame_is_shrunk_keeping_its_shape() -> None:
     assert _fit(-5.0, 10.0, 46, 140, 288, 360) == Box(0, 46, 10, 150)  # moved down, same size
     assert _fit(0.0, -20.0, 46, 140, 40, 100) == Box(0, 33, 0, 100)  # too wide: 100 x 33
     assert _fit(3.0, 0.0, 46, 140, 20, 300) == Box(0, 20, 0, 61)  # too tall: 61 x 20
+
+
+_DETECTIONS_FILE = Path(__file__).parent / "fixtures" / "face_detections.json"
+DETECTIONS: dict[str, list[list[float]]] = json.loads(_DETECTIONS_FILE.read_text())["clips"]
+"""Reference detections in frames 0, 3, ..., 27 of each clip, made with OpenCV 4.14 and 5.1 (identical)."""
+
+
+@pytest.mark.parametrize("clip", sorted(DETECTIONS))
+def test_detections_are_the_reference_ones(clip: str, mpg_frames: Frames) -> None:
+    """Whichever OpenCV runs the detector (4.x: one engine; 5.0 and 5.1: different engine names), the
+    boxes, mouth centres and scores are the ones recorded."""
+    found = detect_faces(mpg_frames(clip)[:30])
+    assert all(f is not None for f in found)
+    got = np.array([astuple(f) for f in found if f is not None])
+    np.testing.assert_allclose(got, np.array(DETECTIONS[clip]), atol=2e-3)
+
+
+def test_detector_loads_with_an_engine_that_gives_both_outputs() -> None:
+    net = _load_net()
+    net.setInput(np.zeros((1, 3, 128, 128), np.float32))
+    regressors, logits = net.forward(["regressors", "classificators"])
+    assert regressors.shape == (1, 896, 16) and logits.shape == (1, 896, 1)
+
+
+def test_detector_that_no_engine_runs_is_a_backend_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An OpenCV whose engines all fail on the model (as OpenCV 5.0's default engine does) is named, not a
+    cv2 traceback."""
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise cv2.error("forwardWithMultipleOutputs: unsupported")
+
+    monkeypatch.setattr(cv2.dnn, "readNetFromTFLite", broken)
+    with pytest.raises(BackendError, match=r"cannot run the face detector face_detection_short_range\.tflite"):
+        _load_net()
 
 
 def test_detect_faces_examines_every_step_th_frame(mpg_frames: Frames) -> None:
