@@ -128,6 +128,7 @@ class Transcript:
         backend: the backend that ran the model (``"onnx"``, ``"torch"``, ``"tensorflow"``).
         model: the model's shipped name, the path it was loaded from, or its config name.
         path: the video file, or None for a frames array.
+        decoder: the decoder that read the text (a name of :data:`lipread.decoding.DECODERS`).
     """
 
     text: str
@@ -136,9 +137,10 @@ class Transcript:
     backend: str
     model: str
     path: str | None = None
+    decoder: str = "beam"
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: ``path``, ``text``, ``confidence``, ``words``, ``backend``, ``model``."""
+        """A JSON-ready dict: ``path``, ``text``, ``confidence``, ``words``, ``backend``, ``model``, ``decoder``."""
         return {
             "path": self.path,
             "text": self.text,
@@ -146,6 +148,7 @@ class Transcript:
             "words": [w.to_dict() for w in self.words],
             "backend": self.backend,
             "model": self.model,
+            "decoder": self.decoder,
         }
 
 
@@ -318,7 +321,9 @@ class Transcriber:
         model: a shipped model name, a checkpoint or ``.onnx`` path, or an already loaded
             :class:`~lipread.backend.Model`.
         backend: see :func:`load_model` (ignored for a loaded model).
-        decoder: ``"greedy"``, ``"beam"``, ``"lexicon"`` or ``"grammar"`` (see :mod:`lipread.decoding`).
+        decoder: ``"greedy"``, ``"beam"``, ``"lexicon"`` or ``"grammar"`` (see :mod:`lipread.decoding`);
+            None: the decoder the model's metadata names (:attr:`ModelConfig.decoder
+            <lipread.config.ModelConfig.decoder>`), else ``"beam"``.
         beam_width: prefixes kept per frame by the beam decoders.
         lexicon: the words of the ``"lexicon"`` decoder (default the GRID words).
         locator: where the mouth is; the model's default locator when None.
@@ -330,7 +335,7 @@ class Transcriber:
         self,
         model: ModelSpec = DEFAULT_MODEL,
         backend: str | None = None,
-        decoder: str = "beam",
+        decoder: str | None = None,
         beam_width: int = DEFAULT_BEAM_WIDTH,
         lexicon: Iterable[str] | None = None,
         locator: MouthLocator | None = None,
@@ -346,7 +351,8 @@ class Transcriber:
             self.model = model
             self.model_name = model.config.name
         self.config = self.model.config
-        self.decoder = make_decoder(decoder, self.config.vocabulary, beam_width, lexicon)
+        name = decoder or self.config.decoder or "beam"
+        self.decoder = make_decoder(name, self.config.vocabulary, beam_width, lexicon)
         self.locator = locator
         self.batch_size = batch_size
 
@@ -513,7 +519,7 @@ class Transcriber:
         )
         text = " ".join(w.word for w in words)
         confidence = sentence_confidence(hyp, logprobs.shape[0])
-        return Transcript(text, confidence, words, self.backend, self.model_name, clip.path)
+        return Transcript(text, confidence, words, self.backend, self.model_name, clip.path, self.decoder.name)
 
     def transcribe(
         self, source: SourceItem | Sequence[SourceItem], fps: float | None = None
@@ -528,7 +534,7 @@ def transcribe(
     source: SourceItem | Sequence[SourceItem],
     model: ModelSpec = DEFAULT_MODEL,
     backend: str | None = None,
-    decoder: str = "beam",
+    decoder: str | None = None,
     beam_width: int = DEFAULT_BEAM_WIDTH,
     lexicon: Iterable[str] | None = None,
     locator: MouthLocator | None = None,
@@ -543,7 +549,8 @@ def transcribe(
         model: a shipped model name, a ``.safetensors`` checkpoint or ``.onnx`` path, or a loaded model.
             Loaded models are kept, so repeated calls with the same model do not reload it.
         backend: ``"onnx"``, ``"torch"``, ``"tensorflow"``, or None to choose (see :func:`load_model`).
-        decoder: ``"greedy"``, ``"beam"`` (default), ``"lexicon"`` or ``"grammar"``.
+        decoder: ``"greedy"``, ``"beam"``, ``"lexicon"`` or ``"grammar"``; None (default): the one the model's
+            metadata names (``"grammar"`` for the shipped ``lipnet-grid-s1``), else ``"beam"``.
         beam_width: prefixes kept per frame by the beam decoders.
         lexicon: the word list of the ``"lexicon"`` decoder (default the GRID words).
         locator: where the mouth is (default: the model's own, see :func:`lipread.preprocess.default_locator`).

@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from .decoding import DECODERS
 from .vocab import LIPNET_VOCABULARY, NOTEBOOK_VOCABULARY, Vocabulary
 
 __all__ = ["PRESETS", "ConvBlock", "ModelConfig", "get_preset"]
@@ -50,6 +51,10 @@ class ModelConfig:
         batchnorm_eps: BatchNorm epsilon (PyTorch's default, kept by every backend).
         crop: which preprocessing the model expects: ``"lipnet"`` (RGB 100x50 mouth crop, per-clip
             standardised) or ``"notebook"`` (grey crop rows 190:236 cols 80:220, per-clip standardised).
+        decoder: the CTC decoder the model's card recommends (a name of :data:`lipread.decoding.DECODERS`),
+            used when the user chooses none; None: plain beam search. It says how the output is best read,
+            not what the network is, so two configs that differ only here compare equal (a model fine-tuned
+            from a shipped one has the same network).
     """
 
     name: str
@@ -65,6 +70,7 @@ class ModelConfig:
     vocabulary: Vocabulary = field(default=LIPNET_VOCABULARY)
     batchnorm_eps: float = 1e-5
     crop: Literal["lipnet", "notebook"] = "lipnet"
+    decoder: str | None = field(default=None, compare=False)
 
     @property
     def num_classes(self) -> int:
@@ -132,6 +138,8 @@ class ModelConfig:
             raise ValueError(f"not a valid model config: {e}") from None
         if cfg.rnn not in ("gru", "lstm"):
             raise ValueError(f"rnn must be 'gru' or 'lstm', not {cfg.rnn!r}")
+        if cfg.decoder is not None and cfg.decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {', '.join(DECODERS)} or null, not {cfg.decoder!r}")
         return cfg
 
     @classmethod

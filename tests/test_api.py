@@ -65,10 +65,24 @@ def test_single_path(tiny: Path, grid_clip: Path) -> None:
 def test_to_dict_is_json_ready(tiny: Path, grid_clip: Path) -> None:
     t = lipread.transcribe(grid_clip, model=tiny, decoder="lexicon")
     d = json.loads(json.dumps(t.to_dict()))
-    assert set(d) == {"path", "text", "confidence", "words", "backend", "model"}
+    assert set(d) == {"path", "text", "confidence", "words", "backend", "model", "decoder"}
+    assert d["decoder"] == "lexicon"
     assert d["text"] == t.text and d["path"] == str(grid_clip)
     assert [w["word"] for w in d["words"]] == t.text.split()
     assert set(d["words"][0]) == {"word", "start", "end", "confidence"}
+
+
+def test_the_model_names_its_decoder(tmp_path: Path, grid_clip: Path) -> None:
+    """A model whose metadata names a decoder is read with it unless the caller chooses another."""
+    named = write_tiny_model(tmp_path / "grammar.onnx", config=LIPNET.with_(decoder="grammar"))
+    plain = write_tiny_model(tmp_path / "plain.onnx")
+    by_default = lipread.transcribe(grid_clip, model=named)
+    assert by_default.decoder == "grammar"
+    assert by_default.text == lipread.transcribe(grid_clip, model=plain, decoder="grammar").text
+    chosen = lipread.transcribe(grid_clip, model=named, decoder="greedy")
+    assert chosen.decoder == "greedy"
+    assert chosen.text == lipread.transcribe(grid_clip, model=plain, decoder="greedy").text
+    assert lipread.transcribe(grid_clip, model=plain).decoder == "beam"
 
 
 def test_word_times_come_from_the_best_alignment(tiny: Path, grid_clip: Path) -> None:

@@ -74,3 +74,15 @@ def test_invalid_configs() -> None:
         ModelConfig.from_json({**good, "colour": "red"})
     with pytest.raises(ValueError, match="rnn must be"):
         ModelConfig.from_json({**good, "rnn": "transformer"})
+    with pytest.raises(ValueError, match="decoder must be one of greedy, beam, lexicon, grammar or null, not 'best'"):
+        ModelConfig.from_json({**good, "decoder": "best"})
+
+
+def test_decoder_is_stored_but_not_part_of_the_network() -> None:
+    """The decoder a model names travels with its config, old configs without the field read as None, and it
+    does not make two configs of the same network differ (fine-tuning from a shipped model checks equality)."""
+    c = get_preset("lipnet")
+    named = c.with_(decoder="grammar")
+    assert ModelConfig.loads(named.dumps()).decoder == "grammar"
+    assert ModelConfig.from_json({k: v for k, v in c.to_json().items() if k != "decoder"}).decoder is None
+    assert named == c and c.decoder is None

@@ -130,12 +130,15 @@ def build(
     name: str = DEFAULT_MODEL,
     max_clips: int | None = None,
     size_limit_mb: float = SIZE_LIMIT_MB,
+    decoder: str = "grammar",
 ) -> dict[str, Any]:
-    """Write ``out/<name>.{safetensors,onnx,md}`` from ``run``; returns the measurements."""
+    """Write ``out/<name>.{safetensors,onnx,md}`` from ``run``, naming ``decoder`` in the model's metadata as
+    the one its users get by default; returns the measurements."""
     from lipread.backend import get_backend
 
     best = run / "best.safetensors"
     ck = load_checkpoint(best)
+    config = ck.config.with_(decoder=decoder)
     tensors = ck.as_float32()
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines() if line.strip()]
     x, lengths = validation_batch(data, ck.config)
@@ -143,7 +146,7 @@ def build(
     fixed, _ = compact_plan(tensors, ck.config, x, lengths, budget)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = save_checkpoint(
-        out / f"{name}.safetensors", tensors, ck.config, trained_on=ck.trained_on, metrics=ck.metrics, fixed16=fixed
+        out / f"{name}.safetensors", tensors, config, trained_on=ck.trained_on, metrics=ck.metrics, fixed16=fixed
     )
     torch_backend = get_backend("torch")
     onnx_path = torch_backend.export_onnx(torch_backend.load(checkpoint), out / f"{name}.onnx")
@@ -264,13 +267,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", default=DEFAULT_MODEL)
     p.add_argument("--max-clips", type=int, help="evaluate only the first N validation clips (quick checks)")
     p.add_argument(
+        "--decoder", choices=DECODERS, default="grammar", help="the decoder the model names as its default"
+    )
+    p.add_argument(
         "--size-limit",
         type=float,
         default=SIZE_LIMIT_MB,
         help=f"megabytes (10**6 bytes) both files may take together (default {SIZE_LIMIT_MB:g})",
     )
     args = p.parse_args(argv)
-    results = build(args.run, args.data, args.command, args.out, args.name, args.max_clips, args.size_limit)
+    results = build(
+        args.run, args.data, args.command, args.out, args.name, args.max_clips, args.size_limit, args.decoder
+    )
     json.dump(results, sys.stdout, indent=2)
     print()
     return 0
