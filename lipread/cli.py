@@ -9,7 +9,9 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .commands import CommandParser
 from .errors import LipreadError
+from .report import report_error
 
 __all__ = ["main"]
 
@@ -19,9 +21,9 @@ COMMANDS = ("transcribe", "info", "preview", "backends", "eval", "train", "expor
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
-    parser = argparse.ArgumentParser(prog="lipread", description="Read lips: video of a speaking face in, text out.")
+    parser = CommandParser(prog="lipread", description="Read lips: video of a speaking face in, text out.")
     parser.add_argument("--version", action="version", version=f"lipread {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     for name in COMMANDS:
         module = importlib.import_module(f"lipread.commands.{name}")
         p = module.add_parser(sub)
@@ -30,7 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 success, 1 a lipread error, 2 bad usage)."""
+    """Run the command line; returns the exit status (0 success, 1 a lipread error, 2 bad usage).
+
+    Every error is one line on stderr, ``lipread: error: <file>: <what is wrong>`` (:mod:`lipread.report`),
+    never a traceback: a :class:`~lipread.errors.LipreadError`, or an ``OSError`` about a file (one that cannot
+    be read or written). Usage errors (exit status 2) print the usage summary, then a line in that format.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
@@ -39,7 +46,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except LipreadError as e:
-        print(f"lipread: error: {e}", file=sys.stderr)
+        report_error(e)
+        return 1
+    except OSError as e:  # a file the user named cannot be read or written (a bug's OSError names no file)
+        if e.filename is None:
+            raise
+        report_error(e.strerror or str(e), e.filename)
         return 1
     except KeyboardInterrupt:
         print("lipread: interrupted", file=sys.stderr)

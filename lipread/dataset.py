@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from .errors import DataError, LipreadError
 from .grid import UNSEEN_SPEAKERS, WORDS, sentence_from_name
 from .mouth import MouthLocator
 from .preprocess import decodes_grey, default_locator, load_crops
+from .report import report_skipped
 from .video import VIDEO_EXTENSIONS
 
 __all__ = ["Clip", "CropCache", "find_clips", "split_clips"]
@@ -59,13 +59,15 @@ def _videos_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
 
 
-def _make_clip(video: Path, align: Path | None, speaker: int | None, problems: list[str]) -> Clip | None:
+def _make_clip(
+    video: Path, align: Path | None, speaker: int | None, problems: list[tuple[Path, Exception]]
+) -> Clip | None:
     try:
         if align is not None and align.exists():
             return Clip(video, load_alignment(align, WORDS).sentence, speaker, align)
         return Clip(video, sentence_from_name(video.stem), speaker, None)
     except (LipreadError, ValueError) as e:
-        problems.append(f"{video}: skipped: {e}")
+        problems.append((video, e))
         return None
 
 
@@ -84,7 +86,7 @@ def find_clips(root: str | os.PathLike[str], speakers: Sequence[int] | None = No
     if not root.is_dir():
         raise DataError(f"{root}: data folder not found")
     clips: list[Clip] = []
-    problems: list[str] = []
+    problems: list[tuple[Path, Exception]] = []
     speaker_dirs = sorted(
         (int(m.group(1)), d) for d in root.iterdir() if d.is_dir() and (m := _SPEAKER_DIR.match(d.name))
     )
@@ -108,8 +110,8 @@ def find_clips(root: str | os.PathLike[str], speakers: Sequence[int] | None = No
             if clip:
                 clips.append(clip)
     if warn:
-        for p in problems:
-            print(f"lipread: {p}", file=sys.stderr)
+        for video, e in problems:
+            report_skipped(video, e)
     if not clips:
         raise DataError(
             f"{root}: no GRID clips found (expected s<N>/*.mp4 with alignments/s<N>/*.align, "

@@ -12,6 +12,7 @@ its own name and one power-of-two scale per index of its first axis, ``float32``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Collection
@@ -72,11 +73,16 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):  # e.g. ``path`` is a folder: leave no temporary file behind
+            tmp.unlink()
+        raise
     try:
         dir_fd = os.open(path.parent, os.O_RDONLY)
     except OSError:

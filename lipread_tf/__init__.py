@@ -5,8 +5,11 @@ canonical checkpoint (:mod:`lipread_tf.convert`), train with ``model.fit`` (:mod
 export to ONNX through tf2onnx (:mod:`lipread_tf.export`). :mod:`lipread_tf.notebook` converts the seed
 notebook's TensorFlow checkpoint.
 
-Importing this package does not import TensorFlow; the first model built or loaded does. TensorFlow's C++
-logging is limited to errors (``TF_CPP_MIN_LOG_LEVEL=2``) unless the environment already sets it.
+Importing this package does not import TensorFlow; the first model built or loaded does, quietly
+(:mod:`lipread_tf._tensorflow`). TensorFlow's C++ log lines (``I0000 ...``, ``E0000 ...``: notices and
+non-fatal errors that TensorFlow recovers from, such as a graph optimiser skipping a rewrite) are switched off
+(``TF_CPP_MIN_LOG_LEVEL=3``) unless the environment already sets the variable; a failure that matters still
+raises. ``TF_CPP_MIN_LOG_LEVEL=0`` shows them all again.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from lipread.config import ModelConfig
 from lipread.errors import CheckpointError

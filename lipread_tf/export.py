@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import onnx
-import tensorflow as tf
 
 from lipread.errors import BackendError
 from lipread.onnxconv import framewise_convolutions
 from lipread.onnxmeta import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, metadata_props
 from lipread.weights import atomic_write
 
+from ._tensorflow import tf
 from .model import TFModel
 
 __all__ = ["OPSET", "export_onnx"]

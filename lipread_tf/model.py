@@ -26,13 +26,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from lipread.config import ConvBlock, ModelConfig
 from lipread.errors import BackendError
 
+from ._tensorflow import keras, tf
 from .convert import canonical_to_keras, keras_to_canonical
 
 if keras.backend.backend() != "tensorflow":

@@ -24,12 +24,12 @@ import re
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
 from lipread.config import ModelConfig, get_preset
 from lipread.errors import CheckpointError
 from lipread.weights import save_checkpoint
 
+from ._tensorflow import tf
 from .convert import keras_to_canonical
 
 __all__ = [

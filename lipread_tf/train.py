@@ -47,9 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
-import tensorflow as tf
 from tqdm.auto import tqdm
 
 from lipread.config import ModelConfig
@@ -57,6 +55,8 @@ from lipread.ctc import beam_search_batch, greedy_decode_batch
 from lipread.dataset import Clip, CropCache
 from lipread.errors import CheckpointError, DataError
 from lipread.preprocess import normalise
+from lipread.progress import progress_bar, show_progress
+from lipread.report import report_skipped
 from lipread.training import (
     TrainOptions,
     TrainResult,
@@ -73,6 +73,7 @@ from lipread.training import (
 )
 from lipread.weights import atomic_write, load_checkpoint, save_checkpoint
 
+from ._tensorflow import keras, tf
 from .convert import canonical_to_keras
 from .model import TFModel, build_keras_model, keras_variables
 
@@ -188,19 +189,19 @@ def _load_examples(options: TrainOptions, config: ModelConfig, workers: int) -> 
     train_clips, val_clips = training_clips(options)
     every = list(dict.fromkeys(train_clips + val_clips))
     cache = CropCache(options.cache_dir, config)
-    with tqdm(total=len(every), desc="decoding clips", unit="clip", disable=not options.progress) as bar:
+    with progress_bar(total=len(every), desc="decoding clips", unit="clip", progress=options.progress) as bar:
         good, bad = cache.fill(every, workers, bar.update)
     for clip, reason in bad:
-        print(f"lipread: skipping {clip.video}: {reason}", file=sys.stderr)
+        report_skipped(clip.video, reason)
     loaded: dict[Clip, tuple[np.ndarray, np.ndarray]] = {}
     for clip in good:
         try:
             labels = np.asarray(config.vocabulary.encode(clip.text), np.int32)
         except ValueError as e:
-            print(f"lipread: skipping {clip.video}: {e}", file=sys.stderr)
+            report_skipped(clip.video, e)
             continue
         if len(labels) == 0:
-            print(f"lipread: skipping {clip.video}: empty sentence", file=sys.stderr)
+            report_skipped(clip.video, "empty sentence")
             continue
         loaded[clip] = (cache.get(clip), labels)
 
@@ -561,15 +562,17 @@ def train(options: TrainOptions, strategy: tf.distribute.Strategy | None = None)
         steps = -(-len(train_set) // global_batch)
         dataset = _dataset(train_set, options, config, state.epoch, global_batch, workers)
         callback = _EpochEnd(config, options, state, val_set, len(train_set), started)
+        # Keras draws its bar on stdout: the same rule as for lipread's own bars, for that stream.
+        keras_bar = show_progress(options.progress, sys.stdout)
         model.fit(
             dataset,
             epochs=options.epochs,
             initial_epoch=state.epoch,
             steps_per_epoch=steps,
             # An explicit progress bar, so that it finishes its line before the epoch summary is printed.
-            callbacks=[keras.callbacks.ProgbarLogger(), callback] if options.progress else [callback],
+            callbacks=[keras.callbacks.ProgbarLogger(), callback] if keras_bar else [callback],
             shuffle=False,
-            verbose=1 if options.progress else 0,
+            verbose=1 if keras_bar else 0,
         )
     best = out / "best.safetensors"
     return TrainResult(out, best if best.is_file() else None, out / "last.safetensors", state.history)

@@ -8,7 +8,6 @@ not depend on thread scheduling and an interrupted run can be resumed exactly.
 
 from __future__ import annotations
 
-import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,6 +19,7 @@ import torch
 from lipread.dataset import Clip, CropCache
 from lipread.errors import LipreadError
 from lipread.preprocess import normalise
+from lipread.report import report_skipped
 from lipread.training import allowed_labels, augment_frames, excerpt_span, word_frames
 from lipread.vocab import Vocabulary
 
@@ -106,7 +106,7 @@ def load_examples(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for clip, (crops, target, err) in zip(clips, pool.map(one, clips)):
             if crops is None or target is None:
-                print(f"lipread: skipping {clip.video}: {err}", file=sys.stderr)
+                report_skipped(clip.video, err)
             else:
                 out.clips.append(clip)
                 out.crops.append(crops)

@@ -29,8 +29,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
 import random
 import time
+import warnings
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +50,7 @@ from lipread.config import ModelConfig
 from lipread.ctc import beam_search_batch, greedy_decode_batch
 from lipread.dataset import Clip, CropCache
 from lipread.errors import BackendError, CheckpointError, DataError
+from lipread.progress import progress_bar, show_progress
 from lipread.training import (
     TrainOptions,
     TrainResult,
@@ -217,10 +221,25 @@ def load_training_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: training checkpoint not found")
+    # torch.save writes zip archives. Anything else (a plain pickle, a truncated file) is refused before
+    # torch sees it, and torch's own advice (re-running with weights_only=False, which could run code in
+    # the file) never reaches the user.
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(
+            f"{path}: not a lipread training checkpoint (not a PyTorch zip archive: another kind of file, or truncated)"
+        )
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # weights_only refused an object
+        raise CheckpointError(
+            f"{path}: not a lipread training checkpoint (it holds Python objects other than tensors and plain "
+            "data, which lipread never loads)"
+        ) from None
     except Exception as e:  # torch raises many types for a corrupt or foreign file
-        raise CheckpointError(f"{path}: not a readable training checkpoint: {e}") from None
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: not a readable training checkpoint: {reason}") from None
     if not isinstance(payload, dict) or payload.get("format") != CKPT_FORMAT:
         raise CheckpointError(f"{path}: not a lipread training checkpoint")
     if payload.get("version") != CKPT_VERSION:
@@ -259,7 +278,9 @@ def _load_data(options: TrainOptions, config: ModelConfig, d: _Dist, workers: in
     # Process 0 decodes into the cache first; the others then only read it.
     if not d.main:
         d.barrier()
-    with tqdm(total=len(every), desc="decoding clips", unit="clip", disable=not (options.progress and d.main)) as bar:
+    with progress_bar(
+        total=len(every), desc="decoding clips", unit="clip", progress=options.progress, disable=not d.main
+    ) as bar:
         loaded = load_examples(cache, every, config.vocabulary, workers, bar.update)
     if d.main:
         d.barrier()
@@ -417,7 +438,7 @@ def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.d
             pin=pin,
         )
         seen, loss_sum = _train_epoch(
-            net, loader, optimiser, scaler, device, amp, bar_label, options.progress and d.main
+            net, loader, optimiser, scaler, device, amp, bar_label, d.main and show_progress(options.progress)
         )
         train_seconds = time.monotonic() - t0
         d.sync_buffers(module)
@@ -475,7 +496,7 @@ def _train_epoch(
     net.train()
     seen = 0
     losses = torch.zeros((), device=device, dtype=torch.float64)  # summed on the device: no sync per step
-    bar = tqdm(loader, desc=label, unit="batch", leave=False, disable=not progress)
+    bar = progress_bar(loader, desc=label, unit="batch", leave=False, progress=progress)
     for step, batch in enumerate(bar):
         batch = batch.to(device)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):

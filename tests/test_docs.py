@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 import lipread.errors
 from lipread.cli import COMMANDS
 
@@ -19,7 +21,7 @@ DOCS = ROOT / "docs"
 
 
 def load_hooks() -> ModuleType:
-    """The build's hook module (``docs/_build/hooks.py``), which renders the CLI help into the reference."""
+    """The build's hook module (``docs/_build/hooks.py``), which checks the CLI help in the reference."""
     spec = importlib.util.spec_from_file_location("lipread_docs_hooks", DOCS / "_build" / "hooks.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -28,23 +30,68 @@ def load_hooks() -> ModuleType:
 
 
 def test_every_sub_command_is_in_the_cli_reference() -> None:
-    hooks = load_hooks()
-    commands = set(hooks._parsers()) - {"lipread"}
+    cli_docs = load_hooks().cli_docs
+    commands = set(cli_docs.parsers()) - {"lipread"}
     assert len(commands) == len(COMMANDS)
     page = (DOCS / "cli.md").read_text(encoding="utf-8")
-    documented = set(hooks.MARKER.findall(page))
+    documented = set(cli_docs.MARKER.findall(page))
     assert documented == commands | {"lipread"}
     for name in commands:
         assert f"## lipread {name}\n" in page
-        text = hooks.help_text(name)
+        text = cli_docs.help_text(name)
         assert text.startswith(f"usage: lipread {name} ")
 
 
-def test_help_markers_become_help_text() -> None:
+def test_the_cli_reference_holds_the_current_help() -> None:
+    """docs/cli.md is what ``python tools/write_cli_docs.py`` writes: every help text as the code has it now."""
+    cli_docs = load_hooks().cli_docs
+    page = (DOCS / "cli.md").read_text(encoding="utf-8")
+    stale = cli_docs.stale(page)
+    assert not stale, f"docs/cli.md: stale help of {', '.join(stale)}; run: python tools/write_cli_docs.py"
+    if cli_docs.unjudged(page):
+        pytest.skip(f"docs/cli.md's help was written by another Python version than {cli_docs.PYTHON}")
+    assert cli_docs.render(page) == page
+    for block in cli_docs.blocks(page):  # no line wider than the site's code box
+        assert max(len(line) for line in cli_docs.help_text(block.name).splitlines()) <= cli_docs.WIDTH, block.name
+
+
+def test_help_blocks_are_written_in_place() -> None:
+    cli_docs = load_hooks().cli_docs
+    bare = "before\n\n<!-- lipread-help: export -->\n\nafter\n"
+    out = cli_docs.render(bare)
+    assert out.startswith("before\n\n<!-- lipread-help: export -->\n\n```text\nusage: lipread export ")
+    assert out.endswith(f"```\n\n<!-- /lipread-help: Python {cli_docs.PYTHON} -->\n\nafter\n")
+    assert "--output" in out
+    assert cli_docs.render(out) == out and cli_docs.stale(out) == [] and cli_docs.stale(bare) == ["export"]
+    edited = out.replace("--output", "--outptu", 1)
+    assert cli_docs.stale(edited) == ["export"] and cli_docs.render(edited) == out
+    # Two blocks, the first of them bare: each is written, neither swallows the other.
+    two = "<!-- lipread-help: info -->\n" + out
+    assert cli_docs.render(two) == cli_docs.block("info") + "\n" + out
+    # Written by another Python: different text is not called stale, only unjudged.
+    other = edited.replace(f"Python {cli_docs.PYTHON} -->", "Python 2.7 -->")
+    assert cli_docs.stale(other) == [] and cli_docs.unjudged(other) == ["export"]
+
+
+def test_the_build_fails_on_stale_help() -> None:
     hooks = load_hooks()
-    out = hooks.on_page_markdown("before\n<!-- lipread-help: export -->\nafter")
-    assert out.startswith("before\n```text\nusage: lipread export ")
-    assert "--output" in out and out.endswith("```\nafter")
+    current = hooks.cli_docs.render("<!-- lipread-help: export -->\n")
+    assert hooks.on_page_markdown(current) == current
+    with pytest.raises(Exception, match=r"stale; run: python tools/write_cli_docs\.py"):
+        hooks.on_page_markdown(current.replace("--output", "--outptu"))
+    with pytest.raises(Exception, match="no such sub-command"):
+        hooks.on_page_markdown(hooks.cli_docs.render("<!-- lipread-help: export -->\n").replace("export", "exprot"))
+
+
+def test_the_tool_checks_and_writes_a_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cli_docs = load_hooks().cli_docs
+    page = tmp_path / "cli.md"
+    page.write_text("# CLI\n\n<!-- lipread-help: info -->\n", encoding="utf-8")
+    assert cli_docs.main([str(page), "--check"]) == 1
+    assert "stale help of info" in capsys.readouterr().err
+    assert cli_docs.main([str(page)]) == 0
+    assert page.read_text(encoding="utf-8") == "# CLI\n\n" + cli_docs.block("info") + "\n"
+    assert cli_docs.main([str(page), "--check"]) == 0
 
 
 def test_missing_snippet_becomes_a_note(tmp_path: Path) -> None:

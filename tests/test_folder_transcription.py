@@ -41,10 +41,10 @@ def transcribe(argv: list[str]) -> int:
 
 
 def reports(stderr: str) -> dict[str, str]:
-    """``{path: reason}`` from the ``lipread: <path>: <reason>`` lines (progress-bar output ignored)."""
+    """``{path: reason}`` from the ``lipread: error: <path>: <reason>`` lines (progress-bar output ignored)."""
     out: dict[str, str] = {}
     for line in re.split(r"[\r\n]", stderr):
-        m = re.match(r"lipread: (.+?\.\w+): (.+)$", line)
+        m = re.match(r"lipread: error: (.+?\.\w+): (.+)$", line)
         if m:
             assert m.group(1) not in out, f"{m.group(1)} reported twice"
             out[m.group(1)] = m.group(2)

@@ -270,4 +270,4 @@ def test_importing_the_package_does_not_import_tensorflow() -> None:
     )
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "2"
+    assert out.stdout.strip() == "3"  # TensorFlow's C++ log lines off (see lipread_tf's docstring)

@@ -63,6 +63,8 @@ def options(grid_root: Path, output: Path, cache: Path, **changes: object) -> Tr
         "examples": 1,
         "progress": False,
         "workers": 2,
+        "word_clips": 0.0,  # the trainer's mechanics on whole clips, not the default recipe
+        "conv_dropout": None,
     }
     base.update(changes)
     return TrainOptions(**base)  # type: ignore[arg-type]

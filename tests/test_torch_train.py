@@ -74,6 +74,11 @@ def options(grid_root: Path, output: Path, cache: Path, **kw: Any) -> TrainOptio
         beam_width=4,
         examples=0,
         device="cpu",
+        # These tests check the trainer's mechanics, not the default recipe: whole clips, the preset's dropout.
+        lr=1e-4,
+        constant_epochs=30,
+        word_clips=0.0,
+        conv_dropout=None,
     )
     base.update(kw)
     return TrainOptions(**base)

@@ -78,8 +78,8 @@ def test_json_lines(tiny: Path, two_clips: list[Path], capsys: pytest.CaptureFix
     records = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert [r["path"] for r in records] == [str(p) for p in two_clips]
     for r in records:
-        assert set(r) == {"path", "text", "confidence", "words", "backend", "model"}
-        assert r["backend"] == "onnx" and r["model"] == str(tiny)
+        assert set(r) == {"path", "text", "confidence", "words", "backend", "model", "decoder"}
+        assert r["backend"] == "onnx" and r["model"] == str(tiny) and r["decoder"] == "lexicon"
         assert " ".join(w["word"] for w in r["words"]) == r["text"]
         assert all(0 <= w["start"] < w["end"] <= 3.0 for w in r["words"])
 
@@ -198,6 +198,20 @@ def test_eval_json_and_max_clips(tiny: Path, small_grid: Path, capsys: pytest.Ca
     result = json.loads(capsys.readouterr().out)
     assert result["clips"] == 2 and result["failed"] == 0 and result["decoder"] == "beam"
     assert result["cer"] >= 0.0 and result["wer"] >= 0.0 and 0.0 <= result["sentence_accuracy"] <= 1.0
+
+
+def test_eval_and_json_use_and_name_the_models_decoder(
+    small_grid: Path, grid_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    named = write_tiny_model(tmp_path / "grammar.onnx", config=lipread.config.LIPNET.with_(decoder="grammar"))
+    argv = ["eval", str(small_grid), "--model", str(named), "--split", "all", "--json"]
+    assert run_command(eval_command, argv) == 0
+    assert json.loads(capsys.readouterr().out)["decoder"] == "grammar"
+    assert run_command(eval_command, [*argv, "--decoder", "beam"]) == 0
+    assert json.loads(capsys.readouterr().out)["decoder"] == "beam"
+    assert transcribe([str(grid_clip), "--model", str(named), "--format", "json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["decoder"] == "grammar" and is_grid_sentence(line["text"])
 
 
 def test_eval_validation_split_needs_enough_clips(

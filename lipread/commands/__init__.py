@@ -1,1 +1,79 @@
-"""Sub-commands of the ``lipread`` command line, one module each (see :mod:`lipread.cli`)."""
+"""Sub-commands of the ``lipread`` command line, one module each (see :mod:`lipread.cli`), and what they share:
+the argument parser class that reports usage errors in lipread's one error format, and argument types that
+reject bad numbers as usage errors (exit status 2) instead of letting them fail later."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+from ..report import error_line
+
+__all__ = ["CommandParser", "HelpFormatter", "non_negative", "positive"]
+
+N = TypeVar("N", int, float)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Help that shows every option's default: ``(default: X)`` is added where the help text does not
+    already state one, for options whose default is a value (not None, not an off switch)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or not action.option_strings
+            or default is None
+            or default is argparse.SUPPRESS
+            or (default is False and action.nargs == 0)
+        ):
+            return action.help
+        return f"{text} (default: %(default)s)"
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors end with ``lipread: error: <message>`` (after the usage summary),
+    the line every other lipread error has, instead of argparse's ``lipread COMMAND: error: ...``; exit status 2.
+    Its help shows every option's default (:class:`HelpFormatter`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, error_line(message) + "\n")
+
+
+def _number(kind: Callable[[str], N], text: str) -> N:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not {'a whole number' if kind is int else 'a number'}: {text!r}") from None
+
+
+def positive(kind: Callable[[str], N]) -> Callable[[str], N]:
+    """An argparse type: ``kind(text)``, which must be greater than zero."""
+
+    def convert(text: str) -> N:
+        value = _number(kind, text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        return value
+
+    return convert
+
+
+def non_negative(kind: Callable[[str], N]) -> Callable[[str], N]:
+    """An argparse type: ``kind(text)``, which must be zero or more."""
+
+    def convert(text: str) -> N:
+        value = _number(kind, text)
+        if not value >= 0:
+            raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+        return value
+
+    return convert

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,10 @@ from typing import Any
 from ..decoding import DEFAULT_BEAM_WIDTH
 from ..errors import DataError, LipreadError
 from ..models import DEFAULT_MODEL
+from ..progress import add_progress_argument
+from ..report import report_error
 from ..subtitles import TimedText
+from . import positive
 from .transcribe import add_model_arguments
 
 __all__ = ["add_parser", "boundary_errors", "evaluate", "run"]
@@ -47,12 +49,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--split",
         choices=SPLITS,
         default="val",
-        help="val (or random): the held-out 10%% of the seed-0 random split (default); all: every clip",
+        help="val (or random): the held-out 10%% of the seed-0 random split; all: every clip (default: val)",
     )
-    p.add_argument("--max-clips", type=int, metavar="N", help="evaluate only the first N clips of the split")
-    p.add_argument("--batch-size", type=int, default=8, help="clips per forward pass (default: 8)")
-    p.add_argument("--threads", type=int, help="inference threads (onnx backend)")
+    p.add_argument("--max-clips", type=positive(int), metavar="N", help="evaluate only the first N clips of the split")
+    p.add_argument("--batch-size", type=positive(int), default=8, help="clips per forward pass (default: 8)")
+    p.add_argument(
+        "--threads", type=positive(int), help="inference threads of the onnx backend (default: one per physical core)"
+    )
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    add_progress_argument(p)
     return p
 
 
@@ -76,15 +81,18 @@ def evaluate(
     data: Path,
     model: str = DEFAULT_MODEL,
     backend: str | None = None,
-    decoder: str = "beam",
+    decoder: str | None = None,
     beam_width: int = DEFAULT_BEAM_WIDTH,
     split: str = "val",
     max_clips: int | None = None,
     batch_size: int = 8,
-    progress: bool = False,
+    progress: bool | None = False,
     **opts: Any,
 ) -> dict[str, Any]:
     """Evaluate a model on GRID clips; returns the JSON-ready results :func:`run` prints.
+
+    ``progress``: a progress bar on stderr (False: none; None: only when stderr is a terminal, see
+    :func:`lipread.progress.show_progress`).
 
     Keys: ``data``, ``split``, ``clips`` (evaluated), ``failed`` (unreadable, reported on stderr),
     ``model``, ``backend``, ``decoder``, ``beam_width``, ``cer``, ``wer``, ``sentence_accuracy``,
@@ -95,13 +103,12 @@ def evaluate(
     Raises:
         DataError: no clips, a split that leaves no validation clips, or no clip could be read.
     """
-    from tqdm import tqdm
-
     from ..align import load_alignment
     from ..api import Transcriber
     from ..dataset import find_clips, split_clips
     from ..grid import SLOT_NAMES, is_grid_sentence
     from ..metrics import missed_words, summarise
+    from ..progress import progress_bar
 
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; use {', '.join(SPLITS)}")
@@ -120,7 +127,7 @@ def evaluate(
     timed = failed = 0
     slot_misses = [0] * len(SLOT_NAMES)
     grid_refs = 0
-    with tqdm(total=len(clips), unit="clip", disable=not progress or len(clips) <= 1, file=sys.stderr) as bar:
+    with progress_bar(total=len(clips), unit="clip", progress=progress, disable=len(clips) <= 1) as bar:
         for i in range(0, len(clips), batch_size):
             batch, prepared = [], []
             for clip in clips[i : i + batch_size]:
@@ -129,7 +136,7 @@ def evaluate(
                     batch.append(clip)
                 except LipreadError as e:
                     failed += 1
-                    bar.write(f"lipread: {e}", file=sys.stderr)
+                    report_error(e, clip.video, bar=bar)
             for clip, t in zip(batch, runner.run(prepared)):
                 refs.append(clip.text)
                 hyps.append(t.text)
@@ -152,8 +159,8 @@ def evaluate(
         "failed": failed,
         "model": runner.model_name,
         "backend": runner.backend,
-        "decoder": decoder,
-        "beam_width": None if decoder == "greedy" else beam_width,
+        "decoder": runner.decoder.name,
+        "beam_width": None if runner.decoder.name == "greedy" else beam_width,
         **summarise(refs, hyps),
         "timed_clips": timed,
         "median_start_error_ms": _median_ms(starts),
@@ -198,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
         args.split,
         args.max_clips,
         args.batch_size,
-        progress=True,
+        progress=args.progress,
         **opts,
     )
     print(json.dumps(result) if args.json else _report(result))

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from lipread_tf.notebook import import_notebook_checkpoint, notebook_config
     except ImportError as e:
-        raise BackendError(f'reading {args.path} needs TensorFlow ({e}): pip install "lipread[tf]"') from None
+        raise BackendError(f'{args.path}: reading it needs TensorFlow ({e}): pip install "lipread[tf]"') from None
     out = import_notebook_checkpoint(args.path, args.output)
     config = notebook_config()
     print(f"wrote {out}: model {config.name!r}, {config.num_classes} classes (vocabulary {config.vocabulary.name!r})")

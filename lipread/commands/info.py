@@ -1,13 +1,20 @@
-"""``lipread info VIDEO...``: frame count, frame rate, size and duration of videos."""
+"""``lipread info VIDEO_OR_FOLDER...``: frame count, frame rate, size and duration of videos.
+
+Folders are searched recursively for video files, as ``lipread transcribe`` searches them
+(:func:`lipread.commands.transcribe.expand_inputs`). A file that cannot be read, or a folder without videos,
+is reported on stderr (``lipread: error: <path>: <reason>``) and the others are still shown; the exit status
+is then 1."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+from pathlib import Path
 from typing import Any
 
 from ..errors import VideoError
+from ..report import report_error
 from ..video import probe
+from .transcribe import expand_inputs
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -15,21 +22,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "info",
         help="show frames, frame rate, size and duration of videos",
-        description="Decode each video and show its frame count, frame rate, size and duration. "
-        "A file that cannot be read is reported and the others are still shown (exit status 1).",
+        description="Decode each video and show its frame count, frame rate, size and duration. Folders are "
+        "searched recursively for videos. A file that cannot be read, or a folder without videos, is reported "
+        "and the others are still shown (exit status 1).",
     )
-    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files")
+    p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO_OR_FOLDER", help="video files or folders of videos")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print one line per video; returns 1 when any could not be read, else 0."""
-    status = 0
-    for path in args.videos:
+    """Print one line per video; returns 1 when any could not be read (or a folder holds none), else 0."""
+    files, problems = expand_inputs(list(args.videos))
+    for folder, reason in problems:
+        report_error(reason, folder)
+    status = 1 if problems else 0
+    for path in files:
         try:
             info = probe(path)
         except VideoError as e:
-            print(f"lipread: error: {e}", file=sys.stderr)
+            report_error(e, path)
             status = 1
             continue
         print(

@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..config import PRESETS, get_preset
+from ..errors import LipreadError
 from ..gif import write_gif
 from ..preprocess import load_clip
-
-
-def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
-    """An argparse type: ``kind(text)``, which must be greater than zero."""
-
-    def convert(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
-        return value
-
-    return convert
+from . import positive
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -40,8 +26,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("video", metavar="VIDEO", help="video file")
     p.add_argument("-o", "--output", type=Path, required=True, help="GIF file to write")
     p.add_argument("--preset", choices=sorted(PRESETS), default="lipnet", help="model preset (default: lipnet)")
-    p.add_argument("--scale", type=_positive(int), default=2, help="enlarge each pixel to N x N (default: 2)")
-    p.add_argument("--fps", type=_positive(float), default=25.0, help="playback frame rate (default: 25, GRID's)")
+    p.add_argument("--scale", type=positive(int), default=2, help="enlarge each pixel to N x N (default: 2)")
+    p.add_argument("--fps", type=positive(float), default=25.0, help="playback frame rate (default: 25, GRID's)")
     return p
 
 
@@ -59,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
     """Write the GIF; returns 0 (a bad video raises VideoError, reported by the CLI)."""
     config = get_preset(args.preset)
     frames = to_display(load_clip(args.video, config), args.scale)
-    path = write_gif(args.output, frames, fps=args.fps)
+    try:
+        path = write_gif(args.output, frames, fps=args.fps)
+    except OSError as e:
+        raise LipreadError(f"{args.output}: cannot write the GIF: {e.strerror or e}") from None
     t, h, w = frames.shape[:3]
     print(f"{path}: {t} frames of {w}x{h} pixels ({args.preset} preset, {args.fps:g} fps)")
     return 0

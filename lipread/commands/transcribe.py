@@ -9,6 +9,9 @@ Output formats:
   (default: the current folder, never beside the input, which may be read-only); the paths written are
   printed. Two inputs with the same stem get ``<stem>-2``, ``<stem>-3``, ... (see :mod:`lipread.subtitles`).
 
+A progress bar (more than one video) is drawn on stderr only when stderr is a terminal, unless
+``--progress`` or ``--no-progress`` says otherwise (:mod:`lipread.progress`).
+
 Folders are searched recursively for files with a video extension. An input that cannot be read is
 reported on stderr with the reason and the others are still transcribed; the exit status is then 1.
 """
@@ -23,8 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from ..decoding import DECODERS, DEFAULT_BEAM_WIDTH
-from ..errors import LipreadError
+from ..errors import DecodingError, LipreadError
 from ..models import DEFAULT_MODEL
+from ..progress import add_progress_argument
+from ..report import report_error
+from . import positive
 
 __all__ = ["add_model_arguments", "add_parser", "expand_inputs", "run"]
 
@@ -39,9 +45,16 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
         help=f"shipped model name, checkpoint or .onnx file (default: {DEFAULT_MODEL})",
     )
     p.add_argument("--backend", help="onnx, torch or tensorflow (default: onnx, then torch, then tensorflow)")
-    p.add_argument("--decoder", choices=DECODERS, default="beam", help="CTC decoder (default: beam)")
     p.add_argument(
-        "--beam-width", type=int, default=DEFAULT_BEAM_WIDTH, help=f"beam width (default: {DEFAULT_BEAM_WIDTH})"
+        "--decoder",
+        choices=DECODERS,
+        help="CTC decoder (default: the one the model names, grammar for lipnet-grid-s1; else beam)",
+    )
+    p.add_argument(
+        "--beam-width",
+        type=positive(int),
+        default=DEFAULT_BEAM_WIDTH,
+        help=f"beam width (default: {DEFAULT_BEAM_WIDTH})",
     )
 
 
@@ -57,8 +70,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--lexicon", type=Path, metavar="FILE", help="word list (one per line) for --decoder lexicon")
     p.add_argument("--format", choices=FORMATS, default="txt", help="output format (default: txt)")
     p.add_argument("--output-dir", type=Path, metavar="DIR", help="where srt/vtt files go (default: current folder)")
-    p.add_argument("--batch-size", type=int, default=8, help="clips per forward pass (default: 8)")
-    p.add_argument("--threads", type=int, help="inference threads (onnx backend)")
+    p.add_argument("--batch-size", type=positive(int), default=8, help="clips per forward pass (default: 8)")
+    p.add_argument(
+        "--threads", type=positive(int), help="inference threads of the onnx backend (default: one per physical core)"
+    )
+    add_progress_argument(p)
     return p
 
 
@@ -93,33 +109,51 @@ def _subtitle_path(folder: Path, stem: str, suffix: str, used: set[Path]) -> Pat
     return path
 
 
+def _read_lexicon(path: Path) -> list[str]:
+    """The words of a ``--lexicon`` file (whitespace-separated, normally one per line).
+
+    Raises:
+        LipreadError: the file cannot be read, is not UTF-8 text, or holds no words.
+    """
+    try:
+        words = path.read_text(encoding="utf-8").split()
+    except OSError as e:
+        raise LipreadError(f"{path}: cannot read the word list: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise LipreadError(f"{path}: the word list is not UTF-8 text (bad byte at offset {e.start})") from None
+    if not words:
+        raise LipreadError(f"{path}: the word list is empty (--lexicon expects one word per line)")
+    return words
+
+
 def run(args: argparse.Namespace) -> int:
     """Transcribe every input; 1 when any failed, else 0."""
-    from tqdm import tqdm
-
     from ..api import Transcriber
+    from ..progress import progress_bar
     from ..subtitles import write_subtitles
 
     files, problems = expand_inputs(list(args.inputs))
     for item, reason in problems:
-        print(f"lipread: {item}: {reason}", file=sys.stderr)
+        report_error(reason, item)
     if not files:
         return 1
     opts: dict[str, Any] = {} if args.threads is None else {"threads": args.threads}
-    lexicon = None
-    if args.lexicon is not None:
-        try:
-            lexicon = args.lexicon.read_text(encoding="utf-8").split()
-        except (OSError, UnicodeDecodeError) as e:
-            raise LipreadError(f"{args.lexicon}: cannot read the word list: {e}") from None
-    runner = Transcriber(
-        args.model, args.backend, args.decoder, args.beam_width, lexicon, None, args.batch_size, **opts
-    )
-    single = len(args.inputs) == 1 and not args.inputs[0].is_dir() and len(files) == 1
     out_dir = args.output_dir if args.output_dir is not None else Path.cwd()
+    if args.format in ("srt", "vtt") and out_dir.exists() and not out_dir.is_dir():
+        raise LipreadError(f"{out_dir}: --output-dir is not a folder")
+    lexicon = None if args.lexicon is None else _read_lexicon(args.lexicon)
+    try:
+        runner = Transcriber(
+            args.model, args.backend, args.decoder, args.beam_width, lexicon, None, args.batch_size, **opts
+        )
+    except DecodingError as e:  # the decoder name and beam width are checked by the parser: the word list is bad
+        if args.lexicon is None:
+            raise
+        raise DecodingError(f"{args.lexicon}: {e}") from None
+    single = len(args.inputs) == 1 and not args.inputs[0].is_dir() and len(files) == 1
     used: set[Path] = set()
     failed = len(problems)
-    with tqdm(total=len(files), unit="video", disable=len(files) <= 1, file=sys.stderr) as bar:
+    with progress_bar(total=len(files), unit="video", progress=args.progress, disable=len(files) <= 1) as bar:
         for batch in _batches(files, args.batch_size):
             prepared = []
             for path in batch:
@@ -127,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
                     prepared.append(runner.prepare(path))
                 except LipreadError as e:
                     failed += 1
-                    bar.write(f"lipread: {e}" if str(path) in str(e) else f"lipread: {path}: {e}", file=sys.stderr)
+                    report_error(e, path, bar=bar)
             for t in runner.run(prepared):
                 if args.format == "json":
                     line = json.dumps(t.to_dict())

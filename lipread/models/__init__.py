@@ -89,5 +89,5 @@ def get_shipped(name: str) -> ShippedModel:
         return SHIPPED[name]
     except KeyError:
         raise CheckpointError(
-            f"{name!r} is neither a shipped model ({', '.join(sorted(SHIPPED))}) nor an existing file"
+            f"{name}: neither a shipped model ({', '.join(sorted(SHIPPED))}) nor an existing file"
         ) from None
