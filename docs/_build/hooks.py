@@ -1,8 +1,10 @@
 """MkDocs hooks of the documentation build.
 
-``<!-- lipread-help: NAME -->`` in a page becomes the ``lipread NAME --help`` text (``lipread --help`` for
-``NAME`` = ``lipread``), produced by the installed command's own parser, so the CLI reference cannot drift
-from the code. An unknown name fails the build.
+The help texts of the CLI reference (``docs/cli.md``) are in the page itself, each between
+``<!-- lipread-help: NAME -->`` and ``<!-- /lipread-help: Python X.Y -->``, written by
+``python tools/write_cli_docs.py``. The build checks them against the checkout's own parser and fails, naming
+them, when a block is stale or a name is not a sub-command, so the reference cannot drift from the code. (A
+block written by another Python version is only reported, as argparse's layout differs between versions.)
 
 ``<!-- lipread-benchmarks -->`` becomes a list of the scripts in ``benchmarks/``, each with the first line
 of its docstring.
@@ -13,22 +15,36 @@ exist in the checkout being built becomes a note saying so, instead of silently 
 
 from __future__ import annotations
 
-import argparse
 import ast
-import os
+import importlib.util
+import logging
 import re
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-MARKER = re.compile(r"<!-- lipread-help: ([\w-]+) -->")
 BENCHMARKS = "<!-- lipread-benchmarks -->"
 SNIPPET = re.compile(r'^--8<-- "([^"]+)"$', re.MULTILINE)
-WIDTH = "100"
 
 
 ROOT = Path(__file__).resolve().parents[2]
 """The repository root (this file is ``docs/_build/hooks.py``)."""
+
+log = logging.getLogger("mkdocs.hooks.lipread")
+
+
+def _load_cli_docs() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("lipread_write_cli_docs", ROOT / "tools" / "write_cli_docs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+cli_docs = _load_cli_docs()
+"""``tools/write_cli_docs.py``, which writes the help blocks this build checks."""
 
 
 def on_config(config: Any, **kwargs: Any) -> Any:
@@ -38,28 +54,33 @@ def on_config(config: Any, **kwargs: Any) -> Any:
     return config
 
 
-def _parsers() -> dict[str, argparse.ArgumentParser]:
-    from lipread.cli import build_parser
+def check_help(markdown: str, where: str = "page") -> None:
+    """Raise when a help block of ``markdown`` is stale or names no sub-command; log a block written by another
+    Python version whose text differs from this one's.
 
-    root = build_parser()
-    sub = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction))
-    return {"lipread": root, **sub.choices}
-
-
-def help_text(name: str) -> str:
-    """``lipread NAME --help`` as argparse formats it at a fixed width of 100 columns."""
-    parsers = _parsers()
-    if name not in parsers:
-        raise ValueError(f"<!-- lipread-help: {name} -->: no such sub-command; known: {', '.join(sorted(parsers))}")
-    saved = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = WIDTH
+    Raises:
+        mkdocs.exceptions.PluginError: naming the stale blocks and the command that rewrites them
+            (``ValueError`` where MkDocs is not installed).
+    """
     try:
-        return parsers[name].format_help().rstrip()
-    finally:
-        if saved is None:
-            del os.environ["COLUMNS"]
-        else:
-            os.environ["COLUMNS"] = saved
+        names = cli_docs.stale(markdown)
+        unjudged = cli_docs.unjudged(markdown)
+        message = f"{where}: the CLI help of {', '.join(names)} is stale; run: python tools/write_cli_docs.py"
+    except ValueError as e:  # a marker naming no sub-command
+        names, unjudged, message = [""], [], f"{where}: {e}"
+    if names:
+        try:
+            from mkdocs.exceptions import PluginError
+        except ImportError:
+            raise ValueError(message) from None
+        raise PluginError(message)
+    if unjudged:
+        log.info(
+            "%s: the help of %s was written by another Python (argparse's layout differs) and differs from "
+            "this one's; not checked",
+            where,
+            ", ".join(unjudged),
+        )
 
 
 def _missing_snippet(match: re.Match[str]) -> str:
@@ -82,8 +103,11 @@ def benchmark_list() -> str:
 
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
-    """Replace help markers with help texts, the benchmark marker with the scripts, missing snippets with a note."""
+    """Check the help blocks (:func:`check_help`); replace the benchmark marker with the scripts, missing
+    snippets with a note."""
+    page = kwargs.get("page")
+    check_help(markdown, f"docs/{page.file.src_uri}" if page is not None else "page")
     markdown = SNIPPET.sub(_missing_snippet, markdown)
     if BENCHMARKS in markdown:
         markdown = markdown.replace(BENCHMARKS, benchmark_list())
-    return MARKER.sub(lambda m: f"```text\n{help_text(m.group(1))}\n```", markdown)
+    return markdown
