@@ -1,5 +1,5 @@
-"""What every backend's trainer shares: the options, the learning-rate schedule, augmentation of mouth
-crops, word-level examples, the frames where an alignment lets CTC emit each label, and the per-epoch
+"""What every backend's trainer shares: the options (and the augmentations they choose), the learning-rate
+schedule, word-level examples, the frames where an alignment lets CTC emit each label, and the per-epoch
 validation report. The trainers themselves live in the backends."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .align import load_alignment
+from .augmentation import Augmentation
 from .config import ModelConfig, get_preset
 from .dataset import Clip, find_clips, split_clips
 from .errors import DataError
@@ -24,8 +25,6 @@ __all__ = [
     "TrainResult",
     "alignment_exists",
     "allowed_labels",
-    "augment",
-    "augment_frames",
     "emission_mask",
     "epoch_summary",
     "excerpt_span",
@@ -63,6 +62,11 @@ class TrainOptions:
             ``exp(-decay)`` every epoch (the seed notebook's ``scheduler``).
         mirror: randomly flip crops horizontally (probability 0.5 per clip).
         frame_jitter: probability per frame of deleting it, and (separately) of duplicating it.
+        time_mask: most frames per window replaced by the clip's mean frame, one window per second (0: off).
+        shift, scale, rotation: random jitter of the mouth box per clip: fraction of the crop size, relative
+            zoom, degrees (0: off).
+        colour: random brightness, contrast and saturation change per clip, relative (0: off).
+        greyscale: probability of training on an RGB clip made grey.
         word_clips: probability that a training clip is replaced by a run of 1 to 3 of its words, cut out
             with the frame times of its alignment (LipNet's word-level examples; 0 switches them off).
         align_tolerance: tie each clip's CTC alignment to its GRID word times: a word's characters may
@@ -108,6 +112,12 @@ class TrainOptions:
     decay: float = 0.1
     mirror: bool = True
     frame_jitter: float = 0.05
+    time_mask: int = 0
+    shift: float = 0.0
+    scale: float = 0.0
+    rotation: float = 0.0
+    colour: float = 0.0
+    greyscale: float = 0.0
     word_clips: float = 0.5
     align_tolerance: int | None = None
     init: Path | None = None
@@ -136,11 +146,26 @@ class TrainOptions:
         tolerance = self.align_tolerance
         if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 0):
             raise DataError(f"align_tolerance is a number of frames >= 0, not {self.align_tolerance!r}")
-        for name in ("frame_jitter", "word_clips"):
+        for name in ("frame_jitter", "word_clips", "greyscale"):
             if not 0 <= getattr(self, name) <= 1:
                 raise DataError(f"{name} is a probability between 0 and 1, not {getattr(self, name)}")
+        for name in ("shift", "scale", "colour"):
+            if not 0 <= getattr(self, name) < 1:
+                raise DataError(f"{name} is a fraction in [0, 1), not {getattr(self, name)}")
+        if not 0 <= self.rotation <= 45:
+            raise DataError(f"rotation is at most 45 degrees, not {self.rotation}")
+        if isinstance(self.time_mask, bool) or not isinstance(self.time_mask, int) or self.time_mask < 0:
+            raise DataError(f"time_mask is a number of frames >= 0, not {self.time_mask!r}")
         if self.conv_dropout is not None and not 0 <= self.conv_dropout < 1:
             raise DataError(f"conv_dropout is a probability in [0, 1), not {self.conv_dropout}")
+
+    @property
+    def augmentation(self) -> Augmentation:
+        """What is done at random to each training clip (its crops, after any word clip is cut)."""
+        return Augmentation(
+            self.mirror, self.frame_jitter, self.time_mask, self.shift, self.scale, self.rotation, self.colour,
+            self.greyscale,
+        )
 
     @property
     def model_config(self) -> ModelConfig:
@@ -194,34 +219,6 @@ def training_clips(options: TrainOptions) -> tuple[list[Clip], list[Clip]]:
 def learning_rate(epoch: int, lr: float, constant_epochs: int = 30, decay: float = 0.1) -> float:
     """The learning rate for 0-based ``epoch``: ``lr`` until ``constant_epochs``, then ``x exp(-decay)`` per epoch."""
     return lr * math.exp(-decay * max(0, epoch - constant_epochs + 1)) if epoch >= constant_epochs else lr
-
-
-def augment(crops: np.ndarray, rng: np.random.Generator, mirror: bool = True, frame_jitter: float = 0.05) -> np.ndarray:
-    """LipNet's augmentation of one clip's crops ``(T, H, W, C)`` (any dtype).
-
-    With probability 0.5 the clip is mirrored left-right; then every frame is deleted with probability
-    ``frame_jitter`` and duplicated with probability ``frame_jitter`` (at least one frame is kept).
-    """
-    return augment_frames(crops, rng, mirror, frame_jitter)[0]
-
-
-def augment_frames(
-    crops: np.ndarray, rng: np.random.Generator, mirror: bool = True, frame_jitter: float = 0.05
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`augment`, also returning where each output frame came from: ``int (T',)`` indices into ``crops``
-    (to carry per-frame data such as an :func:`emission_mask` through the same deletions and duplications)."""
-    if mirror and rng.random() < 0.5:
-        crops = crops[:, :, ::-1]
-    t = int(crops.shape[0])
-    source = np.arange(t)
-    if frame_jitter > 0:
-        keep = rng.random(t) >= frame_jitter
-        if not keep.any():
-            keep[rng.integers(t)] = True
-        repeats = keep.astype(np.int64) + (rng.random(t) < frame_jitter) * keep
-        source = np.repeat(source, repeats)
-        crops = crops[source]
-    return np.ascontiguousarray(crops), source
 
 
 def word_frames(clip: Clip, fps: float = 25.0) -> tuple[tuple[str, int, int], ...]:

@@ -7,7 +7,7 @@ The same options and files as the PyTorch trainer (``lipread train --backend ten
   every clip is also validated on). Mouth crops are decoded once into ``options.cache_dir`` by
   :meth:`lipread.dataset.CropCache.fill` in ``options.workers`` threads and then held in memory as uint8.
 - pipeline: per epoch a permutation seeded by ``(seed, epoch)``; each clip may be cut to a run of its words
-  (:func:`lipread.training.excerpt_span`), is augmented (:func:`lipread.training.augment_frames`; the
+  (:func:`lipread.training.excerpt_span`), is augmented (:class:`lipread.augmentation.Augmentation`; the
   generator is seeded by ``(seed, epoch, clip)``, so an interrupted run resumes exactly) and standardised
   (:func:`lipread.preprocess.normalise`) in parallel ``tf.data`` map calls, zero-padded into batches with
   their lengths, and prefetched.
@@ -61,7 +61,6 @@ from lipread.training import (
     TrainOptions,
     TrainResult,
     allowed_labels,
-    augment_frames,
     epoch_summary,
     excerpt_span,
     format_examples,
@@ -253,7 +252,7 @@ def _dataset(
             start, end, text = span
             crops, source = crops[start:end], source[start:end]
             labels = np.asarray(config.vocabulary.encode(text), np.int32)
-        crops, kept = augment_frames(crops, rng, mirror=options.mirror, frame_jitter=options.frame_jitter)
+        crops, kept = options.augmentation(crops, rng)
         allowed = None
         if options.align_tolerance is not None:
             clip_frames, tolerance = len(examples.crops[index]), options.align_tolerance

@@ -1,6 +1,6 @@
 """Training data in memory and batches assembled in background threads.
 
-Crops are held as ``uint8 (T, H, W, C)`` arrays; a batch is augmented (:func:`lipread.training.augment`),
+Crops are held as ``uint8 (T, H, W, C)`` arrays; a batch is augmented (:class:`lipread.augmentation.Augmentation`),
 standardised per clip (:func:`lipread.preprocess.normalise`) and zero-padded to its longest clip. Every
 batch's randomness comes from its own generator seeded by ``(seed, epoch, rank, batch)``, so batches do
 not depend on thread scheduling and an interrupted run can be resumed exactly.
@@ -16,11 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lipread.augmentation import NO_AUGMENTATION, Augmentation
 from lipread.dataset import Clip, CropCache
 from lipread.errors import LipreadError
 from lipread.preprocess import normalise
 from lipread.report import report_skipped
-from lipread.training import allowed_labels, augment_frames, excerpt_span, word_frames
+from lipread.training import allowed_labels, excerpt_span, word_frames
 from lipread.vocab import Vocabulary
 
 __all__ = ["Batch", "BatchLoader", "Examples", "epoch_batches", "load_examples"]
@@ -134,8 +135,7 @@ def make_batch(
     examples: Examples,
     indices: np.ndarray,
     rng: np.random.Generator | None,
-    mirror: bool,
-    frame_jitter: float,
+    augmentation: Augmentation,
     pad_multiple: int = 1,
     pin: bool = False,
     word_clips: float = 0.0,
@@ -159,7 +159,7 @@ def make_batch(
                     crops[b], sources[b] = crops[b][start:end], sources[b][start:end]
                     targets[b] = np.asarray(examples.vocabulary.encode(text), np.int64)
         for b in range(len(crops)):
-            crops[b], kept = augment_frames(crops[b], rng, mirror=mirror, frame_jitter=frame_jitter)
+            crops[b], kept = augmentation(crops[b], rng)
             sources[b] = sources[b][kept]
     lengths = np.array([len(c) for c in crops], np.int64)
     t = int(-(-lengths.max() // pad_multiple) * pad_multiple)
@@ -193,8 +193,7 @@ class BatchLoader:
         examples: the clips.
         batches: clip indices of each batch, in order.
         seeds: per batch, the seed of its augmentation generator, or None for no augmentation.
-        mirror: random left-right flips (see :func:`lipread.training.augment`).
-        frame_jitter: per-frame drop/duplicate probability (see :func:`lipread.training.augment`).
+        augmentation: what is done to each clip of a batch that has a seed.
         word_clips: probability of cutting a run of words out of a clip (see
             :func:`lipread.training.word_excerpt`); needs ``examples.vocabulary``.
         align_tolerance: tie CTC alignments to word times with this tolerance in frames (see
@@ -209,8 +208,7 @@ class BatchLoader:
         batches: Sequence[np.ndarray],
         seeds: Sequence[Sequence[int]] | None,
         *,
-        mirror: bool = False,
-        frame_jitter: float = 0.0,
+        augmentation: Augmentation = NO_AUGMENTATION,
         word_clips: float = 0.0,
         align_tolerance: int | None = None,
         workers: int = 2,
@@ -221,7 +219,7 @@ class BatchLoader:
         self.examples = examples
         self.batches = list(batches)
         self.seeds = list(seeds) if seeds is not None else None
-        self.mirror, self.frame_jitter, self.word_clips = mirror, frame_jitter, word_clips
+        self.augmentation, self.word_clips = augmentation, word_clips
         self.align_tolerance = align_tolerance
         self.workers, self.prefetch = min(8, max(1, workers)), max(1, prefetch)
         self.pad_multiple, self.pin = pad_multiple, pin
@@ -235,8 +233,7 @@ class BatchLoader:
             self.examples,
             self.batches[k],
             rng,
-            self.mirror,
-            self.frame_jitter,
+            self.augmentation,
             self.pad_multiple,
             self.pin,
             self.word_clips,

@@ -17,6 +17,7 @@ torch = pytest.importorskip("torch")
 from ctc_reference import allowed_paths_nll  # noqa: E402
 
 from lipread import CheckpointError  # noqa: E402
+from lipread.augmentation import NO_AUGMENTATION, Augmentation  # noqa: E402
 from lipread.commands import train as train_command  # noqa: E402
 from lipread.config import ConvBlock, ModelConfig, get_preset  # noqa: E402
 from lipread.ctc import greedy_decode_batch  # noqa: E402
@@ -30,6 +31,8 @@ from lipread_torch.data import Examples, epoch_batches, make_batch  # noqa: E402
 from lipread_torch.train import ctc_loss, load_training_checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.torch
+
+LIPNET_AUGMENTATION = Augmentation(mirror=True, frame_jitter=0.2)
 
 
 def config(channels: tuple[int, int, int], hidden: int, layers: int, dropout: float) -> ModelConfig:
@@ -191,7 +194,7 @@ def test_resume_errors(grid_root: Path, cache: Path, tmp_path: Path, one_thread:
 def test_ctc_loss_per_clip_and_zero_infinity() -> None:
     lp = torch.log_softmax(torch.randn(2, 6, 5), dim=-1)
     examples = Examples([], [np.zeros((6, 1, 1, 1), np.uint8)] * 2, [np.array([1, 2]), np.array([1, 2, 3, 4, 1, 2, 3])])
-    batch = make_batch(examples, np.array([0, 1]), None, False, 0.0)
+    batch = make_batch(examples, np.array([0, 1]), None, NO_AUGMENTATION)
     loss = ctc_loss(lp, batch)
     assert loss.shape == (2,)
     # clip 1 needs 7 labels in 6 frames: impossible, so its infinite loss is zeroed
@@ -210,7 +213,7 @@ def test_ctc_loss_with_allowed_labels_sums_only_allowed_alignments(seed: int) ->
     allowed[:, :, 0] = True
     allowed[0, :, 1] = [True, True, False, False, False, False]  # label 1 early in clip 0
     examples = Examples([], [np.zeros((t_len, 1, 1, 1), np.uint8)] * 2, [np.array(x) for x in targets])
-    batch = make_batch(examples, np.array([0, 1]), None, False, 0.0)
+    batch = make_batch(examples, np.array([0, 1]), None, NO_AUGMENTATION)
     batch.allowed = torch.from_numpy(allowed)
     loss = ctc_loss(lp, batch).numpy()
     for b in range(2):
@@ -221,7 +224,7 @@ def test_ctc_loss_with_allowed_labels_sums_only_allowed_alignments(seed: int) ->
             assert loss[b] == pytest.approx(expected, rel=1e-5)
     # Allowing everything is plain CTC; forbidding more never lowers the loss.
     batch.allowed = torch.ones((2, t_len, v), dtype=torch.bool)
-    plain = ctc_loss(lp, make_batch(examples, np.array([0, 1]), None, False, 0.0))
+    plain = ctc_loss(lp, make_batch(examples, np.array([0, 1]), None, NO_AUGMENTATION))
     torch.testing.assert_close(ctc_loss(lp, batch), plain)
     assert (loss[loss > 0] >= plain.numpy()[loss > 0] - 1e-5).all()
 
@@ -237,7 +240,7 @@ def test_allowed_labels_follow_word_cuts_and_frame_jitter(grid_root: Path) -> No
     tied = 0
     for seed in range(4):
         rng = np.random.default_rng(seed)
-        batch = make_batch(examples, np.arange(len(clips)), rng, True, 0.2, word_clips=0.5, align_tolerance=1)
+        batch = make_batch(examples, np.arange(len(clips)), rng, LIPNET_AUGMENTATION, word_clips=0.5, align_tolerance=1)
         assert batch.allowed is not None and batch.allowed.shape == (len(clips), batch.frames.shape[1], vocab.size)
         ends = np.cumsum(batch.target_lengths.numpy())
         for b, clip in enumerate(clips):
@@ -252,11 +255,12 @@ def test_allowed_labels_follow_word_cuts_and_frame_jitter(grid_root: Path) -> No
                 expected = np.ones_like(expected)
             np.testing.assert_array_equal(batch.allowed[b, : batch.lengths[b]].numpy(), expected)
     assert tied >= 12  # most clips are tied to their word times
-    plain = make_batch(examples, np.arange(len(clips)), np.random.default_rng(0), True, 0.2, word_clips=0.5)
+    plain = make_batch(examples, np.arange(len(clips)), np.random.default_rng(0), LIPNET_AUGMENTATION, word_clips=0.5)
     assert plain.allowed is None
     # The batch is otherwise the one plain CTC trains on: the same random choices.
     tied = make_batch(
-        examples, np.arange(len(clips)), np.random.default_rng(0), True, 0.2, word_clips=0.5, align_tolerance=1
+        examples, np.arange(len(clips)), np.random.default_rng(0), LIPNET_AUGMENTATION, word_clips=0.5,
+        align_tolerance=1,
     )
     assert torch.equal(plain.frames, tied.frames) and torch.equal(plain.targets, tied.targets)
 
@@ -284,7 +288,7 @@ def test_batches_pad_normalise_and_shard() -> None:
     rng = np.random.default_rng(0)
     crops = [rng.integers(0, 255, (n, 4, 6, 3), dtype=np.uint8) for n in (5, 3, 4)]
     examples = Examples([], crops, [np.array([1])] * 3)
-    batch = make_batch(examples, np.array([1, 0]), None, False, 0.0, pad_multiple=4)
+    batch = make_batch(examples, np.array([1, 0]), None, NO_AUGMENTATION, pad_multiple=4)
     assert batch.frames.shape == (2, 8, 4, 6, 3) and batch.lengths.tolist() == [3, 5]
     np.testing.assert_allclose(batch.frames[0, :3].numpy(), normalise(crops[1]), atol=1e-6)
     assert not batch.frames[0, 3:].any() and not batch.frames[1, 5:].any()
@@ -301,13 +305,13 @@ def test_word_clips_replace_clip_and_target(grid_root: Path) -> None:
     vocab = get_preset("lipnet").vocabulary
     crops = [np.zeros((75, 2, 2, 1), np.uint8) for _ in clips]
     examples = Examples(clips, crops, [np.asarray(vocab.encode(c.text)) for c in clips], vocab)
-    batch = make_batch(examples, np.arange(4), np.random.default_rng(0), False, 0.0, word_clips=1.0)
+    batch = make_batch(examples, np.arange(4), np.random.default_rng(0), NO_AUGMENTATION, word_clips=1.0)
     ends = np.cumsum(batch.target_lengths.numpy())
     for b, clip in enumerate(clips):
         text = vocab.decode(batch.targets.numpy()[ends[b] - batch.target_lengths[b] : ends[b]].tolist())
         assert text in clip.text and len(text.split()) <= 3 and text != clip.text
         assert 2 < batch.lengths[b] < 75
-    whole = make_batch(examples, np.arange(4), np.random.default_rng(0), False, 0.0, word_clips=0.0)
+    whole = make_batch(examples, np.arange(4), np.random.default_rng(0), NO_AUGMENTATION, word_clips=0.0)
     assert whole.lengths.tolist() == [75] * 4 and whole.target_lengths.tolist() == [len(c.text) for c in clips]
 
 

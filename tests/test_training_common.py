@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lipread.augmentation import Augmentation
 from lipread.config import get_preset
 from lipread.dataset import Clip
 from lipread.errors import DataError
@@ -18,8 +19,6 @@ from lipread.training import (
     TrainOptions,
     alignment_exists,
     allowed_labels,
-    augment,
-    augment_frames,
     emission_mask,
     excerpt_span,
     format_examples,
@@ -28,6 +27,11 @@ from lipread.training import (
     word_excerpt,
     word_frames,
 )
+
+
+def augment(crops: np.ndarray, rng: np.random.Generator, mirror: bool = True, frame_jitter: float = 0.05) -> np.ndarray:
+    """LipNet's augmentation alone (mirror, frame jitter), as the trainers apply it."""
+    return Augmentation(mirror=mirror, frame_jitter=frame_jitter)(crops, rng)[0]
 
 
 def _clip(t: int = 20) -> np.ndarray:
@@ -177,9 +181,9 @@ def test_word_excerpt_probability_and_variety() -> None:
 
 
 @given(st.integers(0, 2**32 - 1), st.sampled_from([0.0, 0.05, 0.5]), st.booleans())
-def test_augment_frames_says_where_each_frame_came_from(seed: int, jitter: float, mirror: bool) -> None:
+def test_augmentation_says_where_each_frame_came_from(seed: int, jitter: float, mirror: bool) -> None:
     crops = _clip(30)
-    out, source = augment_frames(crops, np.random.default_rng(seed), mirror=mirror, frame_jitter=jitter)
+    out, source = Augmentation(mirror=mirror, frame_jitter=jitter)(crops, np.random.default_rng(seed))
     np.testing.assert_array_equal(out, augment(crops, np.random.default_rng(seed), mirror=mirror, frame_jitter=jitter))
     np.testing.assert_array_equal(out[:, 0, 1, 0], source)  # column 1 holds the frame number, mirrored or not
 

@@ -51,6 +51,22 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=d.mirror, help="random left-right flips")
     p.add_argument("--frame-jitter", type=float, default=d.frame_jitter, help="per-frame drop/duplicate probability")
     p.add_argument(
+        "--time-mask",
+        type=non_negative(int),
+        default=d.time_mask,
+        metavar="FRAMES",
+        help="replace up to FRAMES frames per second of each clip, in one window, by the clip's mean frame",
+    )
+    p.add_argument(
+        "--shift", type=float, default=d.shift, metavar="F", help="random shift of the mouth box, fraction of its size"
+    )
+    p.add_argument("--scale", type=float, default=d.scale, metavar="F", help="random zoom of the mouth box, 1 +- F")
+    p.add_argument("--rotation", type=float, default=d.rotation, metavar="DEG", help="random rotation, +- DEG")
+    p.add_argument(
+        "--colour", type=float, default=d.colour, metavar="F", help="random brightness, contrast, saturation, 1 +- F"
+    )
+    p.add_argument("--greyscale", type=float, default=d.greyscale, metavar="P", help="probability of a grey clip")
+    p.add_argument(
         "--word-clips",
         type=float,
         default=d.word_clips,
@@ -145,6 +161,12 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         decay=args.decay,
         mirror=args.mirror,
         frame_jitter=args.frame_jitter,
+        time_mask=args.time_mask,
+        shift=args.shift,
+        scale=args.scale,
+        rotation=args.rotation,
+        colour=args.colour,
+        greyscale=args.greyscale,
         word_clips=args.word_clips,
         align_tolerance=args.align_tolerance,
         init=args.init,
