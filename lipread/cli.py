@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -47,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except LipreadError as e:
         report_error(e)
+        return 1
+    except BrokenPipeError:  # the reader of our output left (`lipread transcribe ... | head -1`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail too
         return 1
     except OSError as e:  # a file the user named cannot be read or written (a bug's OSError names no file)
         if e.filename is None:

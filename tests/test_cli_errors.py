@@ -368,3 +368,22 @@ def test_entry_point_prints_no_traceback(mixed_folder: tuple[Path, Path, Path], 
     )
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == f"{PREFIX}{words}: the word list is empty (--lexicon expects one word per line)\n"
+
+
+def test_a_reader_that_leaves_early_is_no_error(grid_root: Path) -> None:
+    """``lipread info FOLDER | head -1``: the pipe closes after the first line; lipread stops without a
+    traceback or an 'Exception ignored' message."""
+    clips = sorted((grid_root / "s1").glob("*.mp4"))[:40]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lipread", "info", *map(str, clips)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(str(clips[0]))
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
