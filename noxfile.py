@@ -70,7 +70,7 @@ def parity(session: nox.Session) -> None:
 @nox.session
 def fast(session: nox.Session) -> None:
     """The decoding tests with numba installed (``lipread[fast]``): the plain beam search runs compiled
-    (``lipread.ctc_numba``), and ``tests/test_ctc_numba.py`` compares it with the NumPy search."""
+    (``lipread.decoding.beam_numba``), and ``tests/test_ctc_numba.py`` compares it with the NumPy search."""
     session.install(*CONSTRAINTS, ".[fast]", *TEST_DEPS)
     decoding = ("tests/test_ctc.py", "tests/test_ctc_numba.py", "tests/test_decoding.py", "tests/test_pins.py")
     session.run(*PYTEST, *decoding, *session.posargs, env=PINNED)

@@ -9,7 +9,7 @@ random initialisation (speed does not depend on the weights). Every backend load
 - ``tensorflow compiled``: the ``lipread_tf`` model's traced ``tf.function`` (``inference_function()``);
 - ``onnxruntime fp32``: ``lipread export --backend torch``, run by lipread's ONNX backend; and, for comparison,
   the same export with its 3D convolutions left as they are (lipread's exports compute them as per-frame 2D
-  convolutions, :mod:`lipread.onnxconv`);
+  convolutions, :mod:`lipread.onnx.convolutions`);
 - ``onnxruntime int8``: ``lipread export --backend torch --quantize int8 --calibration CLIPS`` (static: int8
   convolutions and matrix multiplications, calibrated on training clips), and, for comparison,
   ``--quantize int8`` without calibration clips (dynamic quantisation of the matrix multiplications only).
@@ -103,7 +103,7 @@ def sgemm_peak(threads: int, n: int = 2048, repeats: int = 5) -> tuple[float, st
 
 def clips_and_split() -> tuple[list[Any], list[Any]]:
     """GRID speaker 1's (training, validation) clips, split as the shipped model's training run does."""
-    from lipread.dataset import find_clips, split_clips
+    from lipread.data.dataset import find_clips, split_clips
 
     return split_clips(find_clips(GRID, warn=False), "random", 0.1, 0)
 
@@ -150,9 +150,9 @@ def export_models(ckpt: Path, folder: Path, calibration: list[Path]) -> dict[str
 
 def validation_cer(models: dict[str, Any], clips: list[Any], config: Any) -> dict[str, float]:
     """Greedy CER of each model on ``clips``."""
-    from lipread.ctc import greedy_decode
-    from lipread.metrics import edit_distance
-    from lipread.preprocess import load_clip
+    from lipread.data.metrics import edit_distance
+    from lipread.decoding.beam import greedy_decode
+    from lipread.video.preprocess import load_clip
 
     errors = dict.fromkeys(models, 0)
     chars = 0
@@ -184,7 +184,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from lipread.backend import get_backend
     from lipread.config import get_preset
-    from lipread.preprocess import load_clip
+    from lipread.video.preprocess import load_clip
 
     config = get_preset("lipnet")
     train_clips, val_clips = clips_and_split()
@@ -296,7 +296,7 @@ def main() -> None:
         report.notes.append(
             f"The network is {flops['conv'] / flops['total']:.0%} convolutions by FLOPs and compute-bound. lipread's "
             "exports compute each 3D convolution as a 2D convolution per frame over the frames it spans, stacked "
-            "as channels (lipread.onnxconv): ONNX Runtime runs 2D convolutions in its blocked-layout (NCHWc) "
+            "as channels (lipread.onnx.convolutions): ONNX Runtime runs 2D convolutions in its blocked-layout (NCHWc) "
             "kernels, which it has no 3D counterpart of. That makes ONNX Runtime fp32 "
             + ", ".join(f"{ratio(framewise[b])} (batch {b})" for b in BATCHES)
             + " faster than the same export with 3D convolutions, at "

@@ -37,7 +37,7 @@ def join_clips(clips: list[Path], path: Path, frames: int) -> int:
     """Write ``frames`` frames of the clips, one after another (cycling), into one 25 fps MPEG-4 file."""
     import cv2
 
-    from lipread.video import iter_frames
+    from lipread.video.reader import iter_frames
 
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, GRID_SIZE)
     written = 0

@@ -7,7 +7,7 @@ Cases, all on the same clip (``../shared/data/grid/s1/bbaf2n.mp4``, 75 frames of
 - ``bare OpenCV decode, one thread`` and ``... luma plane, one thread``: the same loop the way lipread decodes a
   clip this small (one decoding thread), keeping BGR frames or, as for a grey model, the luma plane
   (``CAP_PROP_CONVERT_RGB`` off): the floors of lipread's own two paths.
-- ``lipread, lipnet-notebook``: :func:`lipread.preprocess.load_clip` with the ``lipnet-notebook`` preset (fixed
+- ``lipread, lipnet-notebook``: :func:`lipread.video.preprocess.load_clip` with the ``lipnet-notebook`` preset (fixed
   GRID crop, grey, ``float32 (75, 46, 140, 1)``).
 - ``lipread, lipnet``: the same with the ``lipnet`` preset (face located in every third frame, crop resized to
   50x100, RGB, ``float32 (75, 50, 100, 3)``).
@@ -102,7 +102,7 @@ def main() -> None:
     args = common.parser(__doc__.splitlines()[0], rounds=15).parse_args()
     common.need_data()
     from lipread.config import get_preset
-    from lipread.preprocess import load_clip
+    from lipread.video.preprocess import load_clip
 
     report = Report("preprocess", "Preprocessing one GRID clip (decode + mouth crop + standardise)")
     report.machine = common.machine()

@@ -56,8 +56,8 @@ def notebook_ctc_loss(y_true: Any, y_pred: Any) -> Any:
 
 def load_batch(config: Any) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """8 GRID clips preprocessed for ``config``: frames ``(8, T, H, W, C)``, lengths, label ids per clip."""
-    from lipread.dataset import find_clips
-    from lipread.preprocess import load_clip
+    from lipread.data.dataset import find_clips
+    from lipread.video.preprocess import load_clip
 
     clips = [c for c in find_clips(common.GRID, warn=False) if c.video.stem != "lrae3s"][:BATCH]
     frames = np.stack([load_clip(c.video, config) for c in clips])

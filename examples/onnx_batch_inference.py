@@ -6,10 +6,10 @@ This is what ``lipread.transcribe(..., model="model.onnx")`` does, written out, 
 their own ``onnxruntime.InferenceSession`` (providers, threads, I/O binding):
 
 1. read the model's config and vocabulary from the lipread metadata of the ``.onnx`` file;
-2. turn each video into model input ``float32 (T, H, W, C)`` with :func:`lipread.preprocess.load_clip`;
+2. turn each video into model input ``float32 (T, H, W, C)`` with :func:`lipread.video.preprocess.load_clip`;
 3. zero-pad a batch to ``float32 (B, T_max, H, W, C)`` with ``lengths int32 (B,)`` and run the session,
    which returns log-probabilities ``float32 (B, T_max, V)`` (blank = class 0);
-4. decode every clip within its length with :mod:`lipread.ctc`.
+4. decode every clip within its length with :mod:`lipread.decoding.beam`.
 
 Prints ``path<TAB>text`` per video, then the throughput on stderr. Needs ``pip install "lipread[onnx]"``.
 The model is any ``.onnx`` file written by ``lipread export``.
@@ -26,10 +26,10 @@ import numpy as np
 import onnxruntime as ort
 
 from lipread import LipreadError
-from lipread.ctc import beam_search_batch, greedy_decode_batch
-from lipread.onnxmeta import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, parse_metadata
-from lipread.preprocess import load_clip
-from lipread.video import VIDEO_EXTENSIONS
+from lipread.decoding.beam import beam_search_batch, greedy_decode_batch
+from lipread.onnx.metadata import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, parse_metadata
+from lipread.video.preprocess import load_clip
+from lipread.video.reader import VIDEO_EXTENSIONS
 
 
 def expand(inputs: list[Path]) -> list[Path]:

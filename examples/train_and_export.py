@@ -3,7 +3,7 @@
     python examples/train_and_export.py grid/ --output runs/example --epochs 2 --max-clips 16
 
 Trains the ``lipnet`` preset (or a narrower copy of it with ``--channels`` and ``--hidden``) on GRID clips
-in any layout ``lipread.dataset.find_clips`` understands, holding out a seeded random part for validation,
+in any layout ``lipread.data.dataset.find_clips`` understands, holding out a seeded random part for validation,
 and prints the validation metrics of each epoch. Then exports the best checkpoint to ONNX and runs one clip
 through both PyTorch and ONNX Runtime, printing the largest difference of their log-probabilities.
 
@@ -21,9 +21,9 @@ import numpy as np
 
 import lipread
 from lipread.config import ConvBlock, ModelConfig
-from lipread.dataset import find_clips
-from lipread.preprocess import load_clip
-from lipread.training import TrainOptions
+from lipread.data.dataset import find_clips
+from lipread.data.training import TrainOptions
+from lipread.video.preprocess import load_clip
 
 
 def narrow_lipnet(channels: tuple[int, int, int], hidden: int) -> ModelConfig:

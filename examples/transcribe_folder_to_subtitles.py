@@ -18,9 +18,9 @@ from pathlib import Path
 
 from lipread import LipreadError
 from lipread.api import Transcriber
-from lipread.decoding import DECODERS
-from lipread.subtitles import write_subtitles
-from lipread.video import VIDEO_EXTENSIONS
+from lipread.decoding.decoders import DECODERS
+from lipread.transcription.subtitles import write_subtitles
+from lipread.video.reader import VIDEO_EXTENSIONS
 
 
 def find_videos(folder: Path) -> list[Path]:

@@ -21,7 +21,7 @@ from .config import ModelConfig
 from .errors import BackendError
 
 if TYPE_CHECKING:
-    from .training import TrainOptions, TrainResult
+    from .data.training import TrainOptions, TrainResult
 
 __all__ = [
     "Backend",
@@ -115,7 +115,7 @@ def _module_exists(name: str) -> bool:
 
 BUILTIN: dict[str, BackendInfo] = {
     "onnx": BackendInfo(
-        "onnx", "lipread.backends.onnx", ("onnxruntime",), "onnx", ("inference",), "ONNX Runtime (CPU or CUDA)"
+        "onnx", "lipread.onnx.runtime", ("onnxruntime",), "onnx", ("inference",), "ONNX Runtime (CPU or CUDA)"
     ),
     "torch": BackendInfo(
         "torch", "lipread_torch", ("torch", "lipread_torch"), "torch", ("inference", "train", "export"), "PyTorch"

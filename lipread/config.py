@@ -10,10 +10,14 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from .decoding import DECODERS
 from .vocab import LIPNET_VOCABULARY, NOTEBOOK_VOCABULARY, Vocabulary
 
-__all__ = ["PRESETS", "ConvBlock", "ModelConfig", "get_preset"]
+__all__ = ["DECODERS", "PRESETS", "ConvBlock", "ModelConfig", "get_preset"]
+
+DECODERS = ("greedy", "beam", "lexicon", "grammar")
+"""The CTC decoders a model may name (:attr:`ModelConfig.decoder`), all implemented in :mod:`lipread.decoding`
+(:func:`lipread.decoding.decoders.make_decoder`). The names are part of a model file's metadata, so they live
+here, with the rest of what a model file says."""
 
 Triple = tuple[int, int, int]
 
@@ -51,7 +55,7 @@ class ModelConfig:
         batchnorm_eps: BatchNorm epsilon (PyTorch's default, kept by every backend).
         crop: which preprocessing the model expects: ``"lipnet"`` (RGB 100x50 mouth crop, per-clip
             standardised) or ``"notebook"`` (grey crop rows 190:236 cols 80:220, per-clip standardised).
-        decoder: the CTC decoder the model's card recommends (a name of :data:`lipread.decoding.DECODERS`),
+        decoder: the CTC decoder the model's card recommends (a name of :data:`DECODERS`),
             used when the user chooses none; None: plain beam search. It says how the output is best read,
             not what the network is, so two configs that differ only here compare equal (a model fine-tuned
             from a shipped one has the same network).

@@ -6,7 +6,7 @@ the option when no file is involved) first, then the problem. :func:`error_line`
 this way (exit status 1), and commands that work through many files (``transcribe``, ``eval``, ``info``, the
 indexing of a data set, training data) print each bad file this way (:func:`report_skipped` for an item
 left out) and go on. Usage errors found by the argument parser (exit status 2) end with the same
-``lipread: error: ...`` line after the usage summary (:class:`lipread.commands.CommandParser`).
+``lipread: error: ...`` line after the usage summary (:class:`lipread.cli.parsing.CommandParser`).
 """
 
 from __future__ import annotations

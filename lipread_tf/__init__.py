@@ -26,7 +26,7 @@ from lipread.weights import load_checkpoint, save_checkpoint
 
 if TYPE_CHECKING:
     from lipread.backend import Model
-    from lipread.training import TrainOptions, TrainResult
+    from lipread.data.training import TrainOptions, TrainResult
 
     from .model import TFModel
 

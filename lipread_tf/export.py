@@ -1,9 +1,9 @@
 """ONNX export of a TensorFlow LipNet through ``tf2onnx.convert.from_function``.
 
-The exported graph follows :mod:`lipread.onnxmeta`: inputs ``frames`` ``float32 (B, T, H, W, C)`` and
+The exported graph follows :mod:`lipread.onnx.metadata`: inputs ``frames`` ``float32 (B, T, H, W, C)`` and
 ``lengths`` ``int32 (B,)``, output ``logprobs`` ``float32 (B, T, V)``, batch and time dynamic, opset 17, and
 the model's config and vocabulary in ``metadata_props``, so the ONNX Runtime backend can run it.
-Its 3D convolutions are computed as per-frame 2D ones (:mod:`lipread.onnxconv`), which ONNX Runtime runs
+Its 3D convolutions are computed as per-frame 2D ones (:mod:`lipread.onnx.convolutions`), which ONNX Runtime runs
 faster.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import onnx
 
 from lipread.errors import BackendError
-from lipread.onnxconv import framewise_convolutions
-from lipread.onnxmeta import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, metadata_props
+from lipread.onnx.convolutions import framewise_convolutions
+from lipread.onnx.metadata import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, metadata_props
 from lipread.weights import atomic_write
 
 from ._tensorflow import tf

@@ -254,7 +254,7 @@ class TFModel:
         """Log-probabilities ``float32 (B, T, V)`` for frames ``float32 (B, T, H, W, C)``.
 
         Args:
-            frames: a batch of preprocessed clips (see :func:`lipread.preprocess.load_clip`).
+            frames: a batch of preprocessed clips (see :func:`lipread.video.preprocess.load_clip`).
             lengths: ``int (B,)`` valid frames per clip; None: all ``T``.
 
         Raises:

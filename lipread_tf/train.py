@@ -2,20 +2,20 @@
 
 The same options and files as the PyTorch trainer (``lipread train --backend tensorflow``):
 
-- data: :func:`lipread.dataset.find_clips` and :func:`lipread.dataset.split_clips` (seeded by
+- data: :func:`lipread.data.dataset.find_clips` and :func:`lipread.data.dataset.split_clips` (seeded by
   ``options.seed``; with ``train_on_validation`` every clip is trained on and, when ``val_fraction >= 1``,
   every clip is also validated on). Mouth crops are decoded once into ``options.cache_dir`` by
-  :meth:`lipread.dataset.CropCache.fill` in ``options.workers`` threads and then held in memory as uint8.
+  :meth:`lipread.data.dataset.CropCache.fill` in ``options.workers`` threads and then held in memory as uint8.
 - pipeline: per epoch a permutation seeded by ``(seed, epoch)``; each clip may be cut to a run of its words
-  (:func:`lipread.training.excerpt_span`), is augmented (:class:`lipread.augmentation.Augmentation`; the
+  (:func:`lipread.data.training.excerpt_span`), is augmented (:class:`lipread.data.augmentation.Augmentation`; the
   generator is seeded by ``(seed, epoch, clip)``, so an interrupted run resumes exactly) and standardised
-  (:func:`lipread.preprocess.normalise`) in parallel ``tf.data`` map calls, zero-padded into batches with
+  (:func:`lipread.video.preprocess.normalise`) in parallel ``tf.data`` map calls, zero-padded into batches with
   their lengths, and prefetched.
 - loss: CTC (:func:`ctc_loss`), the per-clip negative log-likelihood averaged over the batch, blank 0,
   infinite losses zeroed; with ``align_tolerance``, only over alignments tied to the word times
-  (:func:`lipread.training.emission_mask`). Adam with ``options.lr``, scheduled by
-  :func:`lipread.training.learning_rate`. ``init`` starts from a canonical checkpoint's weights.
-- after every epoch: validation loss, greedy and beam-search CER/WER (:func:`lipread.training.validation_report`),
+  (:func:`lipread.data.training.emission_mask`). Adam with ``options.lr``, scheduled by
+  :func:`lipread.data.training.learning_rate`. ``init`` starts from a canonical checkpoint's weights.
+- after every epoch: validation loss, greedy and beam-search CER/WER (:func:`lipread.data.training.validation_report`),
   example predictions, then, written atomically in ``options.output``:
 
   - ``last.ckpt``: everything needed to continue with ``resume`` (every model and optimiser variable, the
@@ -51,13 +51,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from lipread.config import ModelConfig
-from lipread.ctc import beam_search_batch, greedy_decode_batch
-from lipread.dataset import Clip, CropCache
-from lipread.errors import CheckpointError, DataError
-from lipread.preprocess import normalise
-from lipread.progress import progress_bar, show_progress
-from lipread.report import report_skipped
-from lipread.training import (
+from lipread.data.dataset import Clip, CropCache
+from lipread.data.training import (
     TrainOptions,
     TrainResult,
     allowed_labels,
@@ -70,6 +65,11 @@ from lipread.training import (
     validation_report,
     word_frames,
 )
+from lipread.decoding.beam import beam_search_batch, greedy_decode_batch
+from lipread.errors import CheckpointError, DataError
+from lipread.progress import progress_bar, show_progress
+from lipread.report import report_skipped
+from lipread.video.preprocess import normalise
 from lipread.weights import atomic_write, load_checkpoint, save_checkpoint
 
 from ._tensorflow import keras, tf
@@ -97,7 +97,7 @@ def ctc_loss(
         logprobs: ``float (B, T, V)`` log-probabilities.
         lengths: ``int (B,)`` valid frames per clip.
         allowed: ``bool (B, T, V)``: the labels each frame may emit (see
-            :func:`lipread.training.emission_mask`); only alignments that keep to them count. None: all.
+            :func:`lipread.data.training.emission_mask`); only alignments that keep to them count. None: all.
 
     A clip whose labels cannot fit in its frames (CTC needs one frame per label plus one per repeated
     pair) has an infinite loss; it is computed with an empty label instead and then zeroed, so its gradient
@@ -141,7 +141,7 @@ class CTCLoss(keras.losses.Loss):
 
     ``y_true`` packs per clip ``[frames, label length, label ids...]`` (``(B, 2 + L)``, zero-padded);
     ``y_pred`` is the model's ``(B, T, V)`` log-probabilities. With ``tied``, each clip's label ids are
-    followed by its allowed labels (:func:`lipread.training.emission_mask`): per frame ``ceil(V / 24)``
+    followed by its allowed labels (:func:`lipread.data.training.emission_mask`): per frame ``ceil(V / 24)``
     integers whose bit ``v % 24`` of integer ``v // 24`` says whether label ``v`` is allowed.
     """
 

@@ -14,7 +14,7 @@ from lipread.errors import BackendError
 
 if TYPE_CHECKING:
     from lipread.backend import Model
-    from lipread.training import TrainOptions, TrainResult
+    from lipread.data.training import TrainOptions, TrainResult
 
     from .wrapper import TorchModel
 

@@ -1,7 +1,7 @@
 """Training data in memory and batches assembled in background threads.
 
-Crops are held as ``uint8 (T, H, W, C)`` arrays; a batch is augmented (:class:`lipread.augmentation.Augmentation`),
-standardised per clip (:func:`lipread.preprocess.normalise`) and zero-padded to its longest clip. Every
+Crops are held as ``uint8 (T, H, W, C)`` arrays; a batch is augmented (:class:`lipread.data.augmentation.Augmentation`),
+standardised per clip (:func:`lipread.video.preprocess.normalise`) and zero-padded to its longest clip. Every
 batch's randomness comes from its own generator seeded by ``(seed, epoch, rank, batch)``, so batches do
 not depend on thread scheduling and an interrupted run can be resumed exactly.
 """
@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lipread.augmentation import NO_AUGMENTATION, Augmentation
-from lipread.dataset import Clip, CropCache
+from lipread.data.augmentation import NO_AUGMENTATION, Augmentation
+from lipread.data.dataset import Clip, CropCache
+from lipread.data.training import allowed_labels, excerpt_span, word_frames
 from lipread.errors import LipreadError
-from lipread.preprocess import normalise
 from lipread.report import report_skipped
-from lipread.training import allowed_labels, excerpt_span, word_frames
+from lipread.video.preprocess import normalise
 from lipread.vocab import Vocabulary
 
 __all__ = ["Batch", "BatchLoader", "Examples", "epoch_batches", "load_examples"]
@@ -30,7 +30,7 @@ __all__ = ["Batch", "BatchLoader", "Examples", "epoch_batches", "load_examples"]
 @dataclass
 class Examples:
     """Clips held in memory: their crops ``uint8 (T, H, W, C)``, sentences and encoded targets; the
-    vocabulary encodes the sentences of word clips (see :func:`lipread.training.word_excerpt`)."""
+    vocabulary encodes the sentences of word clips (see :func:`lipread.data.training.word_excerpt`)."""
 
     clips: list[Clip]
     crops: list[np.ndarray]
@@ -57,7 +57,7 @@ class Batch:
         target_lengths: ``int64 (B,)``.
         indices: the clips' positions in their :class:`Examples`.
         allowed: ``bool (B, T, V)``: the labels each frame may emit under an alignment tied to word times
-            (see :func:`lipread.training.emission_mask`), or None for plain CTC.
+            (see :func:`lipread.data.training.emission_mask`), or None for plain CTC.
     """
 
     frames: torch.Tensor
@@ -143,7 +143,7 @@ def make_batch(
 ) -> Batch:
     """Assemble one batch: cut word clips and augment (when ``rng`` is given), standardise per clip, pad
     time to the longest clip (rounded up to ``pad_multiple``); with ``align_tolerance``, also each frame's
-    allowed labels (:func:`lipread.training.emission_mask`), carried through the same cuts and jitter (all
+    allowed labels (:func:`lipread.data.training.emission_mask`), carried through the same cuts and jitter (all
     labels, i.e. plain CTC, for a clip whose text has no alignment within them)."""
     crops = [examples.crops[i] for i in indices]
     targets = [examples.targets[i] for i in indices]
@@ -195,7 +195,7 @@ class BatchLoader:
         seeds: per batch, the seed of its augmentation generator, or None for no augmentation.
         augmentation: what is done to each clip of a batch that has a seed.
         word_clips: probability of cutting a run of words out of a clip (see
-            :func:`lipread.training.word_excerpt`); needs ``examples.vocabulary``.
+            :func:`lipread.data.training.word_excerpt`); needs ``examples.vocabulary``.
         align_tolerance: tie CTC alignments to word times with this tolerance in frames (see
             :func:`make_batch`); None: plain CTC.
         workers: threads (NumPy releases the GIL, so they run in parallel); at most 8 are used.

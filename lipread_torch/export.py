@@ -1,9 +1,9 @@
-"""ONNX export of a PyTorch LipNet, following :mod:`lipread.onnxmeta`'s contract.
+"""ONNX export of a PyTorch LipNet, following :mod:`lipread.onnx.metadata`'s contract.
 
 The exported graph has inputs ``frames`` ``float32 (B, T, H, W, C)`` and ``lengths`` ``int32 (B,)``, output
 ``logprobs`` ``float32 (B, T, V)``, with batch and time dynamic, and carries the lipread metadata (config,
 vocabulary, training data, metrics) in its ``metadata_props``.
-Its 3D convolutions are computed as per-frame 2D ones (:mod:`lipread.onnxconv`), which ONNX Runtime runs
+Its 3D convolutions are computed as per-frame 2D ones (:mod:`lipread.onnx.convolutions`), which ONNX Runtime runs
 faster.
 """
 
@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from lipread.errors import BackendError
-from lipread.onnxconv import framewise_convolutions
-from lipread.onnxmeta import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, metadata_props
+from lipread.onnx.convolutions import framewise_convolutions
+from lipread.onnx.metadata import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, metadata_props
 from lipread.weights import atomic_write
 
 from .model import LipNet

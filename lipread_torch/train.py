@@ -19,7 +19,7 @@ Files in ``options.output``:
 the last epoch whose files are all complete; ``resume`` trains from there and rewrites the others.
 Temporary files a killed run left behind are deleted when the next run starts.
 
-Data: :func:`lipread.dataset.find_clips`, then :func:`lipread.dataset.split_clips` (seeded by
+Data: :func:`lipread.data.dataset.find_clips`, then :func:`lipread.data.dataset.split_clips` (seeded by
 ``options.seed``); with ``train_on_validation`` every clip is trained on and, when ``val_fraction >= 1``,
 every clip is also validated on. Crops are decoded once into ``options.cache_dir`` and held in memory.
 """
@@ -47,11 +47,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lipread.config import ModelConfig
-from lipread.ctc import beam_search_batch, greedy_decode_batch
-from lipread.dataset import Clip, CropCache
-from lipread.errors import BackendError, CheckpointError, DataError
-from lipread.progress import progress_bar, show_progress
-from lipread.training import (
+from lipread.data.dataset import Clip, CropCache
+from lipread.data.training import (
     TrainOptions,
     TrainResult,
     epoch_summary,
@@ -61,6 +58,9 @@ from lipread.training import (
     training_clips,
     validation_report,
 )
+from lipread.decoding.beam import beam_search_batch, greedy_decode_batch
+from lipread.errors import BackendError, CheckpointError, DataError
+from lipread.progress import progress_bar, show_progress
 from lipread.weights import atomic_write, load_checkpoint, save_checkpoint
 
 from .data import Batch, BatchLoader, Examples, epoch_batches, load_examples

@@ -85,7 +85,7 @@ class TorchModel:
         """Eval-mode log-probabilities ``float32 (B, T, V)`` for ``float32 (B, T, H, W, C)`` frames.
 
         Args:
-            frames: model input, as :func:`lipread.preprocess.normalise` makes it, padded to a common T.
+            frames: model input, as :func:`lipread.video.preprocess.normalise` makes it, padded to a common T.
             lengths: ``int (B,)`` valid frames per clip (default: all T).
 
         Raises:

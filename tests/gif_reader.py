@@ -1,4 +1,4 @@
-"""A small GIF decoder for the tests, written independently of :mod:`lipread.gif` (which only writes)."""
+"""A small GIF decoder for the tests, written independently of :mod:`lipread.video.gif` (which only writes)."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lipread import grid
-from lipread.align import UNITS_PER_SECOND, load_alignment, parse_alignment
+from lipread.data import grid
+from lipread.data.align import UNITS_PER_SECOND, load_alignment, parse_alignment
 from lipread.errors import AlignmentError
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from lipread import api
 from lipread.backend import BUILTIN
+from lipread.data.grid import is_grid_sentence
 from lipread.errors import BackendError, CheckpointError, DecodingError, VideoError
-from lipread.grid import is_grid_sentence
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -24,10 +24,10 @@ from tiny_onnx import write_tiny_model
 import lipread
 from lipread import models
 from lipread.config import LIPNET, get_preset
-from lipread.ctc import greedy_decode
-from lipread.preprocess import load_clip
-from lipread.video import read_frames
-from lipread.viterbi import best_path_spans
+from lipread.decoding.beam import greedy_decode
+from lipread.decoding.viterbi import best_path_spans
+from lipread.video.preprocess import load_clip
+from lipread.video.reader import read_frames
 from lipread.weights import save_checkpoint
 
 SHORT = "lrae3s"  # one of the 74-frame clips

@@ -1,4 +1,4 @@
-"""Training augmentations of mouth crops (lipread.augmentation), on a real GRID clip's crops."""
+"""Training augmentations of mouth crops (lipread.data.augmentation), on a real GRID clip's crops."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lipread.augmentation import Augmentation, colour_jitter, frame_jitter, spatial_jitter, time_mask
 from lipread.cli import build_parser
-from lipread.commands import train as train_command
+from lipread.cli import train as train_command
 from lipread.config import get_preset
+from lipread.data.augmentation import Augmentation, colour_jitter, frame_jitter, spatial_jitter, time_mask
+from lipread.data.training import TrainOptions
 from lipread.errors import DataError
-from lipread.preprocess import mouth_crops
-from lipread.training import TrainOptions
-from lipread.video import read_frames
+from lipread.video.preprocess import mouth_crops
+from lipread.video.reader import read_frames
 
 
 @pytest.fixture(scope="module")

@@ -36,12 +36,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import lipread
-from lipread import api, grid
-from lipread.align import load_alignment, parse_alignment
+from lipread import api
 from lipread.config import LIPNET
-from lipread.ctc import beam_search, beam_search_batch, greedy_decode, greedy_decode_batch
+from lipread.data import grid
+from lipread.data.align import load_alignment, parse_alignment
+from lipread.decoding.beam import beam_search, beam_search_batch, greedy_decode, greedy_decode_batch
 from lipread.errors import AlignmentError, CheckpointError, DecodingError, LipreadError, VideoError
-from lipread.video import read_frames
+from lipread.video.reader import read_frames
 from lipread.vocab import LIPNET_VOCABULARY
 from lipread.weights import load_checkpoint, save_checkpoint
 
@@ -138,8 +139,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _warm() -> None:
     """Import what the cases use, so that the first case's time is its own."""
     import lipread.api
-    import lipread.face
-    import lipread.video  # noqa: F401
+    import lipread.video.face
+    import lipread.video.reader  # noqa: F401
 
 
 @pytest.fixture(scope="module")

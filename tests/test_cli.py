@@ -17,16 +17,16 @@ import lipread
 from lipread import cli
 from lipread.config import get_preset
 from lipread.errors import LipreadError
-from lipread.preprocess import load_clip
+from lipread.video.preprocess import load_clip
 
 ROOT = Path(__file__).resolve().parents[1]
-MISSING = [name for name in cli.COMMANDS if importlib.util.find_spec(f"lipread.commands.{name}") is None]
+MISSING = [name for name in cli.COMMANDS if importlib.util.find_spec(f"lipread.cli.{name}") is None]
 needs_every_command = pytest.mark.skipif(bool(MISSING), reason=f"command modules not written yet: {MISSING}")
 
 
 def run(name: str, *argv: str) -> int:
-    """Run one sub-command as ``lipread.cli.main`` does (a LipreadError is exit status 1)."""
-    module = importlib.import_module(f"lipread.commands.{name}")
+    """Run one sub-command as ``lipread.cli.app.main`` does (a LipreadError is exit status 1)."""
+    module = importlib.import_module(f"lipread.cli.{name}")
     parser = argparse.ArgumentParser(prog="lipread")
     module.add_parser(parser.add_subparsers()).set_defaults(_run=module.run)
     args = parser.parse_args([name, *argv])

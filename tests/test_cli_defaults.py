@@ -10,7 +10,7 @@ import shlex
 import pytest
 
 from lipread.cli import build_parser
-from lipread.commands import train as train_command
+from lipread.cli import train as train_command
 from lipread.models import DEFAULT_MODEL, SHIPPED
 
 CARD = SHIPPED[DEFAULT_MODEL].path("card")

@@ -3,7 +3,7 @@
 status 1 (2 for bad usage, after the usage summary), never with a traceback. ``lipread info`` takes folders as
 ``transcribe`` does.
 
-Everything runs in this process through :func:`lipread.cli.main` (an uncaught exception would fail the test,
+Everything runs in this process through :func:`lipread.cli.app.main` (an uncaught exception would fail the test,
 as a traceback would), except one run of the installed entry point; nothing loads a model but the lexicon test.
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from lipread import cli
-from lipread.commands import info as info_command
-from lipread.commands import transcribe as transcribe_command
+from lipread.cli import info as info_command
+from lipread.cli import transcribe as transcribe_command
 from lipread.models import DEFAULT_MODEL, get_shipped
 from lipread.report import PREFIX, error_line, report_skipped
 
@@ -30,7 +30,7 @@ Run = Callable[..., tuple[int, str, str]]
 
 @pytest.fixture()
 def lipread(capsys: pytest.CaptureFixture[str]) -> Run:
-    """``lipread(*argv) -> (exit status, stdout, stderr)`` through :func:`lipread.cli.main`."""
+    """``lipread(*argv) -> (exit status, stdout, stderr)`` through :func:`lipread.cli.app.main`."""
 
     def run(*argv: object) -> tuple[int, str, str]:
         capsys.readouterr()
@@ -305,7 +305,7 @@ def test_usage_errors(lipread: Run, argv: list[str], command: str, message: str)
 
 
 def test_an_os_error_about_a_file_is_one_line(lipread: Run, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lipread.commands import backends
+    from lipread.cli import backends
 
     def fail(args: object) -> int:
         raise PermissionError(13, "Permission denied", "/read-only/model.onnx")
@@ -317,7 +317,7 @@ def test_an_os_error_about_a_file_is_one_line(lipread: Run, monkeypatch: pytest.
 
 @pytest.mark.parametrize("bug", [ValueError("a bug"), OSError("a bug with no file"), TypeError("a bug")])
 def test_a_bug_still_shows_its_traceback(lipread: Run, monkeypatch: pytest.MonkeyPatch, bug: Exception) -> None:
-    from lipread.commands import backends
+    from lipread.cli import backends
 
     def fail(args: object) -> int:
         raise bug

@@ -23,7 +23,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from lipread.config import ConvBlock, ModelConfig, get_preset  # noqa: E402
-from lipread.training import TrainOptions  # noqa: E402
+from lipread.data.training import TrainOptions  # noqa: E402
 from lipread.weights import load_checkpoint  # noqa: E402
 from lipread_torch import backend  # noqa: E402
 

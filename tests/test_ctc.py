@@ -1,4 +1,4 @@
-"""Tests of lipread.ctc: greedy and prefix beam search against brute force, constraints, errors."""
+"""Tests of lipread.decoding.beam: greedy and prefix beam search against brute force, constraints, errors."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from lipread.ctc import (
+from lipread.decoding.beam import (
     Constraint,
     GrammarConstraint,
     Hypothesis,
@@ -49,7 +49,7 @@ except ImportError:  # pragma: no cover - only while lipread.vocab is not writte
     LIPNET_VOCABULARY = Vocabulary(" abcdefghijklmnopqrstuvwxyz")
 
 try:
-    from lipread.grid import GRAMMAR as GRID_GRAMMAR
+    from lipread.data.grid import GRAMMAR as GRID_GRAMMAR
 except ImportError:  # pragma: no cover
     GRID_GRAMMAR = (
         ("bin", "lay", "place", "set"),
@@ -427,7 +427,7 @@ def test_batch_lockstep_equals_per_clip_on_realistic_sizes() -> None:
 
 def test_pooled_tries_are_left_clean() -> None:
     # The searches reuse their prefix-trie arrays between calls; each must leave them all -1.
-    from lipread import ctc
+    from lipread.decoding import beam as ctc
 
     lp = np.stack([random_logprobs(s, 20, 4) for s in range(3)])
     lex = LexiconConstraint(LEXICON, TINY)

@@ -1,4 +1,4 @@
-"""The compiled beam search (lipread.ctc_numba, the ``lipread[fast]`` extra) against the NumPy one."""
+"""The compiled beam search (lipread.decoding.beam_numba, the ``lipread[fast]`` extra) against the NumPy one."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 pytest.importorskip("numba")
 
-from lipread import ctc
-from lipread.ctc import LexiconConstraint, beam_search, beam_search_batch
+from lipread.decoding import beam as ctc
+from lipread.decoding.beam import LexiconConstraint, beam_search, beam_search_batch
 from lipread.vocab import LIPNET_VOCABULARY
 
 
@@ -132,7 +132,7 @@ def test_falls_back_to_numpy_when_numba_cannot_load(monkeypatch: pytest.MonkeyPa
         def __getattr__(self, name: str) -> object:
             raise RuntimeError("no writable cache folder")
 
-    monkeypatch.setitem(sys.modules, "lipread.ctc_numba", Broken("lipread.ctc_numba"))
+    monkeypatch.setitem(sys.modules, "lipread.decoding.beam_numba", Broken("lipread.decoding.beam_numba"))
     monkeypatch.setattr(ctc, "_KERNEL", [])
     with pytest.warns(RuntimeWarning, match="no writable cache folder"):
         assert ctc._compiled_beam() is None

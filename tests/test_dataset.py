@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lipread import dataset, grid
 from lipread.config import get_preset
-from lipread.dataset import Clip, CropCache, find_clips, split_clips
+from lipread.data import dataset, grid
+from lipread.data.dataset import Clip, CropCache, find_clips, split_clips
 from lipread.errors import DataError, VideoError
-from lipread.mouth import FixedCrop
-from lipread.preprocess import load_clip, normalise
+from lipread.video.mouth import FixedCrop
+from lipread.video.preprocess import load_clip, normalise
 
 
 def _grid_names(n: int) -> list[str]:

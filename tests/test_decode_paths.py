@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from lipread import video
 from lipread.config import get_preset
 from lipread.errors import VideoError
-from lipread.mouth import GRID_BOX, Box, FixedCrop
-from lipread.preprocess import load_clip, preprocess
-from lipread.video import iter_frames, read_frames
+from lipread.video import reader as video
+from lipread.video.mouth import GRID_BOX, Box, FixedCrop
+from lipread.video.preprocess import load_clip, preprocess
+from lipread.video.reader import iter_frames, read_frames
 
 
 def test_read_frames_equals_iterating(grid_clip: Path, mpg_clip: Path) -> None:

@@ -1,4 +1,4 @@
-"""Decoder selection and word timing on top of lipread.ctc."""
+"""Decoder selection and word timing on top of lipread.decoding.beam."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from lipread.ctc import Hypothesis, greedy_decode
-from lipread.decoding import DECODERS, make_decoder, sentence_confidence, timed_words
+from lipread.data.grid import WORDS, is_grid_sentence
+from lipread.decoding.beam import Hypothesis, greedy_decode
+from lipread.decoding.decoders import DECODERS, make_decoder, sentence_confidence, timed_words
 from lipread.errors import DecodingError
-from lipread.grid import WORDS, is_grid_sentence
 from lipread.vocab import LIPNET_VOCABULARY as VOCAB
 
 

@@ -58,7 +58,7 @@ def tiny_onnx(tmp_path: Path) -> Path:
 
 def test_transcribe_folder_to_subtitles(videos: Path, tiny_onnx: Path, tmp_path: Path) -> None:
     import lipread
-    from lipread.subtitles import to_srt
+    from lipread.transcription.subtitles import to_srt
 
     out = tmp_path / "subs"
     proc = run_example(

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lipread.commands import transcribe as transcribe_command
+from lipread.cli import transcribe as transcribe_command
 from lipread.errors import LipreadError
-from lipread.video import read_frames
+from lipread.video.reader import read_frames
 
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("onnx")
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def transcribe(argv: list[str]) -> int:
-    """Parse and run ``lipread transcribe`` in this process, the way ``lipread.cli.main`` does."""
+    """Parse and run ``lipread transcribe`` in this process, the way ``lipread.cli.app.main`` does."""
     parser = argparse.ArgumentParser(prog="lipread")
     transcribe_command.add_parser(parser.add_subparsers()).set_defaults(_run=transcribe_command.run)
     args = parser.parse_args(["transcribe", *argv])

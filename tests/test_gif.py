@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from gif_reader import read_gif
 
-from lipread.gif import encode_gif, write_gif
+from lipread.video.gif import encode_gif, write_gif
 
 
 def _grey_cases() -> dict[str, np.ndarray]:
@@ -45,8 +45,8 @@ def test_rgb_with_few_colours_is_exact() -> None:
 
 def test_rgb_mouth_crop_is_close(grid_clip: Path) -> None:
     from lipread.config import get_preset
-    from lipread.preprocess import mouth_crops
-    from lipread.video import read_frames
+    from lipread.video.preprocess import mouth_crops
+    from lipread.video.reader import read_frames
 
     crops = mouth_crops(read_frames(grid_clip, max_frames=10), get_preset("lipnet"))
     gif = read_gif(encode_gif(crops))

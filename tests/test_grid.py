@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lipread import grid
+from lipread.data import grid
 
 
 def test_grammar() -> None:

@@ -42,14 +42,15 @@ def test_import_lipread_imports_no_framework() -> None:
 
 
 def test_no_core_module_imports_a_framework() -> None:
-    """Every module of the core and the CLI, except the backends themselves (``lipread.backends.*``) and the
-    compiled beam search of the ``fast`` extra (``lipread.ctc_numba``, imported only where numba is installed)."""
+    """Every module of the core and the CLI, except the ONNX Runtime backend itself (``lipread.onnx.runtime``) and
+    the compiled beam search of the ``fast`` extra (``lipread.decoding.beam_numba``, imported only where numba is
+    installed)."""
     code = (
         "import importlib, pkgutil, lipread\n"
         "for m in pkgutil.walk_packages(lipread.__path__, 'lipread.'):\n"
-        "    if not m.name.startswith(('lipread.backends.', 'lipread.__main__', 'lipread.ctc_numba')):\n"
+        "    if not m.name.startswith(('lipread.onnx.runtime', 'lipread.__main__', 'lipread.decoding.beam_numba')):\n"
         "        importlib.import_module(m.name)"
     )
     modules = _modules_after(code)
-    assert "lipread.preprocess" in modules and "lipread.commands.preview" in modules
+    assert "lipread.video.preprocess" in modules and "lipread.cli.preview" in modules
     assert [m for m in modules if m.split(".")[0] in FRAMEWORKS] == []

@@ -18,8 +18,8 @@ import lipread
 from lipread import api
 from lipread.config import LIPNET
 from lipread.errors import VideoError
-from lipread.preprocess import preprocess
-from lipread.video import iter_frames, read_frames
+from lipread.video.preprocess import preprocess
+from lipread.video.reader import iter_frames, read_frames
 
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("onnx")
@@ -82,7 +82,7 @@ def test_long_clip_transcript_is_the_decoded_stitched_sequence(runner: api.Trans
     prepared = runner.prepare(medium_clip)
     t = runner.run([prepared])[0]
     assert prepared.logprobs is not None
-    hyp = lipread.ctc.greedy_decode(prepared.logprobs, LIPNET.vocabulary)
+    hyp = lipread.decoding.beam.greedy_decode(prepared.logprobs, LIPNET.vocabulary)
     assert t.text == " ".join(hyp.words) and t.path == str(medium_clip)
     assert all(0 <= w.start < w.end <= 449 / 25 for w in t.words)
     assert [w.start for w in t.words] == sorted(w.start for w in t.words)
@@ -134,7 +134,7 @@ def test_minute_clip_holds_a_bounded_number_of_frames(
             most = max(most, alive)
             yield frame
 
-    monkeypatch.setattr(lipread.video, "iter_frames", tracked)
+    monkeypatch.setattr(lipread.video.reader, "iter_frames", tracked)
     t = runner.transcribe(minute_clip)
     assert isinstance(t, lipread.Transcript)
     assert alive == 0 and api.LONG_CLIP_FRAMES < most <= api.LONG_CLIP_FRAMES + 3

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lipread.metrics import cer, edit_distance, missed_words, sentence_accuracy, summarise, wer
+from lipread.data.metrics import cer, edit_distance, missed_words, sentence_accuracy, summarise, wer
 
 
 @pytest.mark.parametrize(

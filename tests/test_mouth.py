@@ -13,10 +13,10 @@ import pytest
 
 from lipread.config import get_preset
 from lipread.errors import BackendError, VideoError
-from lipread.face import _load_net, detect, detect_faces, face_track
-from lipread.mouth import GRID_BOX, Box, FaceMouthLocator, MouthLocator, _fit
-from lipread.preprocess import mouth_crops
-from lipread.video import read_frames
+from lipread.video.face import _load_net, detect, detect_faces, face_track
+from lipread.video.mouth import GRID_BOX, Box, FaceMouthLocator, MouthLocator, _fit
+from lipread.video.preprocess import mouth_crops
+from lipread.video.reader import read_frames
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "mouth_centres.json").read_text())
 CENTRES: dict[str, dict[str, list[int]]] = FIXTURE["clips"]

@@ -16,11 +16,11 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from lipread.commands import import_  # noqa: E402
+from lipread.cli import import_  # noqa: E402
 from lipread.config import get_preset  # noqa: E402
-from lipread.ctc import greedy_decode  # noqa: E402
+from lipread.decoding.beam import greedy_decode  # noqa: E402
 from lipread.errors import CheckpointError  # noqa: E402
-from lipread.preprocess import load_clip  # noqa: E402
+from lipread.video.preprocess import load_clip  # noqa: E402
 from lipread.weights import read_metadata  # noqa: E402
 from lipread_tf import backend  # noqa: E402
 from lipread_tf.notebook import NOTEBOOK_VARIABLES, read_notebook_checkpoint, resolve_checkpoint_prefix  # noqa: E402

@@ -13,9 +13,9 @@ ort = pytest.importorskip("onnxruntime")
 from tiny_onnx import reference_logprobs, write_tiny_model  # noqa: E402
 
 from lipread.backend import Backend, Model, get_backend  # noqa: E402
-from lipread.backends import onnx as onnx_backend  # noqa: E402
 from lipread.config import LIPNET  # noqa: E402
 from lipread.errors import BackendError, CheckpointError, VideoError  # noqa: E402
+from lipread.onnx import runtime as onnx_backend  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Per-frame 2D convolutions (:mod:`lipread.onnxconv`): the rewritten graph computes what the 3D one did."""
+"""Per-frame 2D convolutions (:mod:`lipread.onnx.convolutions`): the rewritten graph computes what the 3D one did."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ ort = pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from lipread.onnxconv import framewise_convolutions  # noqa: E402
+from lipread.onnx.convolutions import framewise_convolutions  # noqa: E402
 
 
 def _model(conv: dict[str, Any], after: list[tuple[str, dict[str, Any]]], in_ch: int = 3, out_ch: int = 4) -> Any:

@@ -11,8 +11,8 @@ ort = pytest.importorskip("onnxruntime")
 from tiny_onnx import write_tiny_model  # noqa: E402
 
 from lipread.fixed16 import from_fixed16, to_fixed16  # noqa: E402
-from lipread.onnxhalf import store_exact_16_bit, store_weights_fixed16, store_weights_fp16  # noqa: E402
-from lipread.onnxmeta import parse_metadata  # noqa: E402
+from lipread.onnx.half import store_exact_16_bit, store_weights_fixed16, store_weights_fp16  # noqa: E402
+from lipread.onnx.metadata import parse_metadata  # noqa: E402
 
 
 def _run(path, frames, lengths):

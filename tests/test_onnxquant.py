@@ -1,4 +1,4 @@
-"""int8 quantisation of exported models (:mod:`lipread.onnxquant`, ``lipread export --quantize int8``).
+"""int8 quantisation of exported models (:mod:`lipread.onnx.quantize`, ``lipread export --quantize int8``).
 
 The quantised model must run in the ONNX backend with its metadata intact and give log-probabilities close
 to the float32 model's: on the framework-free tiny model, and on a small LipNet exported from PyTorch when
@@ -22,7 +22,7 @@ from lipread.backend import get_backend
 from lipread.cli import main
 from lipread.config import LIPNET, ConvBlock, ModelConfig
 from lipread.errors import BackendError
-from lipread.onnxquant import MIN_INT8_CHANNELS, quantize_int8
+from lipread.onnx.quantize import MIN_INT8_CHANNELS, quantize_int8
 
 SMALL = LIPNET.with_(
     name="lipnet-small",

@@ -18,7 +18,7 @@ pytest.importorskip("tensorflow")
 
 from lipread.backend import Model, get_backend
 from lipread.config import get_preset
-from lipread.preprocess import load_clip
+from lipread.video.preprocess import load_clip
 
 pytestmark = [pytest.mark.parity, pytest.mark.torch, pytest.mark.tensorflow]
 

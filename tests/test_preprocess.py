@@ -9,9 +9,17 @@ import pytest
 
 from lipread.config import get_preset
 from lipread.errors import VideoError
-from lipread.mouth import GRID_BOX, Box, FixedCrop
-from lipread.preprocess import decodes_grey, load_clip, load_crops, mouth_crops, normalise, preprocess, rgb_to_grey
-from lipread.video import read_frames
+from lipread.video.mouth import GRID_BOX, Box, FixedCrop
+from lipread.video.preprocess import (
+    decodes_grey,
+    load_clip,
+    load_crops,
+    mouth_crops,
+    normalise,
+    preprocess,
+    rgb_to_grey,
+)
+from lipread.video.reader import read_frames
 
 CLIPS = ["bbaf2n", "bris5a", "lgbm4p", "pbap1a", "prwq3s", "sgbxzp"]
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from lipread import cli
-from lipread.commands import train as train_command
+from lipread.cli import train as train_command
 from lipread.config import ConvBlock, ModelConfig, get_preset
+from lipread.data.training import TrainOptions
 from lipread.progress import progress_bar, show_progress
-from lipread.training import TrainOptions
 
 BAR_COMMANDS = ("transcribe", "eval", "train")
 """The sub-commands that draw a progress bar."""

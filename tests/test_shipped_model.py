@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 import lipread
-from lipread.align import load_alignment
 from lipread.backend import get_backend
-from lipread.commands.eval import boundary_errors
-from lipread.dataset import find_clips, split_clips
-from lipread.metrics import summarise
+from lipread.cli.eval import boundary_errors
+from lipread.data.align import load_alignment
+from lipread.data.dataset import find_clips, split_clips
+from lipread.data.metrics import summarise
 from lipread.models import DEFAULT_MODEL, SHIPPED
-from lipread.onnxmeta import parse_metadata
-from lipread.preprocess import load_clip
+from lipread.onnx.metadata import parse_metadata
+from lipread.video.preprocess import load_clip
 from lipread.weights import read_metadata
 
 MODEL = SHIPPED[DEFAULT_MODEL]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lipread.subtitles import format_timestamp, to_srt, to_vtt, write_subtitles
+from lipread.transcription.subtitles import format_timestamp, to_srt, to_vtt, write_subtitles
 
 
 @dataclass(frozen=True)

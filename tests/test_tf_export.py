@@ -13,8 +13,8 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from lipread.config import ConvBlock, get_preset  # noqa: E402
-from lipread.onnxmeta import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, parse_metadata  # noqa: E402
-from lipread.preprocess import load_clip  # noqa: E402
+from lipread.onnx.metadata import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, parse_metadata  # noqa: E402
+from lipread.video.preprocess import load_clip  # noqa: E402
 from lipread_tf import backend  # noqa: E402
 
 pytestmark = [pytest.mark.tensorflow, pytest.mark.onnx]

@@ -14,9 +14,9 @@ tf = pytest.importorskip("tensorflow")
 from ctc_reference import allowed_paths_nll  # noqa: E402
 
 from lipread.config import ConvBlock, ModelConfig, get_preset  # noqa: E402
-from lipread.dataset import find_clips  # noqa: E402
+from lipread.data.dataset import find_clips  # noqa: E402
+from lipread.data.training import TrainOptions, alignment_exists, emission_mask, word_frames  # noqa: E402
 from lipread.errors import CheckpointError  # noqa: E402
-from lipread.training import TrainOptions, alignment_exists, emission_mask, word_frames  # noqa: E402
 from lipread.weights import load_checkpoint  # noqa: E402
 from lipread_tf import backend  # noqa: E402
 from lipread_tf.train import CTCLoss, Examples, _dataset, _pack, ctc_loss, load_training_checkpoint, train  # noqa: E402

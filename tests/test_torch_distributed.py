@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 import lipread_torch.train as T
 from lipread.config import ModelConfig
-from lipread.training import TrainOptions
+from lipread.data.training import TrainOptions
 
 torch.set_num_threads(1)
 rank = int(os.environ["RANK"])

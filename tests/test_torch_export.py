@@ -14,8 +14,8 @@ ort = pytest.importorskip("onnxruntime")
 
 from lipread.cli import main  # noqa: E402
 from lipread.config import get_preset  # noqa: E402
-from lipread.onnxmeta import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, parse_metadata  # noqa: E402
-from lipread.preprocess import load_clip  # noqa: E402
+from lipread.onnx.metadata import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, parse_metadata  # noqa: E402
+from lipread.video.preprocess import load_clip  # noqa: E402
 from lipread_torch import backend  # noqa: E402
 
 pytestmark = [pytest.mark.torch, pytest.mark.onnx, pytest.mark.slow]

@@ -17,14 +17,14 @@ torch = pytest.importorskip("torch")
 from ctc_reference import allowed_paths_nll  # noqa: E402
 
 from lipread import CheckpointError  # noqa: E402
-from lipread.augmentation import NO_AUGMENTATION, Augmentation  # noqa: E402
-from lipread.commands import train as train_command  # noqa: E402
+from lipread.cli import train as train_command  # noqa: E402
 from lipread.config import ConvBlock, ModelConfig, get_preset  # noqa: E402
-from lipread.ctc import greedy_decode_batch  # noqa: E402
-from lipread.dataset import CropCache, find_clips  # noqa: E402
-from lipread.metrics import summarise  # noqa: E402
-from lipread.preprocess import normalise  # noqa: E402
-from lipread.training import TrainOptions, alignment_exists, emission_mask, word_frames  # noqa: E402
+from lipread.data.augmentation import NO_AUGMENTATION, Augmentation  # noqa: E402
+from lipread.data.dataset import CropCache, find_clips  # noqa: E402
+from lipread.data.metrics import summarise  # noqa: E402
+from lipread.data.training import TrainOptions, alignment_exists, emission_mask, word_frames  # noqa: E402
+from lipread.decoding.beam import greedy_decode_batch  # noqa: E402
+from lipread.video.preprocess import normalise  # noqa: E402
 from lipread.weights import load_checkpoint  # noqa: E402
 from lipread_torch import backend  # noqa: E402
 from lipread_torch.data import Examples, epoch_batches, make_batch  # noqa: E402

@@ -11,11 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lipread.augmentation import Augmentation
 from lipread.config import get_preset
-from lipread.dataset import Clip
-from lipread.errors import DataError
-from lipread.training import (
+from lipread.data.augmentation import Augmentation
+from lipread.data.dataset import Clip
+from lipread.data.training import (
     TrainOptions,
     alignment_exists,
     allowed_labels,
@@ -27,6 +26,7 @@ from lipread.training import (
     word_excerpt,
     word_frames,
 )
+from lipread.errors import DataError
 
 
 def augment(crops: np.ndarray, rng: np.random.Generator, mirror: bool = True, frame_jitter: float = 0.05) -> np.ndarray:

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 import lipread
-from lipread import cli, grid
-from lipread.align import Word as AlignedWord
-from lipread.commands import eval as eval_command
-from lipread.commands import transcribe as transcribe_command
+from lipread import cli
+from lipread.cli import eval as eval_command
+from lipread.cli import transcribe as transcribe_command
+from lipread.data import grid
+from lipread.data.align import Word as AlignedWord
+from lipread.data.grid import is_grid_sentence
 from lipread.errors import LipreadError
-from lipread.grid import is_grid_sentence
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -28,7 +29,7 @@ SRT_TIME = r"\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}"
 
 
 def run_command(module: object, argv: list[str]) -> int:
-    """Parse and run one sub-command the way ``lipread.cli.main`` does (LipreadError -> status 1)."""
+    """Parse and run one sub-command the way ``lipread.cli.app.main`` does (LipreadError -> status 1)."""
     parser = argparse.ArgumentParser(prog="lipread")
     sub = parser.add_subparsers()
     module.add_parser(sub).set_defaults(_run=module.run)  # type: ignore[attr-defined]

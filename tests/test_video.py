@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lipread.errors import VideoError
-from lipread.video import probe, read_frames
+from lipread.video.reader import probe, read_frames
 
 
 def test_mp4_clip(grid_clip: Path) -> None:

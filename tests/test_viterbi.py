@@ -1,4 +1,4 @@
-"""The most likely CTC alignment of a labelling (:mod:`lipread.viterbi`), against brute force."""
+"""The most likely CTC alignment of a labelling (:mod:`lipread.decoding.viterbi`), against brute force."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lipread.decoding.viterbi import TokenSpan, best_path_spans
 from lipread.errors import DecodingError
-from lipread.viterbi import TokenSpan, best_path_spans
 
 
 def _collapse(path: tuple[int, ...]) -> tuple[int, ...]:

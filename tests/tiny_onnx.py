@@ -14,7 +14,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from lipread.config import LIPNET, ModelConfig
-from lipread.onnxmeta import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, metadata_props
+from lipread.onnx.metadata import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, metadata_props
 
 
 def tiny_model(

@@ -32,12 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from lipread.commands.eval import evaluate
-from lipread.dataset import find_clips, split_clips
+from lipread.cli.eval import evaluate
+from lipread.data.dataset import find_clips, split_clips
 from lipread.fixed16 import from_fixed16, to_fixed16
 from lipread.models import DEFAULT_MODEL
-from lipread.onnxhalf import store_weights_fixed16
-from lipread.preprocess import load_clip
+from lipread.onnx.half import store_weights_fixed16
+from lipread.video.preprocess import load_clip
 from lipread.weights import load_checkpoint, save_checkpoint
 
 DECODERS = ("greedy", "beam", "grammar")

@@ -1,4 +1,4 @@
-"""The ``lipread`` command. Each sub-command lives in its own module under :mod:`lipread.commands`,
+"""The ``lipread`` command. Each sub-command lives in its own module under :mod:`lipread.cli`,
 exposing ``add_parser(subparsers)`` and ``run(args) -> int``; none imports a framework at module level."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .commands import CommandParser
-from .errors import LipreadError
-from .report import report_error
+from .. import __version__
+from ..errors import LipreadError
+from ..report import report_error
+from .parsing import CommandParser
 
 __all__ = ["main"]
 
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lipread {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     for name in COMMANDS:
-        module = importlib.import_module(f"lipread.commands.{name}")
+        module = importlib.import_module(f"lipread.cli.{name}")
         p = module.add_parser(sub)
         p.set_defaults(_run=module.run)
     return parser

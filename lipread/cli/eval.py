@@ -1,7 +1,7 @@
 """``lipread eval``: character and word error rates, sentence accuracy and word-timing error on GRID data.
 
 ``--split val`` (the default; ``random`` is the same) evaluates the validation part of the default random
-split (:func:`lipread.dataset.split_clips` with seed 0 and fraction 0.1), the clips the shipped model was not
+split (:func:`lipread.data.dataset.split_clips` with seed 0 and fraction 0.1), the clips the shipped model was not
 trained on; ``--split all`` evaluates every clip.
 
 Word timing: for each clip with a GRID ``.align`` file whose predicted word count equals the reference's,
@@ -10,7 +10,7 @@ times are collected; the medians over all pairs are reported in milliseconds.
 
 Errors by word slot: over the clips whose reference is a GRID sentence, the share of each slot's words
 (command, colour, preposition, letter, digit, adverb) that the transcript substitutes or leaves out, by an
-optimal word alignment (:func:`lipread.metrics.missed_words`).
+optimal word alignment (:func:`lipread.data.metrics.missed_words`).
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..decoding import DEFAULT_BEAM_WIDTH
+from ..decoding.decoders import DEFAULT_BEAM_WIDTH
 from ..errors import DataError, LipreadError
 from ..models import DEFAULT_MODEL
 from ..progress import add_progress_argument
 from ..report import report_error
-from ..subtitles import TimedText
-from . import positive
+from ..transcription.subtitles import TimedText
+from .parsing import positive
 from .transcribe import add_model_arguments
 
 __all__ = ["add_parser", "boundary_errors", "evaluate", "run"]
@@ -43,7 +43,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="measure CER/WER/sentence accuracy on a GRID folder",
         description="Transcribe GRID clips and compare with their sentences (and word alignments, if any).",
     )
-    p.add_argument("data", type=Path, help="GRID folder (any layout lipread.dataset.find_clips understands)")
+    p.add_argument("data", type=Path, help="GRID folder (any layout lipread.data.dataset.find_clips understands)")
     add_model_arguments(p)
     p.add_argument(
         "--split",
@@ -97,17 +97,17 @@ def evaluate(
     Keys: ``data``, ``split``, ``clips`` (evaluated), ``failed`` (unreadable, reported on stderr),
     ``model``, ``backend``, ``decoder``, ``beam_width``, ``cer``, ``wer``, ``sentence_accuracy``,
     ``timed_clips``, ``median_start_error_ms``, ``median_end_error_ms`` (None without usable alignments),
-    ``slot_error_rates`` (``{slot: rate}`` over :data:`lipread.grid.SLOT_NAMES`; None when no reference is a
+    ``slot_error_rates`` (``{slot: rate}`` over :data:`lipread.data.grid.SLOT_NAMES`; None when no reference is a
     GRID sentence).
 
     Raises:
         DataError: no clips, a split that leaves no validation clips, or no clip could be read.
     """
-    from ..align import load_alignment
     from ..api import Transcriber
-    from ..dataset import find_clips, split_clips
-    from ..grid import SLOT_NAMES, is_grid_sentence
-    from ..metrics import missed_words, summarise
+    from ..data.align import load_alignment
+    from ..data.dataset import find_clips, split_clips
+    from ..data.grid import SLOT_NAMES, is_grid_sentence
+    from ..data.metrics import missed_words, summarise
     from ..progress import progress_bar
 
     if split not in SPLITS:

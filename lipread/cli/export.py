@@ -66,15 +66,15 @@ def run(args: argparse.Namespace) -> int:
     model = backend.load(args.checkpoint)
     path = backend.export_onnx(model, args.output)
     if args.fp16_weights:
-        from ..onnxhalf import store_weights_fp16
+        from ..onnx.half import store_weights_fp16
 
         store_weights_fp16(path, path)
     elif not args.quantize:  # weights the checkpoint stores in 16 bits stay so, losslessly
-        from ..onnxhalf import store_exact_16_bit
+        from ..onnx.half import store_exact_16_bit
 
         store_exact_16_bit(path, path)
     if args.quantize:
-        from ..onnxquant import quantize_int8
+        from ..onnx.quantize import quantize_int8
 
         quantize_int8(path, path, _calibration_clips(args.calibration or [], model.config))
     print(path)
@@ -87,7 +87,7 @@ def _calibration_clips(inputs: list[Path], config: ModelConfig) -> list[np.ndarr
     Raises:
         VideoError: an input is missing or unreadable, or folders hold no videos.
     """
-    from ..preprocess import load_clip
+    from ..video.preprocess import load_clip
     from .transcribe import expand_inputs
 
     files, problems = expand_inputs(inputs)

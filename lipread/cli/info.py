@@ -1,7 +1,7 @@
 """``lipread info VIDEO_OR_FOLDER...``: frame count, frame rate, size and duration of videos.
 
 Folders are searched recursively for video files, as ``lipread transcribe`` searches them
-(:func:`lipread.commands.transcribe.expand_inputs`). A file that cannot be read, or a folder without videos,
+(:func:`lipread.cli.transcribe.expand_inputs`). A file that cannot be read, or a folder without videos,
 is reported on stderr (``lipread: error: <path>: <reason>``) and the others are still shown; the exit status
 is then 1."""
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import VideoError
 from ..report import report_error
-from ..video import probe
+from ..video.reader import probe
 from .transcribe import expand_inputs
 
 

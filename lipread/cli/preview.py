@@ -10,9 +10,9 @@ import numpy as np
 
 from ..config import PRESETS, get_preset
 from ..errors import LipreadError
-from ..gif import write_gif
-from ..preprocess import load_clip
-from . import positive
+from ..video.gif import write_gif
+from ..video.preprocess import load_clip
+from .parsing import positive
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from ..config import PRESETS, ModelConfig
+from ..data.training import TrainOptions
 from ..errors import BackendError, DataError
 from ..progress import add_progress_argument
-from ..training import TrainOptions
-from . import non_negative, positive
+from .parsing import non_negative, positive
 
 __all__ = ["add_parser", "options_from_args", "run"]
 
@@ -19,7 +19,7 @@ _DEFAULTS = TrainOptions(data=Path("."), output=Path("."))
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``train`` and its flags (one per :class:`~lipread.training.TrainOptions` field)."""
+    """Register ``train`` and its flags (one per :class:`~lipread.data.training.TrainOptions` field)."""
     d = _DEFAULTS
     p = subparsers.add_parser(
         "train",

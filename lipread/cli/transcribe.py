@@ -7,7 +7,8 @@ Output formats:
   ``start``, ``end``, ``confidence``; seconds), ``backend``, ``model``.
 - ``srt`` / ``vtt``: one subtitle file per input, ``<stem>.srt`` / ``<stem>.vtt`` in ``--output-dir``
   (default: the current folder, never beside the input, which may be read-only); the paths written are
-  printed. Two inputs with the same stem get ``<stem>-2``, ``<stem>-3``, ... (see :mod:`lipread.subtitles`).
+  printed. Two inputs with the same stem get ``<stem>-2``, ``<stem>-3``, ... (see
+  :mod:`lipread.transcription.subtitles`).
 
 A progress bar (more than one video) is drawn on stderr only when stderr is a terminal, unless
 ``--progress`` or ``--no-progress`` says otherwise (:mod:`lipread.progress`).
@@ -25,12 +26,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..decoding import DECODERS, DEFAULT_BEAM_WIDTH
+from ..decoding.decoders import DECODERS, DEFAULT_BEAM_WIDTH
 from ..errors import DecodingError, LipreadError
 from ..models import DEFAULT_MODEL
 from ..progress import add_progress_argument
 from ..report import report_error
-from . import positive
+from .parsing import positive
 
 __all__ = ["add_model_arguments", "add_parser", "expand_inputs", "run"]
 
@@ -80,7 +81,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def expand_inputs(inputs: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
     """(video files, [(input, reason)] for folders without videos), folders searched recursively."""
-    from ..video import VIDEO_EXTENSIONS
+    from ..video.reader import VIDEO_EXTENSIONS
 
     files: list[Path] = []
     problems: list[tuple[Path, str]] = []
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     """Transcribe every input; 1 when any failed, else 0."""
     from ..api import Transcriber
     from ..progress import progress_bar
-    from ..subtitles import write_subtitles
+    from ..transcription.subtitles import write_subtitles
 
     files, problems = expand_inputs(list(args.inputs))
     for item, reason in problems:

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AlignmentError
+from ..errors import AlignmentError
 
 __all__ = ["NON_WORDS", "UNITS_PER_SECOND", "Alignment", "Word", "load_alignment", "parse_alignment"]
 

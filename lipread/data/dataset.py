@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import ModelConfig
+from ..errors import DataError, LipreadError
+from ..report import report_skipped
+from ..video.mouth import MouthLocator
+from ..video.preprocess import decodes_grey, default_locator, load_crops
+from ..video.reader import VIDEO_EXTENSIONS
 from .align import load_alignment
-from .config import ModelConfig
-from .errors import DataError, LipreadError
 from .grid import UNSEEN_SPEAKERS, WORDS, sentence_from_name
-from .mouth import MouthLocator
-from .preprocess import decodes_grey, default_locator, load_crops
-from .report import report_skipped
-from .video import VIDEO_EXTENSIONS
 
 __all__ = ["Clip", "CropCache", "find_clips", "split_clips"]
 
@@ -191,7 +191,7 @@ class CropCache:
         self.locator = locator or default_locator(config)
         key = f"{self.locator.name}-{config.crop}-{config.height}x{config.width}x{config.channels}"
         if decodes_grey(config, self.locator):
-            key += "-luma"  # the video's own grey plane (see lipread.preprocess.decodes_grey)
+            key += "-luma"  # the video's own grey plane (see lipread.video.preprocess.decodes_grey)
         self.folder = Path(folder) / key
         self.folder.mkdir(parents=True, exist_ok=True)
 
@@ -199,7 +199,8 @@ class CropCache:
         """Where ``clip``'s crops are stored (it may not exist yet).
 
         ``<cache>/<locator>-<crop>-<H>x<W>x<C>[-luma]/<clip.key>.npy``, the middle folder being :attr:`folder`'s
-        name (``-luma`` when the crops are the videos' own grey plane, see :func:`lipread.preprocess.decodes_grey`).
+        name (``-luma`` when the crops are the videos' own grey plane, see
+        :func:`lipread.video.preprocess.decodes_grey`).
         """
         return self.folder / f"{clip.key}.npy"
 

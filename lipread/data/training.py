@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from ..config import ModelConfig, get_preset
+from ..errors import DataError
+from ..vocab import Vocabulary
 from .align import load_alignment
 from .augmentation import Augmentation
-from .config import ModelConfig, get_preset
 from .dataset import Clip, find_clips, split_clips
-from .errors import DataError
 from .metrics import summarise
-from .vocab import Vocabulary
 
 __all__ = [
     "TrainOptions",
@@ -50,7 +50,7 @@ class TrainOptions:
     ``lr=2e-4``, ``constant_epochs=10``, ``decay=0.15`` for 30 epochs.
 
     Attributes:
-        data: GRID root folder (any layout :func:`lipread.dataset.find_clips` understands).
+        data: GRID root folder (any layout :func:`lipread.data.dataset.find_clips` understands).
         output: run folder: checkpoints (``last.ckpt``, ``best.ckpt``), canonical models
             (``last.safetensors``, ``best.safetensors``) and ``history.jsonl``.
         config: the model to train (a preset name or a :class:`ModelConfig`).
@@ -199,7 +199,7 @@ class TrainResult:
 
 def training_clips(options: TrainOptions) -> tuple[list[Clip], list[Clip]]:
     """The (train, validation) clips ``options`` select: every clip of ``options.data`` (the first
-    ``max_clips``), split by :func:`lipread.dataset.split_clips`; with ``train_on_validation`` the
+    ``max_clips``), split by :func:`lipread.data.dataset.split_clips`; with ``train_on_validation`` the
     validation clips are trained on too, and with ``val_fraction >= 1`` as well every clip is validated.
 
     Raises:

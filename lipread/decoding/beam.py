@@ -16,7 +16,7 @@ Every decoder takes log-probabilities (log-softmax already applied) of shape ``(
   NumPy calls per frame for the whole batch) and returns exactly what :func:`beam_search` returns per clip.
   With ``like_tensorflow=True`` both drop the prefixes ``tf.nn.ctc_beam_search_decoder`` drops, to
   reproduce its results. Where numba is installed (``lipread[fast]``), a search without constraint,
-  ``prune`` or ``like_tensorflow`` runs the same algorithm compiled (:mod:`lipread.ctc_numba`): 2-3x faster
+  ``prune`` or ``like_tensorflow`` runs the same algorithm compiled (:mod:`lipread.decoding.beam_numba`): 2-3x faster
   at width 100 and about 10x at width 10, with the same results (exact ties at the beam's cut-off aside);
   ``LIPREAD_NUMBA=0`` in the environment keeps it in NumPy.
 * Constraints (:class:`Constraint`) restrict the beam search to a language: :class:`LexiconConstraint`
@@ -306,7 +306,7 @@ class GrammarConstraint(TokenAutomaton):
 
     A word-slot automaton: one character trie per slot; a word end of slot ``i`` moves to slot ``i+1``'s
     trie on a space and is final for the last slot. E.g. the GRID grammar is six slots
-    (command colour preposition letter digit adverb), see :data:`lipread.grid.GRAMMAR`.
+    (command colour preposition letter digit adverb), see :data:`lipread.data.grid.GRAMMAR`.
 
     Args:
         slots: one or more word lists (each non-empty; words non-empty, no whitespace).
@@ -790,13 +790,13 @@ _KERNEL: list[_Kernel | None] = []
 
 
 def _compiled_beam() -> _Kernel | None:
-    """:func:`lipread.ctc_numba.beam_kernel` where numba is installed and ``LIPREAD_NUMBA`` is not ``0``,
+    """:func:`lipread.decoding.beam_numba.beam_kernel` where numba is installed and ``LIPREAD_NUMBA`` is not ``0``,
     else None (looked up once per process)."""
     if not _KERNEL:
         kernel: _Kernel | None = None
         if os.environ.get("LIPREAD_NUMBA", "1").strip() != "0":
             try:
-                from lipread.ctc_numba import beam_kernel as kernel
+                from lipread.decoding.beam_numba import beam_kernel as kernel
             except ImportError:  # numba is not installed
                 kernel = None
             except Exception as exc:  # installed but unusable, e.g. no writable folder for its cache
@@ -1176,7 +1176,7 @@ def beam_search(
     """CTC prefix beam search over one clip.
 
     Without ``constraint``, ``prune`` or ``like_tensorflow``, it runs compiled where numba is installed
-    (``pip install "lipread[fast]"``, see :mod:`lipread.ctc_numba`), with the same results.
+    (``pip install "lipread[fast]"``, see :mod:`lipread.decoding.beam_numba`), with the same results.
 
     Args:
         logprobs: ``float (T, V)`` log-probabilities (log-softmax applied), blank = id 0.

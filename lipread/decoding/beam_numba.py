@@ -1,13 +1,14 @@
 """The plain CTC prefix beam search compiled with numba (the optional ``lipread[fast]`` extra).
 
-:func:`lipread.ctc.beam_search` and :func:`lipread.ctc.beam_search_batch` use :func:`beam_kernel` when numba
-is installed, for a search without ``constraint``, ``prune`` or ``like_tensorflow`` (set ``LIPREAD_NUMBA=0`` to
-keep the NumPy search). It is the same algorithm as the NumPy one (``lipread.ctc._beam``), step by step in the
-same order and with the same floating-point operations, so both return the same hypotheses with the same
-scores (the tests compare them bit for bit). Only where candidates tie exactly at the beam's cut-off may the two
-keep different ones of them: the NumPy search takes whichever ``argpartition`` puts first, this one the first in
-beam order. Loading the compiled code costs about 0.4 s once per process (compiling it,
-the first time after installation, several seconds; numba caches it on disk).
+:func:`lipread.decoding.beam.beam_search` and :func:`lipread.decoding.beam.beam_search_batch` use
+:func:`beam_kernel` when numba is installed, for a search without ``constraint``, ``prune`` or ``like_tensorflow``
+(set ``LIPREAD_NUMBA=0`` to keep the NumPy search). It is the same algorithm as the NumPy one
+(``lipread.decoding.beam._beam``), step by step in the same order and with the same floating-point operations,
+so both return the same hypotheses with the same scores (the tests compare them bit for bit). Only where
+candidates tie exactly at the beam's cut-off may the two keep different ones of them: the NumPy search takes
+whichever ``argpartition`` puts first, this one the first in beam order. Loading the compiled code costs about
+0.4 s once per process (compiling it, the first time after installation, several seconds; numba caches it on
+disk).
 
 This module imports numba: import it only where numba is installed.
 """

@@ -1,6 +1,6 @@
 """Choosing a CTC decoder by name, and turning a decoded hypothesis into timed, scored words.
 
-Decoders (all on top of :mod:`lipread.ctc`):
+Decoders (all on top of :mod:`lipread.decoding.beam`):
 
 - ``"greedy"``: best path (arg-max per frame).
 - ``"beam"``: prefix beam search, unconstrained.
@@ -20,7 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ctc import (
+from ..config import DECODERS
+from ..data.grid import GRAMMAR, WORDS
+from ..errors import DecodingError
+from ..vocab import Vocabulary
+from .beam import (
     GrammarConstraint,
     Hypothesis,
     LexiconConstraint,
@@ -28,15 +32,9 @@ from .ctc import (
     beam_search_batch,
     greedy_decode_batch,
 )
-from .errors import DecodingError
-from .grid import GRAMMAR, WORDS
 from .viterbi import TokenSpan, best_path_spans
-from .vocab import Vocabulary
 
 __all__ = ["DECODERS", "Decoder", "TimedWord", "make_decoder", "sentence_confidence", "timed_words"]
-
-DECODERS = ("greedy", "beam", "lexicon", "grammar")
-"""The decoder names :func:`make_decoder` accepts."""
 
 DEFAULT_BEAM_WIDTH = 16
 
@@ -113,7 +111,7 @@ def timed_words(hypothesis: Hypothesis, logprobs: np.ndarray, vocabulary: Vocabu
     """Split a hypothesis into words, each with the frames its characters occupy.
 
     Words are the runs of tokens between space tokens. Frames come from the most likely CTC alignment of
-    the hypothesis' tokens (:func:`lipread.viterbi.best_path_spans`), so the same text gets the same times
+    the hypothesis' tokens (:func:`lipread.decoding.viterbi.best_path_spans`), so the same text gets the same times
     from every decoder: a word runs from its first character's first frame to its last character's last
     frame. Its confidence is the mean, over its characters, of the model's highest posterior probability of
     that character within its frames. (Should the tokens have no alignment, which a decoder never returns,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import DecodingError
+from ..errors import DecodingError
 
 __all__ = ["TokenSpan", "best_path_spans"]
 

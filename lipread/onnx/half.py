@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .fixed16 import exact_fixed16
-from .weights import atomic_write
+from ..fixed16 import exact_fixed16
+from ..weights import atomic_write
 
 __all__ = ["store_exact_16_bit", "store_weights_fixed16", "store_weights_fp16"]
 

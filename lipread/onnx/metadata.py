@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .config import ModelConfig
-from .errors import CheckpointError
+from ..config import ModelConfig
+from ..errors import CheckpointError
 
 __all__ = ["INPUT_FRAMES", "INPUT_LENGTHS", "OUTPUT", "metadata_props", "parse_metadata"]
 

@@ -6,7 +6,7 @@ Two ways, both keeping the model's inputs, outputs and lipread metadata:
   become int8 (QDQ format, activation ranges measured on the calibration clips), which ONNX Runtime runs as
   integer kernels: about twice as fast on a CPU for the ``lipnet`` preset. Convolutions with fewer than
   :data:`MIN_INT8_CHANNELS` input channels stay float32: ONNX Runtime's int8 kernel is slower than its
-  float32 one there. In lipread's exports (per-frame convolutions, :mod:`lipread.onnxconv`) the first one
+  float32 one there. In lipread's exports (per-frame convolutions, :mod:`lipread.onnx.convolutions`) the first one
   sees ``3 x C`` channels (3 frames of C channels): int8 for RGB frames, float32 for grey ones.
 - *Dynamic* (no calibration clips): ``onnxruntime.quantization.quantize_dynamic`` on the matrix
   multiplications (weights int8, activations quantised at run time). Convolutions stay float32, because
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import BackendError
-from .onnxmeta import INPUT_FRAMES, INPUT_LENGTHS
-from .weights import atomic_write
+from ..errors import BackendError
+from ..weights import atomic_write
+from .metadata import INPUT_FRAMES, INPUT_LENGTHS
 
 __all__ = ["MIN_INT8_CHANNELS", "quantize_int8"]
 
@@ -64,7 +64,7 @@ def quantize_int8(
     Args:
         src: an ONNX model with lipread's contract (inputs ``frames``, ``lengths``).
         dst: where to write the quantised model.
-        calibration: preprocessed clips, each ``float32 (T, H, W, C)`` as :func:`lipread.preprocess.load_clip`
+        calibration: preprocessed clips, each ``float32 (T, H, W, C)`` as :func:`lipread.video.preprocess.load_clip`
             makes them, to measure activation ranges on (static quantisation; a few dozen are plenty).
             None or empty: dynamic quantisation of the matrix multiplications only (see the module docs).
 

@@ -1,6 +1,6 @@
 """The ONNX Runtime inference backend: runs any ``.onnx`` model exported by the PyTorch or TensorFlow backend.
 
-The model's configuration and vocabulary come from its lipread metadata (:mod:`lipread.onnxmeta`). The
+The model's configuration and vocabulary come from its lipread metadata (:mod:`lipread.onnx.metadata`). The
 CUDA execution provider is used only when ONNX Runtime offers it *and* it can actually load on this machine
 (its provider library and the CUDA runtime are found and a CUDA device is present); otherwise the CPU
 provider is used, without ONNX Runtime's CUDA warnings. Inference only: training and export raise
@@ -21,11 +21,11 @@ import onnxruntime as ort
 
 from ..config import ModelConfig
 from ..errors import BackendError, CheckpointError, VideoError
-from ..onnxmeta import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, parse_metadata
+from .metadata import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, parse_metadata
 
 if TYPE_CHECKING:
     from ..backend import Model
-    from ..training import TrainOptions, TrainResult
+    from ..data.training import TrainOptions, TrainResult
 
 __all__ = ["OnnxBackend", "OnnxModel", "backend", "cuda_usable"]
 
@@ -155,7 +155,7 @@ class OnnxModel:
         """Log-probabilities ``float32 (B, T, V)`` of ``float32 (B, T, H, W, C)`` frames.
 
         Args:
-            frames: model input (see :func:`lipread.preprocess.preprocess`), H, W and C as in ``config``.
+            frames: model input (see :func:`lipread.video.preprocess.preprocess`), H, W and C as in ``config``.
             lengths: ``int (B,)`` valid frames per clip; default T for every clip.
 
         Raises:

@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BackendError
+from ..errors import BackendError
 
 __all__ = ["MIN_SCORE", "MODEL_PATH", "Face", "FaceTrack", "detect", "detect_faces", "face_track", "smallest_face"]
 
-MODEL_PATH = Path(__file__).resolve().parent / "models" / "face_detection_short_range.tflite"
+MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "face_detection_short_range.tflite"
 """The bundled BlazeFace short-range detector."""
 
 _INPUT = 128

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .weights import atomic_write
+from ..weights import atomic_write
 
 __all__ = ["encode_gif", "write_gif"]
 

@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import VideoError
+from ..errors import VideoError
 
 __all__ = ["GRID_BOX", "Box", "FaceMouthLocator", "FixedCrop", "MouthLocator"]
 
@@ -103,7 +103,7 @@ def _fit(box_top: float, box_left: float, height: int, width: int, frame_h: int,
 
 @dataclass(frozen=True)
 class FaceMouthLocator:
-    """Finds the face (:mod:`lipread.face`) and derives one steady mouth box per clip from it.
+    """Finds the face (:mod:`lipread.video.face`) and derives one steady mouth box per clip from it.
 
     The box has :data:`GRID_BOX`'s aspect ratio (140:46), is :data:`MOUTH_WIDTH_PER_FACE` face widths wide,
     and is centred at the detected mouth centre plus :data:`MOUTH_OFFSET`, using the clip's median face

@@ -10,8 +10,8 @@ import os
 
 import numpy as np
 
-from .config import ModelConfig
-from .errors import VideoError
+from ..config import ModelConfig
+from ..errors import VideoError
 from .mouth import Box, FaceMouthLocator, FixedCrop, MouthLocator
 
 __all__ = [
@@ -132,7 +132,7 @@ def load_crops(path: str | os.PathLike[str], config: ModelConfig, locator: Mouth
     Raises:
         VideoError: the video cannot be decoded or its mouth cannot be located.
     """
-    from .video import read_frames
+    from .reader import read_frames
 
     source = str(path)
     locator = locator or default_locator(config)

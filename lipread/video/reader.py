@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import VideoError
+from ..errors import VideoError
 
 if TYPE_CHECKING:
     from .mouth import Box

@@ -1,0 +1,30 @@
+"""Video in, model input out: a file decoded into frames (:mod:`~lipread.video.reader`), the face
+(:mod:`~lipread.video.face`) and the mouth found in them (:mod:`~lipread.video.mouth`), and the mouth crops
+standardised into the model's input (:mod:`~lipread.video.preprocess`); plus a GIF of those crops
+(:mod:`~lipread.video.gif`) to see what the model sees.
+
+It stands on the shared contracts only (:mod:`lipread.errors`, :mod:`lipread.config`, and
+:func:`lipread.weights.atomic_write` for the GIF): it knows nothing of datasets, decoders, backends or the CLI.
+OpenCV is imported inside the functions that decode, so importing this package costs no OpenCV.
+"""
+
+from __future__ import annotations
+
+from .mouth import Box, FaceMouthLocator, FixedCrop, MouthLocator
+from .preprocess import default_locator, load_clip, load_crops
+from .reader import VIDEO_EXTENSIONS, VideoInfo, iter_frames, probe, read_frames
+
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "Box",
+    "FaceMouthLocator",
+    "FixedCrop",
+    "MouthLocator",
+    "VideoInfo",
+    "default_locator",
+    "iter_frames",
+    "load_clip",
+    "load_crops",
+    "probe",
+    "read_frames",
+]
