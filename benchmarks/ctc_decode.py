@@ -4,7 +4,7 @@ Inputs: random log-probabilities ``float32 (B, T=75, V)``, V = 28 (the ``lipnet`
 notebook's), B = 1 and 32, beam widths 10 and 100. Logits are ``3 * N(0, 1)``, log-softmaxed (a trained
 model's outputs are peakier still). Decoders:
 
-- lipread: :func:`lipread.decoding.beam.greedy_decode` / :func:`~lipread.decoding.beam.beam_search` for B = 1,
+- lipread: :func:`lipread.decoding.greedy.greedy_decode` / :func:`~lipread.decoding.beam.beam_search` for B = 1,
   the ``*_batch`` functions for B = 32; the beam search both in NumPy (the core) and, where numba is installed, compiled
   (the ``lipread[fast]`` extra, :mod:`lipread.decoding.beam_numba`);
 - ``keras.ops.ctc_decode`` (TensorFlow backend), ``strategy="greedy"`` and ``"beam_search"`` (blank 0);
@@ -144,7 +144,7 @@ def agreement(n: int, beams: tuple[int, ...], seed: int) -> tuple[list[dict[str,
 
     Returns the table rows and the clips where the plain search and TensorFlow differ.
     """
-    from lipread.decoding.beam import beam_search_batch
+    from lipread.decoding import beam_search_batch
 
     rows = []
     differ: list[Disagreement] = []
@@ -213,7 +213,7 @@ def brute_force_best(lp: np.ndarray) -> tuple[tuple[int, ...], float]:
 
 def exactness(n: int, seed: int) -> dict[str, int]:
     """On ``n`` tiny random inputs: how often lipread's and TensorFlow's best equal the brute-force one."""
-    from lipread.decoding.beam import beam_search
+    from lipread.decoding import beam_search
 
     rng = np.random.default_rng(seed)
     counts = {
@@ -268,7 +268,7 @@ def speed_cases(lp: np.ndarray) -> dict[str, Callable[[], Any]]:
     import keras
     import tensorflow as tf
 
-    from lipread.decoding.beam import beam_search, beam_search_batch, greedy_decode, greedy_decode_batch
+    from lipread.decoding import beam_search, beam_search_batch, greedy_decode, greedy_decode_batch
 
     b = lp.shape[0]
     lens = np.full(b, lp.shape[1], np.int32)
@@ -447,7 +447,7 @@ def main() -> None:
         "the previous beam and has been pushed out of the heap meanwhile, it deactivates it together with its "
         "previous-frame probability (`c.oldp.Reset()`), so that prefix's own extensions are never tried. The "
         "plain prefix search extends every prefix of the previous beam. like_tensorflow=True drops the same "
-        "prefixes, vectorised (lipread.decoding.beam._drop_like_tensorflow); the tests check it against a "
+        "prefixes, vectorised (lipread.decoding.like_tensorflow._drop_like_tensorflow); the tests check it against a "
         "candidate-at-a-time rewrite of TensorFlow's search (tests/ctc_reference.py) and against "
         "tf.nn.ctc_beam_search_decoder."
     )
@@ -481,7 +481,7 @@ def main() -> None:
     if not beam_ok:
         report.notes.append(
             "Where the beam-100 time goes (profile below): nearly all of it in the search function's own lines "
-            "(lipread.decoding.beam._beam, or _beam_lockstep for a batch), i.e. "
+            "(lipread.decoding.beam._beam, or lipread.decoding.beam_batch._beam_lockstep for a batch), i.e. "
             "about 60 NumPy calls per frame on (100 x V) candidate arrays and 100-entry beams, each 0.2-5 us, "
             "with no single hotspot; building the 100 Hypothesis objects at the end is about 10%. The time "
             "grows with V (the candidate matrix is 100 x V). Going well below this needs the compiled search."
@@ -492,7 +492,7 @@ def main() -> None:
         "exactness": exact,
     }
     if args.profile or not beam_ok:
-        from lipread.decoding.beam import beam_search, beam_search_batch
+        from lipread.decoding import beam_search, beam_search_batch
 
         lp = inputs[worst[1]]
         if worst[2] == 1:

@@ -151,7 +151,7 @@ def export_models(ckpt: Path, folder: Path, calibration: list[Path]) -> dict[str
 def validation_cer(models: dict[str, Any], clips: list[Any], config: Any) -> dict[str, float]:
     """Greedy CER of each model on ``clips``."""
     from lipread.data.metrics import edit_distance
-    from lipread.decoding.beam import greedy_decode
+    from lipread.decoding import greedy_decode
     from lipread.video.preprocess import load_clip
 
     errors = dict.fromkeys(models, 0)

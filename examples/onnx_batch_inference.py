@@ -9,7 +9,7 @@ their own ``onnxruntime.InferenceSession`` (providers, threads, I/O binding):
 2. turn each video into model input ``float32 (T, H, W, C)`` with :func:`lipread.video.preprocess.load_clip`;
 3. zero-pad a batch to ``float32 (B, T_max, H, W, C)`` with ``lengths int32 (B,)`` and run the session,
    which returns log-probabilities ``float32 (B, T_max, V)`` (blank = class 0);
-4. decode every clip within its length with :mod:`lipread.decoding.beam`.
+4. decode every clip within its length with :mod:`lipread.decoding`.
 
 Prints ``path<TAB>text`` per video, then the throughput on stderr. Needs ``pip install "lipread[onnx]"``.
 The model is any ``.onnx`` file written by ``lipread export``.
@@ -26,7 +26,7 @@ import numpy as np
 import onnxruntime as ort
 
 from lipread import LipreadError
-from lipread.decoding.beam import beam_search_batch, greedy_decode_batch
+from lipread.decoding import beam_search_batch, greedy_decode_batch
 from lipread.onnx.metadata import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, parse_metadata
 from lipread.video.preprocess import load_clip
 from lipread.video.reader import VIDEO_EXTENSIONS

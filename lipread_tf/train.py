@@ -65,7 +65,7 @@ from lipread.data.training import (
     validation_report,
     word_frames,
 )
-from lipread.decoding.beam import beam_search_batch, greedy_decode_batch
+from lipread.decoding import beam_search_batch, greedy_decode_batch
 from lipread.errors import CheckpointError, DataError
 from lipread.progress import progress_bar, show_progress
 from lipread.report import report_skipped

@@ -58,7 +58,7 @@ from lipread.data.training import (
     training_clips,
     validation_report,
 )
-from lipread.decoding.beam import beam_search_batch, greedy_decode_batch
+from lipread.decoding import beam_search_batch, greedy_decode_batch
 from lipread.errors import BackendError, CheckpointError, DataError
 from lipread.progress import progress_bar, show_progress
 from lipread.weights import atomic_write, load_checkpoint, save_checkpoint

@@ -24,7 +24,7 @@ from tiny_onnx import write_tiny_model
 import lipread
 from lipread import models
 from lipread.config import LIPNET, get_preset
-from lipread.decoding.beam import greedy_decode
+from lipread.decoding import greedy_decode
 from lipread.decoding.viterbi import best_path_spans
 from lipread.video.preprocess import load_clip
 from lipread.video.reader import read_frames

@@ -40,7 +40,7 @@ from lipread import api
 from lipread.config import LIPNET
 from lipread.data import grid
 from lipread.data.align import load_alignment, parse_alignment
-from lipread.decoding.beam import beam_search, beam_search_batch, greedy_decode, greedy_decode_batch
+from lipread.decoding import beam_search, beam_search_batch, greedy_decode, greedy_decode_batch
 from lipread.errors import AlignmentError, CheckpointError, DecodingError, LipreadError, VideoError
 from lipread.video.reader import read_frames
 from lipread.vocab import LIPNET_VOCABULARY

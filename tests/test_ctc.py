@@ -1,4 +1,4 @@
-"""Tests of lipread.decoding.beam: greedy and prefix beam search against brute force, constraints, errors."""
+"""Tests of lipread.decoding: greedy and prefix beam search against brute force, constraints, errors."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from lipread.decoding.beam import (
+from lipread.decoding import (
     Constraint,
     GrammarConstraint,
     Hypothesis,
@@ -427,7 +427,7 @@ def test_batch_lockstep_equals_per_clip_on_realistic_sizes() -> None:
 
 def test_pooled_tries_are_left_clean() -> None:
     # The searches reuse their prefix-trie arrays between calls; each must leave them all -1.
-    from lipread.decoding import beam as ctc
+    from lipread.decoding import prefix_trie
 
     lp = np.stack([random_logprobs(s, 20, 4) for s in range(3)])
     lex = LexiconConstraint(LEXICON, TINY)
@@ -436,8 +436,8 @@ def test_pooled_tries_are_left_clean() -> None:
     beam_search(lp[0, :1], 3, TINY, constraint=LexiconConstraint(["ab"], TINY))  # empty result
     beam_search_batch(lp, [20, 3, 11], 5)
     beam_search_batch(lp, [1, 1, 1], 5, TINY, LexiconConstraint(["ab"], TINY))  # empty results
-    assert ctc._TRIE_POOL
-    for pool in ctc._TRIE_POOL.values():
+    assert prefix_trie._TRIE_POOL
+    for pool in prefix_trie._TRIE_POOL.values():
         for trie in pool:
             assert (trie.flat == -1).all()
     got = beam_search(lp[1], 9)

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 pytest.importorskip("numba")
 
+from lipread.decoding import LexiconConstraint, beam_search, beam_search_batch
 from lipread.decoding import beam as ctc
-from lipread.decoding.beam import LexiconConstraint, beam_search, beam_search_batch
 from lipread.vocab import LIPNET_VOCABULARY
 
 

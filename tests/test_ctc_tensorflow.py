@@ -7,7 +7,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from lipread.decoding.beam import beam_search_batch  # noqa: E402
+from lipread.decoding import beam_search_batch  # noqa: E402
 
 
 def tensorflow_best(lp: np.ndarray, width: int) -> list[tuple[int, ...]]:

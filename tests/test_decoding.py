@@ -1,4 +1,4 @@
-"""Decoder selection and word timing on top of lipread.decoding.beam."""
+"""Decoder selection and word timing (lipread.decoding.decoders) on top of the CTC decoders."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lipread.data.grid import WORDS, is_grid_sentence
-from lipread.decoding.beam import Hypothesis, greedy_decode
+from lipread.decoding import Hypothesis, greedy_decode
 from lipread.decoding.decoders import DECODERS, make_decoder, sentence_confidence, timed_words
 from lipread.errors import DecodingError
 from lipread.vocab import LIPNET_VOCABULARY as VOCAB

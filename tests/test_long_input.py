@@ -82,7 +82,7 @@ def test_long_clip_transcript_is_the_decoded_stitched_sequence(runner: api.Trans
     prepared = runner.prepare(medium_clip)
     t = runner.run([prepared])[0]
     assert prepared.logprobs is not None
-    hyp = lipread.decoding.beam.greedy_decode(prepared.logprobs, LIPNET.vocabulary)
+    hyp = lipread.decoding.greedy_decode(prepared.logprobs, LIPNET.vocabulary)
     assert t.text == " ".join(hyp.words) and t.path == str(medium_clip)
     assert all(0 <= w.start < w.end <= 449 / 25 for w in t.words)
     assert [w.start for w in t.words] == sorted(w.start for w in t.words)

@@ -18,7 +18,7 @@ keras = pytest.importorskip("keras")
 
 from lipread.cli import import_  # noqa: E402
 from lipread.config import get_preset  # noqa: E402
-from lipread.decoding.beam import greedy_decode  # noqa: E402
+from lipread.decoding import greedy_decode  # noqa: E402
 from lipread.errors import CheckpointError  # noqa: E402
 from lipread.video.preprocess import load_clip  # noqa: E402
 from lipread.weights import read_metadata  # noqa: E402

@@ -23,7 +23,7 @@ from lipread.data.augmentation import NO_AUGMENTATION, Augmentation  # noqa: E40
 from lipread.data.dataset import CropCache, find_clips  # noqa: E402
 from lipread.data.metrics import summarise  # noqa: E402
 from lipread.data.training import TrainOptions, alignment_exists, emission_mask, word_frames  # noqa: E402
-from lipread.decoding.beam import greedy_decode_batch  # noqa: E402
+from lipread.decoding import greedy_decode_batch  # noqa: E402
 from lipread.video.preprocess import normalise  # noqa: E402
 from lipread.weights import load_checkpoint  # noqa: E402
 from lipread_torch import backend  # noqa: E402

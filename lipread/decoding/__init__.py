@@ -12,19 +12,12 @@ search is first used (:mod:`~lipread.decoding.beam_numba`), never by importing t
 
 from __future__ import annotations
 
-from .beam import (
-    BLANK,
-    Constraint,
-    GrammarConstraint,
-    Hypothesis,
-    LexiconConstraint,
-    TokenAutomaton,
-    beam_search,
-    beam_search_batch,
-    greedy_decode,
-    greedy_decode_batch,
-)
+from .beam import beam_search
+from .beam_batch import beam_search_batch
+from .constraints import Constraint, GrammarConstraint, LexiconConstraint, TokenAutomaton
 from .decoders import DECODERS, DEFAULT_BEAM_WIDTH, Decoder, TimedWord, make_decoder, sentence_confidence, timed_words
+from .greedy import greedy_decode, greedy_decode_batch
+from .hypothesis import BLANK, Hypothesis
 from .viterbi import TokenSpan, best_path_spans
 
 __all__ = [

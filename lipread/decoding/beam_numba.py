@@ -1,6 +1,6 @@
 """The plain CTC prefix beam search compiled with numba (the optional ``lipread[fast]`` extra).
 
-:func:`lipread.decoding.beam.beam_search` and :func:`lipread.decoding.beam.beam_search_batch` use
+:func:`lipread.decoding.beam.beam_search` and :func:`lipread.decoding.beam_batch.beam_search_batch` use
 :func:`beam_kernel` when numba is installed, for a search without ``constraint``, ``prune`` or ``like_tensorflow``
 (set ``LIPREAD_NUMBA=0`` to keep the NumPy search). It is the same algorithm as the NumPy one
 (``lipread.decoding.beam._beam``), step by step in the same order and with the same floating-point operations,

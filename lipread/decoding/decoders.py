@@ -1,6 +1,6 @@
 """Choosing a CTC decoder by name, and turning a decoded hypothesis into timed, scored words.
 
-Decoders (all on top of :mod:`lipread.decoding.beam`):
+Decoders (all in :mod:`lipread.decoding`):
 
 - ``"greedy"``: best path (arg-max per frame).
 - ``"beam"``: prefix beam search, unconstrained.
@@ -24,14 +24,10 @@ from ..config import DECODERS
 from ..data.grid import GRAMMAR, WORDS
 from ..errors import DecodingError
 from ..vocab import Vocabulary
-from .beam import (
-    GrammarConstraint,
-    Hypothesis,
-    LexiconConstraint,
-    TokenAutomaton,
-    beam_search_batch,
-    greedy_decode_batch,
-)
+from .beam_batch import beam_search_batch
+from .constraints import GrammarConstraint, LexiconConstraint, TokenAutomaton
+from .greedy import greedy_decode_batch
+from .hypothesis import Hypothesis
 from .viterbi import TokenSpan, best_path_spans
 
 __all__ = ["DECODERS", "Decoder", "TimedWord", "make_decoder", "sentence_confidence", "timed_words"]

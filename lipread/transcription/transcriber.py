@@ -19,8 +19,8 @@ import numpy as np
 
 from ..backend import BUILTIN, Model, first_available, get_backend, resolve_backend_name
 from ..config import ModelConfig
-from ..decoding.beam import Hypothesis
 from ..decoding.decoders import DEFAULT_BEAM_WIDTH, make_decoder, sentence_confidence, timed_words
+from ..decoding.hypothesis import Hypothesis
 from ..errors import BackendError, CheckpointError, DecodingError, VideoError
 from ..models import DEFAULT_MODEL, get_shipped, is_shipped
 from ..video.mouth import MouthLocator
