@@ -62,9 +62,10 @@ def measure(clip: Path, model: str, single_pass: bool) -> dict[str, object]:
     """Run in the child process: load the model, transcribe ``clip``, report peak memory and time."""
     sys.path.insert(0, str(ROOT))
     from lipread import api
+    from lipread.transcription import transcriber
 
-    if single_pass:
-        api.LONG_CLIP_FRAMES = 10**9
+    if single_pass:  # the limit Transcriber.prepare reads
+        transcriber.LONG_CLIP_FRAMES = 10**9
     opts = {} if model.endswith(".safetensors") else {"threads": 1}  # checkpoints run on torch / tensorflow
     runner = api.Transcriber(model, **opts)
     loaded = peak_mib()

@@ -36,6 +36,8 @@ silence (all blank); a clip where no window shows one raises that window's Video
 most ``LONG_CLIP_FRAMES + 1`` decoded frames (while the length is still unknown), then one window's frames
 and one batch of model input: bounded, apart from the ``(T, V)`` log-probabilities and the text. Clips of
 up to :data:`LONG_CLIP_FRAMES` frames are read whole, in one pass.
+
+The names of this module are lipread's public API; they are implemented in :mod:`lipread.transcription`.
 """
 
 from __future__ import annotations
@@ -45,22 +47,17 @@ from typing import Any
 
 from .decoding.decoders import DEFAULT_BEAM_WIDTH
 from .models import DEFAULT_MODEL
-from .transcription.transcriber import (
+from .transcription.frames import (
     DEFAULT_FPS,
     LONG_CLIP_FRAMES,
     MODEL_FPS,
     SOURCE_FPS_RANGE,
     WINDOW_OVERLAP,
-    ModelSpec,
-    PreparedClip,
-    SourceItem,
-    Transcriber,
-    Transcript,
-    Word,
-    load_model,
     min_frames,
     resample,
 )
+from .transcription.loading import load_model
+from .transcription.transcriber import ModelSpec, PreparedClip, SourceItem, Transcriber, Transcript, Word
 from .video.mouth import MouthLocator
 
 __all__ = [

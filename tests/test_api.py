@@ -26,6 +26,7 @@ from lipread import models
 from lipread.config import LIPNET, get_preset
 from lipread.decoding import greedy_decode
 from lipread.decoding.viterbi import best_path_spans
+from lipread.transcription import loading
 from lipread.video.preprocess import load_clip
 from lipread.video.reader import read_frames
 from lipread.weights import save_checkpoint
@@ -151,9 +152,9 @@ def test_user_errors(tiny: Path, tmp_path: Path) -> None:
 @pytest.fixture()
 def shipped_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     monkeypatch.setattr(models, "FOLDER", tmp_path)
-    api._CACHE.clear()
+    loading._CACHE.clear()
     yield tmp_path
-    api._CACHE.clear()
+    loading._CACHE.clear()
 
 
 def test_shipped_model_not_in_this_build(shipped_folder: Path) -> None:

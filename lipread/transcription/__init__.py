@@ -10,7 +10,8 @@ the CLI above it.
 
 from __future__ import annotations
 
+from .loading import load_model
 from .subtitles import to_srt, to_vtt, write_subtitles
-from .transcriber import PreparedClip, Transcriber, Transcript, Word, load_model
+from .transcriber import PreparedClip, Transcriber, Transcript, Word
 
 __all__ = ["PreparedClip", "Transcriber", "Transcript", "Word", "load_model", "to_srt", "to_vtt", "write_subtitles"]

@@ -1,0 +1,112 @@
+"""Loading a model for inference: a shipped model's name, a canonical checkpoint or an exported ``.onnx`` file,
+on the backend that can run it (:func:`load_model`), and the few models :class:`~lipread.api.Transcriber`
+keeps loaded between calls."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from ..backend import BUILTIN, Model, first_available, get_backend, resolve_backend_name
+from ..errors import BackendError, CheckpointError
+from ..models import DEFAULT_MODEL, get_shipped, is_shipped
+
+__all__ = ["load_model"]
+
+
+def _checkpoint_backend(path: Path, backend: str | None) -> str:
+    if backend is None:
+        try:
+            return first_available(("torch", "tensorflow"))
+        except BackendError:
+            hint = " (only the onnx backend is installed)" if BUILTIN["onnx"].installed else ""
+            raise BackendError(
+                f"{path}: a checkpoint needs the torch or tensorflow backend{hint}: "
+                'pip install "lipread[torch]" or "lipread[tf]", or pass an exported .onnx file instead'
+            ) from None
+    if backend == "onnx":
+        raise BackendError(
+            f"{path}: the onnx backend runs exported .onnx files, not checkpoints; export it with "
+            "`lipread export` or use the torch or tensorflow backend"
+        )
+    return backend
+
+
+def _resolve(model: str | os.PathLike[str], backend: str | None) -> tuple[Path, str]:
+    """(file to load, backend name) for a shipped model name or a model file."""
+    name = os.fspath(model)
+    backend = resolve_backend_name(backend) if backend else None
+    if is_shipped(name):
+        shipped = get_shipped(name)
+        if backend is None:
+            installed = [b for b in ("onnx", "torch", "tensorflow") if BUILTIN[b].installed]
+            if not installed:
+                first_available()  # raises, naming the extras that add a backend
+            usable = [b for b in installed if shipped.has("onnx" if b == "onnx" else "checkpoint")]
+            backend = (usable or installed)[0]
+        return shipped.file("onnx" if backend == "onnx" else "checkpoint"), backend
+    path = Path(name)
+    if not path.exists():
+        get_shipped(name)  # raises: neither a shipped name nor a file
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a model file")
+    if path.suffix.lower() == ".onnx":
+        if backend not in (None, "onnx"):
+            raise BackendError(f"{path}: an .onnx file runs on the onnx backend, not on {backend!r}")
+        return path, "onnx"
+    from ..weights import read_metadata
+
+    read_metadata(path)  # a CheckpointError now beats a backend error later
+    return path, _checkpoint_backend(path, backend)
+
+
+def load_model(model: str | os.PathLike[str] = DEFAULT_MODEL, backend: str | None = None, **opts: Any) -> Model:
+    """Load a model for inference.
+
+    Args:
+        model: a shipped model name (``"lipnet-grid-s1"``), a canonical ``.safetensors`` checkpoint, or an
+            exported ``.onnx`` file.
+        backend: ``"onnx"``, ``"torch"``, ``"tensorflow"`` or None to choose: an ``.onnx`` file runs on
+            onnx; a shipped model on onnx when ONNX Runtime is installed, else on torch, else tensorflow;
+            a checkpoint on torch, else tensorflow.
+        opts: passed to the backend's ``load`` (the onnx backend takes ``threads=`` and ``device=``).
+
+    Returns:
+        The backend's :class:`~lipread.backend.Model`.
+
+    Raises:
+        CheckpointError: the model file is missing (also from this installation, for a shipped model),
+            or is not a lipread checkpoint / ONNX model.
+        BackendError: the backend needed is not installed, cannot load this kind of file, or does not
+            take one of ``opts``.
+    """
+    path, name = _resolve(model, backend)
+    impl = get_backend(name)
+    try:
+        inspect.signature(impl.load).bind(path, **opts)
+    except TypeError:
+        raise BackendError(f"backend {name!r} does not take the option(s) {', '.join(sorted(opts))}") from None
+    return impl.load(path, **opts)
+
+
+_CACHE: OrderedDict[tuple[Any, ...], Model] = OrderedDict()
+_CACHE_SIZE = 2
+
+
+def _cached_model(model: str | os.PathLike[str], backend: str | None, opts: dict[str, Any]) -> Model:
+    """:func:`load_model`, remembering the last two models (a file's key includes its size and time)."""
+    name = os.fspath(model)
+    p = Path(name)
+    stamp = (p.stat().st_mtime_ns, p.stat().st_size) if not is_shipped(name) and p.is_file() else None
+    key = (name, stamp, backend, tuple(sorted(opts.items())))
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    loaded = load_model(model, backend, **opts)
+    _CACHE[key] = loaded
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return loaded
