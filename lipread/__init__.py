@@ -5,6 +5,13 @@
 'bin blue at f two now'
 
 ``import lipread`` imports no deep-learning framework; a backend is imported when it is first used.
+
+The package has one folder per stage: :mod:`lipread.video` (file to model input), :mod:`lipread.decoding`
+(log-probabilities to text), :mod:`lipread.data` (the corpus and what trainers share), :mod:`lipread.onnx`
+(the ONNX Runtime backend and exported files), :mod:`lipread.transcription` (what
+:func:`~lipread.api.transcribe` runs) and :mod:`lipread.cli` (the ``lipread`` command). The top-level modules
+are the front door (:mod:`lipread.api`) and the contracts every folder shares: errors, vocabularies,
+configurations, checkpoints and backends.
 """
 
 from __future__ import annotations
