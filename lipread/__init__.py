@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from .backend import Backend, Model, available_backends, get_backend
 from .config import PRESETS, ModelConfig, get_preset
-from .errors import AlignmentError, BackendError, CheckpointError, DataError, DecodingError, LipreadError, VideoError
+from .errors import (
+    AlignmentError,
+    ArgumentError,
+    BackendError,
+    CheckpointError,
+    DataError,
+    DecodingError,
+    LipreadError,
+    VideoError,
+)
 from .vocab import LIPNET_VOCABULARY, NOTEBOOK_VOCABULARY, Vocabulary
 
 if TYPE_CHECKING:
@@ -47,6 +56,7 @@ __all__ = [
     "NOTEBOOK_VOCABULARY",
     "PRESETS",
     "AlignmentError",
+    "ArgumentError",
     "Backend",
     "BackendError",
     "CheckpointError",

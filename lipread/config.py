@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_type_hints
 
 from .vocab import LIPNET_VOCABULARY, NOTEBOOK_VOCABULARY, Vocabulary
 
-__all__ = ["DECODERS", "PRESETS", "ConvBlock", "ModelConfig", "get_preset"]
+__all__ = ["DECODERS", "LIMITS", "MAX_BEAM_WIDTH", "PRESETS", "ConvBlock", "ModelConfig", "get_preset"]
 
 DECODERS = ("greedy", "beam", "lexicon", "grammar")
 """The CTC decoders a model may name (:attr:`ModelConfig.decoder`), all implemented in :mod:`lipread.decoding`
@@ -20,6 +20,29 @@ DECODERS = ("greedy", "beam", "lexicon", "grammar")
 here, with the rest of what a model file says."""
 
 Triple = tuple[int, int, int]
+
+MAX_BEAM_WIDTH = 1000
+"""The widest beam a decoder is made with: a beam of width ``W`` holds up to ``W`` prefixes per frame (a
+clip's search allocates about ``T * W * V`` trie slots: some 26 MB for a 3 s clip at width 1,000, 400 MB at
+10,000), and beyond a few hundred the results no longer change."""
+
+LIMITS: dict[str, int] = {
+    "frames": 10_000,
+    "size": 1024,
+    "input_channels": 4,
+    "blocks": 16,
+    "channels": 2048,
+    "kernel": 15,
+    "rnn_hidden": 4096,
+    "rnn_layers": 16,
+    "classes": 4096,
+    "features": 1 << 20,
+    "parameters": 200_000_000,
+}
+"""The largest sizes a model config may have (:meth:`ModelConfig.validate`): input frames, height and width,
+input channels, convolution blocks, channels per block, kernel / stride / padding / pool per axis, recurrent
+units per direction, recurrent layers, output classes, features per frame, and parameters in all (200 million
+float32 parameters are 800 MB). A config beyond them is refused before any backend builds anything."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +77,9 @@ class ModelConfig:
         vocabulary: the output classes (blank = 0).
         batchnorm_eps: BatchNorm epsilon (PyTorch's default, kept by every backend).
         crop: which preprocessing the model expects: ``"lipnet"`` (RGB 100x50 mouth crop, per-clip
-            standardised) or ``"notebook"`` (grey crop rows 190:236 cols 80:220, per-clip standardised).
+            standardised), ``"aligned"`` (the same size, cut from the face aligned to a mean face by its
+            landmarks: :class:`lipread.video.mouth.AlignedMouthLocator`) or ``"notebook"`` (grey crop rows
+            190:236 cols 80:220, per-clip standardised).
         decoder: the CTC decoder the model's card recommends (a name of :data:`DECODERS`),
             used when the user chooses none; None: plain beam search. It says how the output is best read,
             not what the network is, so two configs that differ only here compare equal (a model fine-tuned
@@ -73,7 +98,7 @@ class ModelConfig:
     rnn_dropout: float = 0.0
     vocabulary: Vocabulary = field(default=LIPNET_VOCABULARY)
     batchnorm_eps: float = 1e-5
-    crop: Literal["lipnet", "notebook"] = "lipnet"
+    crop: Literal["lipnet", "aligned", "notebook"] = "lipnet"
     decoder: str | None = field(default=None, compare=False)
 
     @property
@@ -138,13 +163,85 @@ class ModelConfig:
             if unknown:
                 raise ValueError(f"unknown fields {sorted(unknown)}")
             cfg = cls(**d)
-        except (KeyError, TypeError) as e:
+        except (KeyError, TypeError, AttributeError, OverflowError) as e:
             raise ValueError(f"not a valid model config: {e}") from None
-        if cfg.rnn not in ("gru", "lstm"):
-            raise ValueError(f"rnn must be 'gru' or 'lstm', not {cfg.rnn!r}")
-        if cfg.decoder is not None and cfg.decoder not in DECODERS:
-            raise ValueError(f"decoder must be one of {', '.join(DECODERS)} or null, not {cfg.decoder!r}")
+        cfg.validate()
         return cfg
+
+    def parameter_count(self) -> int:
+        """The number of parameters the network has (convolutions, BatchNorm, recurrent layers, classifier),
+        computed from the config alone, before anything is built."""
+        count, c_in = 0, self.channels
+        for b in self.frontend:
+            count += c_in * b.channels * b.kernel[0] * b.kernel[1] * b.kernel[2] + b.channels
+            count += 4 * b.channels if b.batchnorm else 0
+            c_in = b.channels
+        gates = 3 if self.rnn == "gru" else 4
+        h, size = self.rnn_hidden, self.feature_size
+        for _ in range(self.rnn_layers):
+            count += 2 * gates * h * (size + h + 2)
+            size = 2 * h
+        return count + size * self.num_classes + self.num_classes
+
+    def validate(self) -> None:
+        """Check that the config describes a network that can be built, with sizes within lipread's limits
+        (:data:`LIMITS`), before any backend builds anything.
+
+        Raises:
+            ValueError: the first field out of range, naming the field, its value and the limit.
+        """
+
+        def whole(name: str, value: object, low: int, high: int) -> int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+            if not low <= value <= high:
+                raise ValueError(f"{name} is {value}; it must be from {low} to {high}")
+            return value
+
+        def fraction(name: str, value: object, low: float, high: float, closed: bool) -> None:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            ok = ok and (low <= value <= high if closed else low <= value < high)  # type: ignore[operator]
+            if not ok:
+                bound = "]" if closed else ")"
+                raise ValueError(f"{name} is {value!r}; it must be a number in [{low}, {high}{bound}")
+
+        if not isinstance(self.name, str):
+            raise ValueError(f"name must be a string, not {self.name!r}")
+        whole("frames", self.frames, 1, LIMITS["frames"])
+        whole("height", self.height, 1, LIMITS["size"])
+        whole("width", self.width, 1, LIMITS["size"])
+        whole("channels", self.channels, 1, LIMITS["input_channels"])
+        if not isinstance(self.frontend, tuple) or not 1 <= len(self.frontend) <= LIMITS["blocks"]:
+            raise ValueError(f"frontend must have 1 to {LIMITS['blocks']} convolution blocks")
+        for i, b in enumerate(self.frontend):
+            whole(f"frontend[{i}].channels", b.channels, 1, LIMITS["channels"])
+            for part, low in (("kernel", 1), ("stride", 1), ("padding", 0), ("pool", 1)):
+                triple = getattr(b, part)
+                if not isinstance(triple, tuple) or len(triple) != 3:
+                    raise ValueError(f"frontend[{i}].{part} must be 3 whole numbers, not {triple!r}")
+                for axis, v in zip(("time", "height", "width"), triple):
+                    whole(f"frontend[{i}].{part} ({axis})", v, low, LIMITS["kernel"])
+            fraction(f"frontend[{i}].dropout", b.dropout, 0.0, 1.0, closed=False)
+        if self.rnn not in ("gru", "lstm"):
+            raise ValueError(f"rnn must be 'gru' or 'lstm', not {self.rnn!r}")
+        whole("rnn_hidden", self.rnn_hidden, 1, LIMITS["rnn_hidden"])
+        whole("rnn_layers", self.rnn_layers, 1, LIMITS["rnn_layers"])
+        fraction("rnn_dropout", self.rnn_dropout, 0.0, 1.0, closed=False)
+        whole("the vocabulary's size", self.num_classes, 2, LIMITS["classes"])
+        if not (isinstance(self.batchnorm_eps, (int, float)) and 0 < self.batchnorm_eps <= 1):
+            raise ValueError(f"batchnorm_eps is {self.batchnorm_eps!r}; it must be a number in (0, 1]")
+        crops = get_args(get_type_hints(ModelConfig)["crop"])  # the names the ``crop`` field's type allows
+        if self.crop not in crops:
+            raise ValueError(f"crop must be one of {', '.join(crops)}, not {self.crop!r}")
+        if self.decoder is not None and self.decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {', '.join(DECODERS)} or null, not {self.decoder!r}")
+        c, h, w = self.feature_shape()
+        if h < 1 or w < 1:
+            raise ValueError(
+                f"the convolutions leave no pixels of a {self.height}x{self.width} input ({h}x{w} after the front end)"
+            )
+        whole("the features per frame (after the front end)", c * h * w, 1, LIMITS["features"])
+        whole("the parameter count", self.parameter_count(), 1, LIMITS["parameters"])
 
     @classmethod
     def loads(cls, text: str) -> ModelConfig:

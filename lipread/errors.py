@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "AlignmentError",
+    "ArgumentError",
     "BackendError",
     "CheckpointError",
     "DataError",
@@ -39,6 +40,10 @@ class BackendError(LipreadError):
 
 class DecodingError(LipreadError, ValueError):
     """Log-probabilities handed to a CTC decoder have the wrong shape or contain NaN."""
+
+
+class ArgumentError(LipreadError, ValueError):
+    """An argument is out of range: a batch size of 0, a beam width or thread count beyond what can be used."""
 
 
 class DataError(LipreadError):

@@ -13,6 +13,7 @@ its own name and one power-of-two scale per index of its first axis, ``float32``
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from collections.abc import Collection
@@ -35,6 +36,7 @@ __all__ = [
     "load_checkpoint",
     "read_metadata",
     "save_checkpoint",
+    "writable_folder",
 ]
 
 FORMAT = "lipread"
@@ -65,13 +67,65 @@ class Checkpoint:
         return {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in self.tensors.items()}
 
 
+def _explain(path: Path, e: OSError, folder: bool = False) -> OSError:
+    """An OSError of ``e``'s kind that names ``path`` and says why it cannot be written, in words a user can act
+    on (a file where a folder should be, a folder where a file should be, no permission, a full disk)."""
+    code = e.errno
+    if code in (errno.ENOTDIR, errno.EEXIST) or (code == errno.EISDIR and folder):
+        for above in (path, *path.parents):
+            if above.exists() and not above.is_dir():
+                reason = "is a file, not a folder" if above == path else f"{above} is a file, not a folder"
+                break
+        else:
+            reason = e.strerror or str(e)
+    elif code == errno.EISDIR:
+        reason = "is a folder; name a file to write"
+    elif code in (errno.EACCES, errno.EPERM):
+        reason = f"no permission to write in {path if folder else path.parent}"
+    elif code == errno.ENOSPC:
+        reason = "no space left on the device (free some space, or write elsewhere)"
+    elif code == errno.EROFS:
+        reason = "the file system is read-only"
+    else:
+        reason = e.strerror or str(e)
+    return OSError(code, reason, str(path))
+
+
+def writable_folder(path: str | os.PathLike[str]) -> Path:
+    """Make the folder ``path`` (and its parents) if need be, and check that files can be written in it, so
+    that a run fails at once, not after hours, when its output cannot be written.
+
+    Raises:
+        OSError: naming ``path`` and why (a file in the way, no permission, a full disk).
+    """
+    path = Path(path)
+    probe = path / f".lipread-write-test{os.getpid()}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with open(probe, "wb") as f:
+            f.write(b"lipread")
+    except OSError as e:
+        raise _explain(path, e, folder=True) from None
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return path
+
+
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one, never half.
 
     Writes a temporary file in the same folder, flushes it to disk, then renames it over ``path``.
+
+    Raises:
+        OSError: ``path`` cannot be written; it names ``path`` and why (a file where a folder should be, a
+            folder, no permission, a full disk), and no temporary file is left behind.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _explain(path, e) from None
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
@@ -79,9 +133,11 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):  # e.g. ``path`` is a folder: leave no temporary file behind
             tmp.unlink()
+        if isinstance(e, OSError):
+            raise _explain(path, e) from None
         raise
     try:
         dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -162,7 +218,7 @@ def _header(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: checkpoint file not found") from None
     except IsADirectoryError:
         raise CheckpointError(f"{path}: is a folder, not a checkpoint file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise CheckpointError(f"{path}: not a lipread checkpoint (unreadable safetensors header)") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{path}: not a lipread checkpoint (unreadable safetensors header)")
@@ -172,7 +228,7 @@ def _header(path: Path) -> dict[str, Any]:
             continue
         try:
             end = max(end, int(info["data_offsets"][1]))
-        except (KeyError, TypeError, IndexError, ValueError):
+        except (KeyError, TypeError, IndexError, ValueError, OverflowError):
             raise CheckpointError(f"{path}: corrupt safetensors header entry {name!r}") from None
     if 8 + n + end > size:
         raise CheckpointError(f"{path}: checkpoint is truncated ({size} bytes, header promises {8 + n + end})")
@@ -187,13 +243,13 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     path = Path(path)
     meta = _header(path).get("__metadata__") or {}
-    if meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(
             f"{path}: a safetensors file, but not a lipread checkpoint (no 'format: lipread' metadata)"
         )
     try:
         version = int(meta.get("version", "0"))
-    except ValueError:
+    except (ValueError, TypeError, OverflowError):
         version = -1
     if version != VERSION:
         raise CheckpointError(
@@ -203,11 +259,13 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     for key in ("config", "trained_on", "metrics"):
         try:
             out[key] = json.loads(meta.get(key, "{}"))
-        except json.JSONDecodeError:
+        except (ValueError, TypeError, RecursionError):
             raise CheckpointError(f"{path}: metadata field {key!r} is not valid JSON") from None
+        if not isinstance(out[key], dict):
+            raise CheckpointError(f"{path}: metadata field {key!r} is not a JSON object")
     try:
         out["config"] = ModelConfig.from_json(out["config"])
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise CheckpointError(f"{path}: invalid model config in metadata: {e}") from None
     return out
 
@@ -221,7 +279,8 @@ def load_checkpoint(path: str | os.PathLike[str], expect: ModelConfig | None = N
 
     Raises:
         CheckpointError: not a lipread checkpoint (random bytes, a pickle, another safetensors file),
-            truncated, or a config other than ``expect``.
+            truncated, a config out of :data:`lipread.config.LIMITS` or other than ``expect``, or a tensor
+            that is not floating point (int32, bool...: nothing is cast silently).
     """
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
@@ -233,13 +292,48 @@ def load_checkpoint(path: str | os.PathLike[str], expect: ModelConfig | None = N
         raise CheckpointError(
             f"{path}: holds model {config.name!r} with another configuration than expected ({expect.name!r})"
         )
+    _check_dtypes(path, _header(path))
     try:
         tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as e:
+    except (SafetensorError, OSError, ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: cannot read tensors: {e}") from None
     return Checkpoint(
         config=config, tensors=_read_fixed16(path, tensors), trained_on=meta["trained_on"], metrics=meta["metrics"]
     )
+
+
+_FLOAT_DTYPES = {"F16": "float16", "F32": "float32", "F64": "float64"}
+"""The safetensors dtypes a checkpoint's tensors may have (besides 16-bit fixed point), and their names."""
+_DTYPE_NAMES = {
+    "BF16": "bfloat16",
+    "I16": "int16 without scales",
+    "BOOL": "bool",
+    **{f"{k}{n}": f"{v}{n}" for k, v in (("I", "int"), ("U", "uint")) for n in (8, 32, 64)},
+    "U16": "uint16",
+    "F8_E4M3": "float8",
+    "F8_E5M2": "float8",
+}
+"""Names of the safetensors dtypes a checkpoint may not hold, as NumPy spells them."""
+_COUNTER_SUFFIX = ".num_batches_tracked"
+"""PyTorch's BatchNorm counters (integers, ignored by every backend) may be stored as they are."""
+
+
+def _check_dtypes(path: Path, header: dict[str, Any]) -> None:
+    """CheckpointError unless every tensor in ``header`` is floating point (float16, float32, float64), int16
+    with ``:scale`` (16-bit fixed point), or a BatchNorm counter: nothing is cast silently."""
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = info.get("dtype") if isinstance(info, dict) else None
+        if dtype in _FLOAT_DTYPES or (dtype == "I16" and name + SCALE_SUFFIX in header):
+            continue
+        if name.endswith(_COUNTER_SUFFIX) and dtype in ("I64", "I32"):
+            continue
+        shown = _DTYPE_NAMES.get(str(dtype), repr(dtype))
+        raise CheckpointError(
+            f"{path}: tensor {name!r} is stored as {shown}; a lipread checkpoint holds float32, float16 or float64 "
+            f"tensors (or 16-bit fixed point written by lipread): save the weights as float32"
+        )
 
 
 def _read_fixed16(path: Path, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

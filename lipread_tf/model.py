@@ -144,6 +144,8 @@ def build_keras_model(
         output ``float32 (B, T, V)`` log-probabilities.
     """
 
+    config.validate()  # (ValueError naming the field and its limit, before anything is built)
+
     def s(offset: int) -> int | None:
         return None if seed is None else seed + 10 * offset
 

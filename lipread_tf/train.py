@@ -70,7 +70,7 @@ from lipread.errors import CheckpointError, DataError
 from lipread.progress import progress_bar, show_progress
 from lipread.report import report_skipped
 from lipread.video.preprocess import normalise
-from lipread.weights import atomic_write, load_checkpoint, save_checkpoint
+from lipread.weights import atomic_write, load_checkpoint, save_checkpoint, writable_folder
 
 from ._tensorflow import keras, tf
 from .convert import canonical_to_keras
@@ -532,9 +532,9 @@ def train(options: TrainOptions, strategy: tf.distribute.Strategy | None = None)
     started = time.monotonic()
     config = options.model_config
     out = options.output
-    workers = options.workers if options.workers > 0 else (os.cpu_count() or 1)
+    workers = options.threads
     strategy = strategy if strategy is not None else select_strategy(options.device)
-    out.mkdir(parents=True, exist_ok=True)
+    writable_folder(out)  # (an OSError naming ``out`` and why, before any clip is decoded)
     last_ckpt = out / "last.ckpt"
     if options.resume and not last_ckpt.is_file():
         raise CheckpointError(f"{last_ckpt}: nothing to resume from (no checkpoint in {out})")

@@ -114,6 +114,7 @@ class LipNet(nn.Module):
 
     def __init__(self, config: ModelConfig, conv_dropout: float | None = None) -> None:
         super().__init__()
+        config.validate()  # (ValueError naming the field and its limit, before anything is allocated)
         self.config = config
         blocks = []
         channels = config.channels

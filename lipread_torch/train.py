@@ -61,7 +61,7 @@ from lipread.data.training import (
 from lipread.decoding import beam_search_batch, greedy_decode_batch
 from lipread.errors import BackendError, CheckpointError, DataError
 from lipread.progress import progress_bar, show_progress
-from lipread.weights import atomic_write, load_checkpoint, save_checkpoint
+from lipread.weights import atomic_write, load_checkpoint, save_checkpoint, writable_folder
 
 from .data import Batch, BatchLoader, Examples, epoch_batches, load_examples
 from .model import LipNet
@@ -368,12 +368,12 @@ def train(options: TrainOptions) -> TrainResult:
 
 def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.device, started: float) -> TrainResult:
     out = Path(options.output)
-    workers = options.workers if options.workers > 0 else (os.cpu_count() or 1)
+    workers = options.threads
     log: Callable[[str], None] = tqdm.write if d.main else (lambda _msg: None)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     if d.main:
-        out.mkdir(parents=True, exist_ok=True)
+        writable_folder(out)  # (an OSError naming ``out`` and why, before any clip is decoded)
         _remove_temporaries(out)
     last_ckpt = out / "last.ckpt"
     if options.resume and not last_ckpt.is_file():

@@ -55,25 +55,30 @@ def _number(kind: Callable[[str], N], text: str) -> N:
         raise argparse.ArgumentTypeError(f"not {'a whole number' if kind is int else 'a number'}: {text!r}") from None
 
 
-def positive(kind: Callable[[str], N]) -> Callable[[str], N]:
-    """An argparse type: ``kind(text)``, which must be greater than zero."""
+def positive(kind: Callable[[str], N], most: N | None = None, why: str = "") -> Callable[[str], N]:
+    """An argparse type: ``kind(text)``, which must be greater than zero (and at most ``most``, if given;
+    ``why`` says why, in the usage error)."""
 
     def convert(text: str) -> N:
         value = _number(kind, text)
         if not value > 0:
             raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"must be at most {most}{f' ({why})' if why else ''}, not {text}")
         return value
 
     return convert
 
 
-def non_negative(kind: Callable[[str], N]) -> Callable[[str], N]:
-    """An argparse type: ``kind(text)``, which must be zero or more."""
+def non_negative(kind: Callable[[str], N], most: N | None = None, why: str = "") -> Callable[[str], N]:
+    """An argparse type: ``kind(text)``, which must be zero or more (and at most ``most``, if given)."""
 
     def convert(text: str) -> N:
         value = _number(kind, text)
         if not value >= 0:
             raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"must be at most {most}{f' ({why})' if why else ''}, not {text}")
         return value
 
     return convert

@@ -9,10 +9,14 @@ from typing import Any
 import numpy as np
 
 from ..config import PRESETS, get_preset
-from ..errors import LipreadError
+from ..errors import ArgumentError, LipreadError
 from ..video.gif import write_gif
 from ..video.preprocess import load_clip
 from .parsing import positive
+
+MAX_SCALE = 10
+"""The largest ``--scale``: a preset's crop (at most 140 pixels wide) enlarged to at most 1,400 pixels wide; the
+GIF of a 3 s clip then takes at most a few hundred MB to build."""
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -23,16 +27,28 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Decode a video, crop and standardise the mouth as a model of the given preset sees it, "
         "and write the clip as an animated GIF (stretched to the full grey or colour range for viewing).",
     )
-    p.add_argument("video", metavar="VIDEO", help="video file")
+    p.add_argument("video", metavar="VIDEO", help="video file or frame folder (numbered images)")
     p.add_argument("-o", "--output", type=Path, required=True, help="GIF file to write")
     p.add_argument("--preset", choices=sorted(PRESETS), default="lipnet", help="model preset (default: lipnet)")
-    p.add_argument("--scale", type=positive(int), default=2, help="enlarge each pixel to N x N (default: 2)")
-    p.add_argument("--fps", type=positive(float), default=25.0, help="playback frame rate (default: 25, GRID's)")
+    p.add_argument(
+        "--scale",
+        type=positive(int, MAX_SCALE, "a larger GIF is too big to view"),
+        default=2,
+        help=f"enlarge each pixel to N x N, at most {MAX_SCALE} (default: 2)",
+    )
+    p.add_argument(
+        "--fps",
+        type=positive(float),
+        default=25.0,
+        help="playback frame rate, and a frame folder's (default: 25, GRID's)",
+    )
     return p
 
 
 def to_display(clip: np.ndarray, scale: int = 1) -> np.ndarray:
     """Model input ``float32 (T, H, W, C)`` -> ``uint8 (T, H*scale, W*scale, C)``, min..max stretched to 0..255."""
+    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= MAX_SCALE:
+        raise ArgumentError(f"scale must be a whole number from 1 to {MAX_SCALE}, not {scale!r}")
     lo, hi = float(clip.min()), float(clip.max())
     span = hi - lo if hi > lo else 1.0
     img = np.rint((clip - lo) * (255.0 / span)).astype(np.uint8)

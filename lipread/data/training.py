@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..config import ModelConfig, get_preset
+from ..config import MAX_BEAM_WIDTH, ModelConfig, get_preset
 from ..errors import DataError
 from ..vocab import Vocabulary
 from .align import load_alignment
@@ -158,6 +159,24 @@ class TrainOptions:
             raise DataError(f"time_mask is a number of frames >= 0, not {self.time_mask!r}")
         if self.conv_dropout is not None and not 0 <= self.conv_dropout < 1:
             raise DataError(f"conv_dropout is a probability in [0, 1), not {self.conv_dropout}")
+        for name, low, high in (
+            ("batch_size", 1, None),
+            ("epochs", 0, None),
+            ("workers", 0, None),
+            ("examples", 0, None),
+            ("beam_width", 0, MAX_BEAM_WIDTH),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise DataError(f"{name} must be a whole number >= {low}, not {value!r}")
+            if high is not None and value > high:
+                raise DataError(f"{name} is {value}; it must be at most {high}")
+
+    @property
+    def threads(self) -> int:
+        """The threads ``workers`` asks for, at most one per CPU core (0: one per core)."""
+        cores = os.cpu_count() or 1
+        return min(self.workers, cores) if self.workers > 0 else cores
 
     @property
     def augmentation(self) -> Augmentation:
@@ -205,7 +224,7 @@ def training_clips(options: TrainOptions) -> tuple[list[Clip], list[Clip]]:
     Raises:
         DataError: no clips, or a split that leaves one side empty.
     """
-    clips = find_clips(options.data)
+    clips = find_clips(options.data, vocabulary=options.model_config.vocabulary)
     if options.max_clips is not None:
         clips = clips[: options.max_clips]
     if options.train_on_validation and options.val_fraction >= 1:

@@ -54,6 +54,17 @@ def _check_beam_args(
     return width
 
 
+def _usable_width(width: int, frames: int, num_classes: int) -> int:
+    """The most prefixes a beam over ``frames`` frames of ``num_classes`` classes can hold: ``min(width, V ** T)``
+    (at least 1), so that a huge ``beam_width`` allocates no more than the search can use, with the same results."""
+    usable = 1
+    for _ in range(frames):
+        usable = min(width, usable * max(num_classes, 1))
+        if usable == width:
+            break
+    return max(1, min(width, usable))
+
+
 def _hypotheses(labels: np.ndarray, scores: list[float], vocabulary: Vocabulary | None) -> list[Hypothesis]:
     """Hypotheses from ``labels`` ``int (n, T)`` (the label emitted at each frame, 0: none) and ``n`` scores."""
     n = labels.shape[0]
@@ -154,6 +165,7 @@ def _beam(
     """
     num_frames, num_classes = lp.shape
     nc = num_classes
+    width = _usable_width(width, num_frames, nc)
     neg = _NEG_INF
     trie = _take_trie(nc, _trie_capacity(2, num_frames * width, nc))
     child = trie.flat
@@ -177,11 +189,12 @@ def _beam(
     any_pruned = np.asarray(pruned_cols.any(axis=1))
     do_prune = prune is not None
     blank_lp = lp[:, BLANK].tolist()
-    aranges = np.arange(width + 1)
-    row_offsets = aranges * nc
     # Candidate matrix: row k < K holds prefix k's candidates, row K is an all -inf dummy that lookups
-    # of prefixes not on the beam (index -1) land in.
-    buf = np.empty((width + 1, nc))
+    # of prefixes not on the beam (index -1) land in. Sized by what the beam holds, grown as it grows (never
+    # by ``width`` alone: a huge width on a short clip allocates no more than the search uses).
+    aranges = np.arange(0)
+    row_offsets = aranges
+    buf = np.empty((0, nc))
     # Columns whose values form the subset used to bound the top-k threshold: the stays (column 0, see
     # below) and the extensions by the (up to) two most likely labels of each frame. ``int (T, <=3)``.
     n_top = min(2, nc - 1)
@@ -195,6 +208,12 @@ def _beam(
     for t in range(num_frames):
         row = lp[t]
         k_beam = pb.shape[0]
+        need = min(width, k_beam * nc) + 1  # rows of this frame's candidates, positions on the next beam
+        if aranges.shape[0] < need:
+            aranges = np.arange(min(width + 1, max(need, 2 * aranges.shape[0])))
+            row_offsets = aranges * nc
+            buf = np.empty((aranges.shape[0], nc))
+            prev_k = -1
         row_last = row[last]
         # ext[k, c]: extend prefix k by label c, from both endings, except that repeating the last label
         # needs a blank in between. Column 0 receives the "stay" candidates below.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .beam import _beam, _beam_compiled, _check_beam_args, _hypotheses, _kernel_for
+from .beam import _beam, _beam_compiled, _check_beam_args, _hypotheses, _kernel_for, _usable_width
 from .constraints import Constraint, _CompiledConstraint
 from .hypothesis import _NEG_INF, BLANK, Hypothesis, _prepare_batch
 from .like_tensorflow import _drop_like_tensorflow
@@ -44,6 +44,7 @@ def _beam_lockstep(
         return []
     neg = _NEG_INF
     frames = max(lengths)
+    width = _usable_width(width, frames, nc)
     # (T, B, V), frames past each clip's length set to "blank with probability 1".
     lpt = np.ascontiguousarray(lp[:, :frames].transpose(1, 0, 2))
     for b, n in enumerate(lengths):
@@ -79,9 +80,10 @@ def _beam_lockstep(
     state = np.full(n_clips, start, dtype=np.intp)
     back: list[np.ndarray] = []
     emitted: list[np.ndarray] = []
-    aranges = np.arange(n_clips * width + 1)
-    row_offsets = aranges * nc
-    buf = np.empty((n_clips * width + 1, nc))
+    # Sized by what the beams hold, grown as they grow (see _beam).
+    aranges = np.arange(0)
+    row_offsets = aranges
+    buf = np.empty((0, nc))
     min_tau = np.full(n_clips, -np.finfo(np.float64).max)
     per_k: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     prev_e = -1
@@ -89,6 +91,12 @@ def _beam_lockstep(
     for t in range(frames):
         row = lpt[t]  # (B, V)
         n_ent = n_clips * k_beam
+        need = n_clips * min(width, k_beam * nc) + 1
+        if aranges.shape[0] < need:
+            aranges = np.arange(min(n_clips * width + 1, max(need, 2 * aranges.shape[0])))
+            row_offsets = aranges * nc
+            buf = np.empty((aranges.shape[0], nc))
+            prev_e = -1
         if k_beam not in per_k:
             clip_of = np.repeat(clips, k_beam)
             per_k[k_beam] = (clip_of * nc, clip_of)
@@ -246,7 +254,8 @@ def beam_search_batch(
     if len(lens) <= 1:
         return [_beam(arr[b, :n], width, vocabulary, cc, prune, like_tensorflow) for b, n in enumerate(lens)]
     # Decode in lockstep groups small enough that each group's trie fits in _TRIE_BYTES.
-    per_clip = (max(lens, default=0) * width + 1) * arr.shape[2] * np.dtype(np.intp).itemsize
+    longest = max(lens, default=0)
+    per_clip = (longest * _usable_width(width, longest, arr.shape[2]) + 1) * arr.shape[2] * np.dtype(np.intp).itemsize
     group = max(2, _TRIE_BYTES // max(per_clip, 1))
     out: list[list[Hypothesis]] = []
     for lo in range(0, len(lens), group):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import DECODERS
+from ..config import DECODERS, MAX_BEAM_WIDTH
 from ..data.grid import GRAMMAR, WORDS
 from ..errors import DecodingError
 from ..vocab import Vocabulary
@@ -84,6 +84,8 @@ def make_decoder(
         raise DecodingError(f"unknown decoder {name!r}; use one of {', '.join(DECODERS)}")
     if name != "greedy" and (isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width < 1):
         raise DecodingError(f"beam width must be a positive integer, not {beam_width!r}")
+    if name != "greedy" and beam_width > MAX_BEAM_WIDTH:
+        raise DecodingError(f"beam width {beam_width} is more than {MAX_BEAM_WIDTH}, the widest lipread searches")
     constraint: TokenAutomaton | None = None
     if name == "lexicon":
         words = sorted(WORDS) if lexicon is None else [w.strip().lower() for w in lexicon if w.strip()]

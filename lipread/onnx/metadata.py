@@ -48,6 +48,8 @@ def parse_metadata(props: dict[str, str], source: str) -> dict[str, Any]:
         config = ModelConfig.loads(props[f"{_PREFIX}config"])
         trained_on = json.loads(props.get(f"{_PREFIX}trained_on", "{}"))
         metrics = json.loads(props.get(f"{_PREFIX}metrics", "{}"))
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, TypeError, RecursionError) as e:
         raise CheckpointError(f"{source}: invalid lipread metadata in ONNX model: {e}") from None
+    if not isinstance(trained_on, dict) or not isinstance(metrics, dict):
+        raise CheckpointError(f"{source}: invalid lipread metadata in ONNX model: trained_on, metrics must be objects")
     return {"config": config, "trained_on": trained_on, "metrics": metrics}

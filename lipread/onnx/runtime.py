@@ -217,8 +217,10 @@ class OnnxBackend:
             raise CheckpointError(f"{p}: model file not found")
         if p.is_dir():
             raise CheckpointError(f"{p}: is a folder, not an ONNX model file")
-        if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise BackendError(f"threads must be a positive integer, not {threads!r}")
+        if threads is not None:
+            threads = min(threads, os.cpu_count() or 1)  # more threads than cores only slow it down
         providers = _providers(device)
         options = ort.SessionOptions()
         options.log_severity_level = _LOG_ERROR

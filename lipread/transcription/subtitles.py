@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
+from ..weights import atomic_write
+
 __all__ = ["FORMATS", "TimedText", "format_timestamp", "to_srt", "to_vtt", "write_subtitles"]
 
 SubtitleFormat = Literal["srt", "vtt"]
@@ -79,6 +81,5 @@ def write_subtitles(words: Sequence[TimedText], path: str | os.PathLike[str], fm
     if fmt not in FORMATS:
         raise ValueError(f"unknown subtitle format {fmt!r}; use 'srt' or 'vtt'")
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(to_srt(words) if fmt == "srt" else to_vtt(words), encoding="utf-8")
+    atomic_write(p, (to_srt(words) if fmt == "srt" else to_vtt(words)).encode("utf-8"))  # never a partial file
     return p

@@ -19,7 +19,7 @@ import numpy as np
 from ..backend import Model
 from ..decoding.decoders import DEFAULT_BEAM_WIDTH, make_decoder, sentence_confidence, timed_words
 from ..decoding.hypothesis import Hypothesis
-from ..errors import BackendError, DecodingError, VideoError
+from ..errors import ArgumentError, BackendError, DecodingError, VideoError
 from ..models import DEFAULT_MODEL
 from ..video.mouth import MouthLocator
 from ..video.preprocess import decodes_grey, preprocess
@@ -145,7 +145,7 @@ class Transcriber:
         **opts: Any,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
+            raise ArgumentError(f"batch_size must be a positive integer, not {batch_size!r}")
         if isinstance(model, (str, os.PathLike)):
             self.model = _cached_model(model, backend, opts)
             self.model_name = os.fspath(model)
