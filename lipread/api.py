@@ -92,7 +92,8 @@ def transcribe(
     """Read the lips in a video.
 
     Args:
-        source: a video file; frames ``uint8 (T, H, W, 3)`` RGB; or a list of those (run in batches).
+        source: a video file; a frame folder (numbered images, :func:`lipread.video.reader.is_frame_folder`);
+            frames ``uint8 (T, H, W, 3)`` RGB; or a list of those (run in batches).
         model: a shipped model name, a ``.safetensors`` checkpoint or ``.onnx`` path, or a loaded model.
             Loaded models are kept, so repeated calls with the same model do not reload it.
         backend: ``"onnx"``, ``"torch"``, ``"tensorflow"``, or None to choose (see :func:`load_model`).
@@ -102,8 +103,8 @@ def transcribe(
         lexicon: the word list of the ``"lexicon"`` decoder (default the GRID words).
         locator: where the mouth is (default: the model's own, see :func:`lipread.video.preprocess.default_locator`).
         batch_size: clips per forward pass for a list, and windows per forward pass for a long clip.
-        fps: the source's frame rate (default: the file's own; 25 for frames arrays). Clips are resampled
-            to 25 fps for the model; word times are seconds of the source.
+        fps: the source's frame rate (default: the file's own; 25 for frame folders and frames arrays). Clips are
+            resampled to 25 fps for the model; word times are seconds of the source.
         opts: passed to the backend's ``load`` (e.g. ``threads=2``, ``device="cpu"`` for onnx).
 
     Returns:

@@ -109,7 +109,10 @@ def test_info_on_a_folder_without_videos(lipread: Run, tmp_path: Path) -> None:
     (empty / "readme.txt").write_text("no videos here\n")
     status, out, err = lipread("info", empty)
     assert (status, out) == (1, "")
-    assert error_lines(err) == [f"{PREFIX}{empty}: no videos found (.mp4, .mpg, .mpeg, .avi, .mov, .mkv, .webm, .m4v)"]
+    assert error_lines(err) == [
+        f"{PREFIX}{empty}: no videos found (.mp4, .mpg, .mpeg, .avi, .mov, .mkv, .webm, .m4v) "
+        "and no frame folders (numbered images)"
+    ]
 
 
 def test_info_on_files_and_folders_together(lipread: Run, grid_clip: Path, tmp_path: Path) -> None:

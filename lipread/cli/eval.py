@@ -1,5 +1,8 @@
 """``lipread eval``: character and word error rates, sentence accuracy and word-timing error on GRID data.
 
+The data is any layout :func:`lipread.data.dataset.find_clips` reads: GRID folders (with videos or frame
+folders), a manifest file, an LRS-style folder. Frame folders are read at ``--fps`` (default 25).
+
 ``--split val`` (the default; ``random`` is the same) evaluates the validation part of the default random
 split (:func:`lipread.data.dataset.split_clips` with seed 0 and fraction 0.1), the clips the shipped model was not
 trained on; ``--split all`` evaluates every clip.
@@ -29,7 +32,7 @@ from ..progress import add_progress_argument
 from ..report import report_error
 from ..transcription.subtitles import TimedText
 from .parsing import positive
-from .transcribe import add_model_arguments
+from .transcribe import add_fps_argument, add_model_arguments
 
 __all__ = ["add_parser", "boundary_errors", "evaluate", "run"]
 
@@ -43,8 +46,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="measure CER/WER/sentence accuracy on a GRID folder",
         description="Transcribe GRID clips and compare with their sentences (and word alignments, if any).",
     )
-    p.add_argument("data", type=Path, help="GRID folder (any layout lipread.data.dataset.find_clips understands)")
+    p.add_argument(
+        "data",
+        type=Path,
+        help="GRID folder (videos or frame folders), manifest (.csv, .jsonl) or LRS-style folder "
+        "(any layout lipread.data.dataset.find_clips understands)",
+    )
     add_model_arguments(p)
+    add_fps_argument(p)
     p.add_argument(
         "--split",
         choices=SPLITS,
@@ -87,12 +96,13 @@ def evaluate(
     max_clips: int | None = None,
     batch_size: int = 8,
     progress: bool | None = False,
+    fps: float | None = None,
     **opts: Any,
 ) -> dict[str, Any]:
     """Evaluate a model on GRID clips; returns the JSON-ready results :func:`run` prints.
 
     ``progress``: a progress bar on stderr (False: none; None: only when stderr is a terminal, see
-    :func:`lipread.progress.show_progress`).
+    :func:`lipread.progress.show_progress`). ``fps``: the frame rate of frame folders (default 25).
 
     Keys: ``data``, ``split``, ``clips`` (evaluated), ``failed`` (unreadable, reported on stderr),
     ``model``, ``backend``, ``decoder``, ``beam_width``, ``cer``, ``wer``, ``sentence_accuracy``,
@@ -132,7 +142,7 @@ def evaluate(
             batch, prepared = [], []
             for clip in clips[i : i + batch_size]:
                 try:
-                    prepared.append(runner.prepare(clip.video))
+                    prepared.append(_prepare(runner, clip, fps))
                     batch.append(clip)
                 except LipreadError as e:
                     failed += 1
@@ -167,6 +177,18 @@ def evaluate(
         "median_end_error_ms": _median_ms(ends),
         "slot_error_rates": {n: m / grid_refs for n, m in zip(SLOT_NAMES, slot_misses)} if grid_refs else None,
     }
+
+
+def _prepare(runner: Any, clip: Any, fps: float | None) -> Any:
+    """``runner.prepare`` of a clip: its video (a frame folder at ``fps``), or the part ``start``/``end`` cut."""
+    from ..video.reader import frame_rate, read_frames
+
+    folder_fps = fps if clip.video.is_dir() else None
+    if clip.start is None and clip.end is None:
+        return runner.prepare(clip.video, folder_fps)
+    rate = folder_fps or frame_rate(clip.video)
+    first, count = clip.frame_span(rate)
+    return runner.prepare(read_frames(clip.video, count, first), rate)
 
 
 def _report(r: dict[str, Any]) -> str:
@@ -206,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
         args.max_clips,
         args.batch_size,
         progress=args.progress,
+        fps=args.fps,
         **opts,
     )
     print(json.dumps(result) if args.json else _report(result))

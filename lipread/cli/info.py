@@ -1,9 +1,9 @@
 """``lipread info VIDEO_OR_FOLDER...``: frame count, frame rate, size and duration of videos.
 
-Folders are searched recursively for video files, as ``lipread transcribe`` searches them
-(:func:`lipread.cli.transcribe.expand_inputs`). A file that cannot be read, or a folder without videos,
-is reported on stderr (``lipread: error: <path>: <reason>``) and the others are still shown; the exit status
-is then 1."""
+Folders are searched recursively for video files and frame folders, as ``lipread transcribe`` searches them
+(:func:`lipread.cli.transcribe.expand_inputs`); a frame folder shows ``--fps`` (default 25) as its rate. A file
+that cannot be read, or a folder without videos, is reported on stderr (``lipread: error: <path>: <reason>``)
+and the others are still shown; the exit status is then 1."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import VideoError
 from ..report import report_error
 from ..video.reader import probe
-from .transcribe import expand_inputs
+from .transcribe import add_fps_argument, expand_inputs
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -23,10 +23,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "info",
         help="show frames, frame rate, size and duration of videos",
         description="Decode each video and show its frame count, frame rate, size and duration. Folders are "
-        "searched recursively for videos. A file that cannot be read, or a folder without videos, is reported "
-        "and the others are still shown (exit status 1).",
+        "searched recursively for videos and frame folders (folders of numbered images, one clip each). A file "
+        "that cannot be read, or a folder without videos, is reported and the others are still shown (exit status 1).",
     )
-    p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO_OR_FOLDER", help="video files or folders of videos")
+    p.add_argument(
+        "videos",
+        nargs="+",
+        type=Path,
+        metavar="VIDEO_OR_FOLDER",
+        help="video files, frame folders, or folders of either",
+    )
+    add_fps_argument(p)
     return p
 
 
@@ -38,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     status = 1 if problems else 0
     for path in files:
         try:
-            info = probe(path)
+            info = probe(path, args.fps)
         except VideoError as e:
             report_error(e, path)
             status = 1

@@ -13,7 +13,9 @@ Output formats:
 A progress bar (more than one video) is drawn on stderr only when stderr is a terminal, unless
 ``--progress`` or ``--no-progress`` says otherwise (:mod:`lipread.progress`).
 
-Folders are searched recursively for files with a video extension. An input that cannot be read is
+Folders are searched recursively for files with a video extension and for frame folders (folders of
+numbered images, :func:`lipread.video.reader.is_frame_folder`), each read as one clip at ``--fps`` (default 25);
+an input that is itself a frame folder is one clip (:func:`expand_inputs`). An input that cannot be read is
 reported on stderr with the reason and the others are still transcribed; the exit status is then 1.
 """
 
@@ -21,19 +23,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..config import MAX_BEAM_WIDTH
 from ..decoding.decoders import DECODERS, DEFAULT_BEAM_WIDTH
 from ..errors import DecodingError, LipreadError
 from ..models import DEFAULT_MODEL
 from ..progress import add_progress_argument
 from ..report import report_error
+from ..weights import writable_folder
 from .parsing import positive
 
-__all__ = ["add_model_arguments", "add_parser", "expand_inputs", "run"]
+__all__ = ["add_fps_argument", "add_model_arguments", "add_parser", "expand_inputs", "run"]
 
 FORMATS = ("txt", "json", "srt", "vtt")
 
@@ -53,7 +58,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--beam-width",
-        type=positive(int),
+        type=positive(int, MAX_BEAM_WIDTH, "wider beams only cost memory"),
         default=DEFAULT_BEAM_WIDTH,
         help=f"beam width (default: {DEFAULT_BEAM_WIDTH})",
     )
@@ -66,8 +71,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="read the lips in videos",
         description="Read the lips in videos (files, or folders searched recursively) and print the sentences.",
     )
-    p.add_argument("inputs", nargs="+", type=Path, metavar="VIDEO_OR_FOLDER", help="video files or folders of videos")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="VIDEO_OR_FOLDER",
+        help="video files, frame folders (numbered images, one clip each), or folders of either",
+    )
     add_model_arguments(p)
+    add_fps_argument(p)
     p.add_argument("--lexicon", type=Path, metavar="FILE", help="word list (one per line) for --decoder lexicon")
     p.add_argument("--format", choices=FORMATS, default="txt", help="output format (default: txt)")
     p.add_argument("--output-dir", type=Path, metavar="DIR", help="where srt/vtt files go (default: current folder)")
@@ -79,20 +91,44 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+def add_fps_argument(p: argparse.ArgumentParser) -> None:
+    """``--fps``: the frame rate of frame folders (video files keep their own)."""
+    p.add_argument(
+        "--fps",
+        type=positive(float),
+        help="frame rate of frame folders (default: 25, GRID's); video files keep their own",
+    )
+
+
 def expand_inputs(inputs: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """(video files, [(input, reason)] for folders without videos), folders searched recursively."""
-    from ..video.reader import VIDEO_EXTENSIONS
+    """(clips, [(input, reason)] for folders without any): the video files and frame folders to read.
+
+    A file stays itself. A folder that is a frame folder (:func:`lipread.video.reader.is_frame_folder`) is one
+    clip; any other folder is searched recursively for video files and frame folders (a frame folder's own
+    sub-folders are not searched), sorted by path.
+    """
+    from ..video.reader import VIDEO_EXTENSIONS, is_frame_folder
 
     files: list[Path] = []
     problems: list[tuple[Path, str]] = []
     for item in inputs:
-        if item.is_dir():
-            found = sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
-            if not found:
-                problems.append((item, f"no videos found ({', '.join(VIDEO_EXTENSIONS)})"))
-            files += found
-        else:
+        if not item.is_dir():
             files.append(item)
+            continue
+        if is_frame_folder(item):
+            files.append(item)
+            continue
+        found: list[Path] = []
+        for top, dirs, names in os.walk(item):
+            here = Path(top)
+            found += (here / n for n in names if Path(n).suffix.lower() in VIDEO_EXTENSIONS)
+            frame_dirs = {d for d in dirs if is_frame_folder(here / d)}
+            found += (here / d for d in frame_dirs)
+            dirs[:] = sorted(d for d in dirs if d not in frame_dirs)
+        if not found:
+            kinds = ", ".join(VIDEO_EXTENSIONS)
+            problems.append((item, f"no videos found ({kinds}) and no frame folders (numbered images)"))
+        files += sorted(found)
     return files, problems
 
 
@@ -142,6 +178,11 @@ def run(args: argparse.Namespace) -> int:
     out_dir = args.output_dir if args.output_dir is not None else Path.cwd()
     if args.format in ("srt", "vtt") and out_dir.exists() and not out_dir.is_dir():
         raise LipreadError(f"{out_dir}: --output-dir is not a folder")
+    if args.format in ("srt", "vtt"):
+        try:
+            writable_folder(out_dir)  # before any clip is read: subtitles that cannot be written stop the run now
+        except OSError as e:
+            raise LipreadError(f"{out_dir}: --output-dir: {e.strerror or e}") from None
     lexicon = None if args.lexicon is None else _read_lexicon(args.lexicon)
     try:
         runner = Transcriber(
@@ -151,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         if args.lexicon is None:
             raise
         raise DecodingError(f"{args.lexicon}: {e}") from None
-    single = len(args.inputs) == 1 and not args.inputs[0].is_dir() and len(files) == 1
+    single = len(args.inputs) == 1 and files == list(args.inputs)
     used: set[Path] = set()
     failed = len(problems)
     with progress_bar(total=len(files), unit="video", progress=args.progress, disable=len(files) <= 1) as bar:
@@ -159,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
             prepared = []
             for path in batch:
                 try:
-                    prepared.append(runner.prepare(path))
+                    prepared.append(runner.prepare(path, args.fps if path.is_dir() else None))
                 except LipreadError as e:
                     failed += 1
                     report_error(e, path, bar=bar)

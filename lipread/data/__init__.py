@@ -1,6 +1,7 @@
 """Training and evaluation data: the GRID corpus (:mod:`~lipread.data.grid`: its grammar, file names and
 speakers), its word alignments (:mod:`~lipread.data.align`), finding and splitting clips
-(:mod:`~lipread.data.dataset`), augmentations (:mod:`~lipread.data.augmentation`), the error rates
+(:mod:`~lipread.data.dataset`), data sets of your own (:mod:`~lipread.data.manifest`: manifests, LRS-style
+folders), augmentations (:mod:`~lipread.data.augmentation`), the error rates
 (:mod:`~lipread.data.metrics`) and what every backend's trainer shares (:mod:`~lipread.data.training`).
 
 It sits above :mod:`lipread.video` (a data set reads its clips through it) and below :mod:`lipread.decoding`,

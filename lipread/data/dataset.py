@@ -5,15 +5,25 @@ Layouts understood by :func:`find_clips`:
 - the shared layout: ``<root>/s<N>/*.mp4|*.mpg`` with ``<root>/alignments/s<N>/*.align``;
 - the official corpus layout: ``<root>/s<N>/video/mpg_6000/*.mpg`` with ``<root>/s<N>/align/*.align``;
 - a plain folder of videos whose GRID names spell their sentences (``bbaf2n.mpg``), with or without
-  ``.align`` files beside them.
+  ``.align`` files beside them;
+- a manifest file (CSV or JSON Lines: ``video``, ``text``, optional ``start``/``end`` seconds and ``speaker``),
+  see :mod:`lipread.data.manifest`;
+- an LRS-style folder: ``clip.mp4`` beside ``clip.txt`` whose first line is ``Text: ...``, at any depth.
 
-A clip's text comes from its alignment when there is one, else from its GRID file name.
+Wherever a GRID layout has a video file it may have a frame folder instead (a folder of numbered images,
+:func:`lipread.video.reader.is_frame_folder`): ``<root>/s4/bbie7p/1.jpg ...`` with
+``<root>/alignments/s4/bbie7p.align``, as in the shared ``grid/faces``.
+
+A GRID clip's text comes from its alignment when there is one, else from its GRID file name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import threading
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +36,8 @@ from ..errors import DataError, LipreadError
 from ..report import report_skipped
 from ..video.mouth import MouthLocator
 from ..video.preprocess import decodes_grey, default_locator, load_crops
-from ..video.reader import VIDEO_EXTENSIONS
+from ..video.reader import VIDEO_EXTENSIONS, frame_rate, is_frame_folder
+from ..vocab import Vocabulary
 from .align import load_alignment
 from .grid import UNSEEN_SPEAKERS, WORDS, sentence_from_name
 
@@ -37,26 +48,56 @@ _SPEAKER_DIR = re.compile(r"^s(\d+)$")
 
 @dataclass(frozen=True)
 class Clip:
-    """One training or evaluation example: a video, its sentence and where it came from."""
+    """One training or evaluation example: a video (a file or a frame folder), its sentence and where it
+    came from.
+
+    ``start`` and ``end`` (seconds; None: the video's start and end) cut the clip out of a longer video, as a
+    manifest's rows do; :meth:`frame_span` turns them into frames. ``id`` replaces the default :attr:`key`
+    (manifests and LRS folders set one), ``origin`` is where the clip was listed (``"list.csv:12"``) for
+    reports. A GRID speaker is a number; other data sets' speakers may be any text.
+    """
 
     video: Path
     text: str
-    speaker: int | None = None
+    speaker: int | str | None = None
     alignment: Path | None = None
+    start: float | None = None
+    end: float | None = None
+    id: str | None = None
+    origin: str | None = None
 
     @property
     def name(self) -> str:
-        """The file stem, e.g. ``"bbaf2n"``."""
+        """The file stem (or frame folder name), e.g. ``"bbaf2n"``."""
         return self.video.stem
 
     @property
     def key(self) -> str:
-        """A unique, file-name-safe id: ``s1_bbaf2n`` (or the stem when the speaker is unknown)."""
+        """A unique, file-name-safe id: ``s1_bbaf2n`` (or the stem when the speaker is unknown, or :attr:`id`)."""
+        if self.id is not None:
+            return self.id
         return f"s{self.speaker}_{self.name}" if self.speaker is not None else self.name
+
+    def frame_span(self, fps: float | None = None) -> tuple[int, int | None]:
+        """``(first frame, frame count)`` of the clip in its video (``(0, None)``: all of it), from
+        :attr:`start` and :attr:`end` at ``fps`` (default: the rate the video file states, 25 for a frame
+        folder); at least one frame."""
+        if self.start is None and self.end is None:
+            return 0, None
+        rate = fps or frame_rate(self.video)
+        first = round((self.start or 0.0) * rate)
+        if self.end is None:
+            return first, None
+        return first, max(1, round(self.end * rate) - first)
 
 
 def _videos_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+    """The video files and frame folders in ``folder``, sorted."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if (p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS) or (p.is_dir() and is_frame_folder(p))
+    )
 
 
 def _make_clip(
@@ -71,19 +112,35 @@ def _make_clip(
         return None
 
 
-def find_clips(root: str | os.PathLike[str], speakers: Sequence[int] | None = None, warn: bool = True) -> list[Clip]:
-    """Every clip under ``root`` in one of the supported layouts, sorted by speaker and name.
+def find_clips(
+    root: str | os.PathLike[str],
+    speakers: Sequence[int | str] | None = None,
+    warn: bool = True,
+    vocabulary: Vocabulary | None = None,
+) -> list[Clip]:
+    """Every clip under ``root`` in one of the supported layouts, sorted by speaker and name (a manifest's
+    clips stay in its order).
 
     Args:
-        root: the data folder.
+        root: the data folder, or a manifest file (``.csv``, ``.tsv``, ``.jsonl``, ``.ndjson``).
         speakers: keep only these speakers (None: all).
-        warn: print clips that were skipped (no text could be found) to stderr, once each.
+        warn: print clips that were skipped (no text could be found, a bad manifest row) to stderr, once each.
+        vocabulary: when given, clips whose text has a character it cannot encode are skipped (and reported),
+            and manifest and LRS texts are normalised for it (:func:`lipread.data.manifest.normalise_text`).
 
     Raises:
-        DataError: ``root`` is missing or holds no clips.
+        DataError: ``root`` is missing or holds no clips; a manifest that cannot be read.
     """
+    from .manifest import MANIFEST_SUFFIXES, find_lrs_clips, read_manifest
+
     root = Path(root)
+    if root.is_file() and root.suffix.lower() in MANIFEST_SUFFIXES:
+        return _keep(read_manifest(root, warn, vocabulary), speakers, warn, vocabulary)
     if not root.is_dir():
+        if root.is_file():
+            raise DataError(
+                f"{root}: not a data folder or a manifest (a manifest ends in {', '.join(MANIFEST_SUFFIXES)})"
+            )
         raise DataError(f"{root}: data folder not found")
     clips: list[Clip] = []
     problems: list[tuple[Path, Exception]] = []
@@ -105,6 +162,9 @@ def find_clips(root: str | os.PathLike[str], speakers: Sequence[int] | None = No
                 if clip:
                     clips.append(clip)
     if not speaker_dirs:
+        lrs = find_lrs_clips(root, warn, vocabulary)
+        if lrs:
+            return _keep(lrs, speakers, warn, vocabulary)
         for v in _videos_in(root):
             clip = _make_clip(v, v.with_suffix(".align"), None, problems)
             if clip:
@@ -112,12 +172,34 @@ def find_clips(root: str | os.PathLike[str], speakers: Sequence[int] | None = No
     if warn:
         for video, e in problems:
             report_skipped(video, e)
+    clips = _keep(clips, None, warn, vocabulary)
     if not clips:
         raise DataError(
-            f"{root}: no GRID clips found (expected s<N>/*.mp4 with alignments/s<N>/*.align, "
-            "s<N>/video/mpg_6000/*.mpg with s<N>/align/*.align, or GRID-named videos)"
+            f"{root}: no GRID clips found (expected s<N>/*.mp4 or frame folders s<N>/<clip>/ with "
+            "alignments/s<N>/*.align, s<N>/video/mpg_6000/*.mpg with s<N>/align/*.align, GRID-named videos, "
+            "or an LRS-style folder of clip.mp4 with clip.txt)"
         )
     return clips
+
+
+def _keep(
+    clips: list[Clip], speakers: Sequence[int | str] | None, warn: bool, vocabulary: Vocabulary | None
+) -> list[Clip]:
+    """``clips`` of ``speakers`` (None: all) whose text ``vocabulary`` can spell (None: any); the others that
+    the vocabulary cannot spell are reported (by where they were listed) when ``warn``."""
+    out = []
+    for clip in clips:
+        if speakers is not None and clip.speaker not in speakers:
+            continue
+        if vocabulary is not None:
+            try:
+                vocabulary.encode(clip.text)
+            except ValueError as e:
+                if warn:
+                    report_skipped(clip.origin or clip.video, e)
+                continue
+        out.append(clip)
+    return out
 
 
 def split_clips(
@@ -158,11 +240,11 @@ def split_clips(
         val = [c for c in ordered if c.speaker in UNSEEN_SPEAKERS]
         train = [c for c in ordered if c.speaker not in UNSEEN_SPEAKERS]
     elif split == "overlapped":
-        by_speaker: dict[int | None, list[Clip]] = {}
+        by_speaker: dict[int | str | None, list[Clip]] = {}
         for c in ordered:
             by_speaker.setdefault(c.speaker, []).append(c)
         val, train = [], []
-        for spk in sorted(by_speaker, key=lambda s: -1 if s is None else s):
+        for spk in sorted(by_speaker, key=_speaker_order):
             group = by_speaker[spk]
             order = rng.permutation(len(group))
             held = set(order[:overlapped_per_speaker].tolist())
@@ -175,6 +257,13 @@ def split_clips(
             f"split {split!r} of {len(ordered)} clips leaves {len(train)} for training and {len(val)} for validation"
         )
     return train, val
+
+
+def _speaker_order(speaker: int | str | None) -> tuple[int, int, str]:
+    """Sort key of speakers: unknown first, then numbers, then names."""
+    if speaker is None:
+        return 0, 0, ""
+    return (1, speaker, "") if isinstance(speaker, int) else (2, 0, speaker)
 
 
 class CropCache:
@@ -193,15 +282,40 @@ class CropCache:
         if decodes_grey(config, self.locator):
             key += "-luma"  # the video's own grey plane (see lipread.video.preprocess.decodes_grey)
         self.folder = Path(folder) / key
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.writable = True
+        """False once a write failed (a full disk, no permission): crops are then decoded each time, not stored."""
+        self._lock = threading.Lock()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            self._stop_writing(e)
+
+    def _stop_writing(self, error: OSError) -> None:
+        """Stop storing crops after a failed write, with one warning: the work goes on without the cache."""
+        with self._lock:
+            if not self.writable:
+                return
+            self.writable = False
+        reason = error.strerror or str(error)
+        warnings.warn(
+            f"{self.folder}: cannot write the crop cache ({reason}); going on without it (clips are decoded "
+            "each time they are needed)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
     def path(self, clip: Clip) -> Path:
         """Where ``clip``'s crops are stored (it may not exist yet).
 
         ``<cache>/<locator>-<crop>-<H>x<W>x<C>[-luma]/<clip.key>.npy``, the middle folder being :attr:`folder`'s
         name (``-luma`` when the crops are the videos' own grey plane, see
-        :func:`lipread.video.preprocess.decodes_grey`).
+        :func:`lipread.video.preprocess.decodes_grey`). A frame folder's crops are ``<clip.key>-frames.npy``,
+        so that the face crops of ``grid/faces/s4/bbie7p/`` and the whole frames of a ``s4/bbie7p.mpg`` (the
+        same key) never share a file; a clip cut from a longer video has the cut in its key (see
+        :mod:`lipread.data.manifest`).
         """
+        if clip.video.is_dir():
+            return self.folder / f"{clip.key}-frames.npy"
         return self.folder / f"{clip.key}.npy"
 
     def get(self, clip: Clip) -> np.ndarray:
@@ -216,11 +330,19 @@ class CropCache:
                 return np.load(p, allow_pickle=False)
             except (ValueError, OSError, EOFError):
                 p.unlink(missing_ok=True)
-        crops = load_crops(clip.video, self.config, self.locator)
+        start, count = clip.frame_span()
+        crops = load_crops(clip.video, self.config, self.locator, start, count)
+        if not self.writable:
+            return crops
         tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.save(f, crops, allow_pickle=False)
-        os.replace(tmp, p)
+        try:
+            with open(tmp, "wb") as f:
+                np.save(f, crops, allow_pickle=False)
+            os.replace(tmp, p)
+        except OSError as e:  # e.g. a full disk: leave no partial file, and go on without the cache
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            self._stop_writing(e)
         return crops
 
     def fill(

@@ -46,8 +46,11 @@ WINDOW_OVERLAP = 25
 
 
 def file_fps(path: Path) -> float:
-    """The frame rate a video file states, or :data:`DEFAULT_FPS` when it states none."""
+    """The frame rate a video file states, or :data:`DEFAULT_FPS` when it states none (a frame folder)."""
     import cv2
+
+    if path.is_dir():
+        return DEFAULT_FPS
 
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     try:

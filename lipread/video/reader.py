@@ -1,4 +1,9 @@
-"""Decoding video files into RGB frames, or their luma plane, with OpenCV; typed errors instead of tracebacks."""
+"""Decoding video files into RGB frames, or their luma plane, with OpenCV; typed errors instead of tracebacks.
+
+A *frame folder* (a folder of numbered images, see :func:`is_frame_folder`) is read as one clip wherever a
+video file is: :func:`read_frames`, :func:`iter_frames` and :func:`probe` take either (the folder is read by
+:mod:`lipread.video.frame_folder`, whose public names are this module's too).
+"""
 
 from __future__ import annotations
 
@@ -11,14 +16,27 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import VideoError
+from .frame_folder import FOLDER_FPS, IMAGE_EXTENSIONS, frame_files, is_frame_folder
 
 if TYPE_CHECKING:
     from .mouth import Box
 
-__all__ = ["VIDEO_EXTENSIONS", "VideoInfo", "iter_frames", "probe", "read_frames"]
+__all__ = [
+    "FOLDER_FPS",
+    "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "VideoInfo",
+    "frame_files",
+    "frame_rate",
+    "is_frame_folder",
+    "iter_frames",
+    "probe",
+    "read_frames",
+]
 
 VIDEO_EXTENSIONS = (".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 """File extensions treated as videos when a folder is searched."""
+
 
 MAX_PIXELS = 4096 * 4096
 """Frames larger than this are refused (a guard against absurd sizes)."""
@@ -119,10 +137,16 @@ def iter_frames(path: str | os.PathLike[str], start: int = 0, grey: bool = False
 
     Raises:
         VideoError: the file is missing, empty or not decodable (on the first ``next``); a frame is too
-            large; the file yields no frames, or far fewer than it declares (when the frames run out).
+            large; the file yields no frames, or far fewer than it declares (when the frames run out); a frame
+            folder holds no numbered images, or an image that cannot be read.
     """
 
     p = Path(path)
+    if p.is_dir():
+        from .frame_folder import iter_folder
+
+        yield from iter_folder(p, start, grey)
+        return
     cap = _open(p)
     try:
         luma = grey and _luma_plane(cap)
@@ -197,11 +221,18 @@ def read_frames(
         ``uint8 (T, H, W, 3)`` RGB frames (``(T, H, W, 1)`` grey with ``grey``), T >= 1 (H, W: the box's when
         one is given).
 
+    A frame folder (see :func:`is_frame_folder`) is read the same way, its images in natural order; images
+    of another size than the folder's first are resized to it (see :func:`iter_frames`).
+
     Raises:
         VideoError: the file is missing, empty, not decodable, or yields no frames; its frames change size,
-            or are smaller than ``box``.
+            or are smaller than ``box``; a frame folder holds no numbered images, or one that cannot be read.
     """
     p = Path(path)
+    if p.is_dir():
+        from .frame_folder import read_folder
+
+        return read_folder(p, max_frames, start, box, grey)
     cap = _open(p)
     try:
         luma = grey and _luma_plane(cap)
@@ -339,8 +370,12 @@ def _capacity(cap, limit: int, frame_bytes: int) -> int:  # type: ignore[no-unty
     return max(1, min(declared, _BUFFER_BYTES // max(1, frame_bytes)))
 
 
-def probe(path: str | os.PathLike[str]) -> VideoInfo:
-    """Frame count (by decoding, so it is exact), rate and size of a video.
+def probe(path: str | os.PathLike[str], fps: float | None = None) -> VideoInfo:
+    """Frame count (by decoding, so it is exact), rate and size of a video or a frame folder.
+
+    Args:
+        path: a video file or a frame folder.
+        fps: a frame folder's frame rate (default :data:`FOLDER_FPS`); a video file's own rate is always used.
 
     Raises:
         VideoError: as :func:`read_frames`.
@@ -348,6 +383,15 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
     import cv2
 
     p = Path(path)
+    if p.is_dir():
+        from .frame_folder import iter_folder
+
+        n, height, width = 0, 0, 0
+        for frame in iter_folder(p):
+            if n == 0:
+                height, width = frame.shape[:2]
+            n += 1
+        return VideoInfo(str(p), n, float(fps) if fps else FOLDER_FPS, width, height)
     cap = _open(p)
     try:
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
@@ -364,3 +408,20 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
     if n == 0:
         raise VideoError(f"{p}: no frames could be decoded")
     return VideoInfo(str(p), n, fps if np.isfinite(fps) else 0.0, width, height)
+
+
+def frame_rate(path: str | os.PathLike[str], default: float = FOLDER_FPS) -> float:
+    """The frame rate a video file states (without decoding it), or ``default`` for a frame folder or a file
+    that states none."""
+    p = Path(path)
+    if p.is_dir():
+        return default
+    import cv2
+
+    _silence_opencv(cv2)
+    cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
+    try:
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    finally:
+        cap.release()
+    return fps if np.isfinite(fps) and 0 < fps < 1000 else default

@@ -1,0 +1,277 @@
+"""Your own data set: manifests (CSV, JSON Lines) with start/end cuts and bad rows, and LRS-style folders."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lipread.cli.app import main
+from lipread.config import get_preset
+from lipread.data.dataset import Clip, CropCache, find_clips, split_clips
+from lipread.data.manifest import normalise_text, parse_manifest, read_manifest
+from lipread.data.training import TrainOptions, training_clips
+from lipread.errors import DataError
+from lipread.vocab import LIPNET_VOCABULARY
+
+
+def link(target: Path, at: Path) -> Path:
+    at.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.symlink(target, at, target_is_directory=target.is_dir())
+    except OSError:
+        pytest.skip("symbolic links are not available here")
+    return at
+
+
+@pytest.fixture
+def dataset(tmp_path: Path, grid_clip: Path, shared_data: Path) -> Path:
+    """A folder with ``videos/bbaf2n.mp4`` (GRID s1, 75 frames at 25 fps) and ``faces/bbie7p/`` (a frame folder)."""
+    folder = shared_data / "grid" / "faces" / "s4" / "bbie7p"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not found")
+    link(grid_clip, tmp_path / "videos" / "bbaf2n.mp4")
+    link(folder, tmp_path / "faces" / "bbie7p")
+    return tmp_path
+
+
+CSV = """video,text,start,end,speaker
+videos/bbaf2n.mp4,"Bin  Blue at F two NOW",,,1
+videos/bbaf2n.mp4,bin blue,0.2,1.0,s1
+videos/missing.mp4,hello,,,
+videos/bbaf2n.mp4,hello,2,1,
+videos/bbaf2n.mp4,   ,1,2,
+faces/bbie7p,bin blue in e seven please,,,speaker four
+videos/bbaf2n.mp4,héllo wörld,0,1.5,
+videos/bbaf2n.mp4,bin blue,0.2,1.0,
+videos/bbaf2n.mp4,again,soon,,
+"""
+
+
+def test_csv_manifest(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = dataset / "list.csv"
+    manifest.write_text(CSV, encoding="utf-8")
+    clips = find_clips(manifest)
+    assert [(c.video.name, c.text, c.start, c.end, c.speaker) for c in clips] == [
+        ("bbaf2n.mp4", "bin blue at f two now", None, None, 1),
+        ("bbaf2n.mp4", "bin blue", 0.2, 1.0, 1),
+        ("bbie7p", "bin blue in e seven please", None, None, "speaker four"),
+        ("bbaf2n.mp4", "héllo wörld", 0.0, 1.5, None),
+    ]
+    assert clips[0].video == dataset / "videos" / "bbaf2n.mp4"  # relative to the manifest's folder
+    assert len({c.key for c in clips}) == 4 and clips[2].origin == f"{manifest}:7"
+    err = capsys.readouterr().err
+    assert f"lipread: error: {manifest}:4: skipped: video videos/missing.mp4: not found" in err
+    assert f"{manifest}:5: skipped: end (1 s) must be after start (2 s)" in err
+    assert f"{manifest}:6: skipped: empty text" in err
+    assert f"{manifest}:9: skipped: the same video and span as line 3" in err
+    assert f"{manifest}:10: skipped: start must be a number of seconds, not 'soon'" in err
+    assert err.count("skipped") == 5
+
+    # a fixed-vocabulary model: the row its vocabulary cannot spell is reported and left out
+    spelled = find_clips(manifest, vocabulary=LIPNET_VOCABULARY)
+    assert [c.text for c in spelled] == [c.text for c in clips[:3]]
+    assert f"lipread: error: {manifest}:8: skipped: character 'é' is not in the 'lipnet' vocabulary" in (
+        capsys.readouterr().err
+    )
+    train, val = training_clips(TrainOptions(data=manifest, output=dataset / "run", val_fraction=0.34))
+    assert sorted(c.key for c in train + val) == sorted(c.key for c in spelled) and len(val) == 1
+
+
+def test_cuts_reach_the_crops(dataset: Path) -> None:
+    manifest = dataset / "list.csv"
+    manifest.write_text(CSV, encoding="utf-8")
+    clips = find_clips(manifest, warn=False)
+    assert clips[1].frame_span() == (5, 20) and clips[0].frame_span() == (0, None)
+    cache = CropCache(dataset / "cache", get_preset("lipnet-notebook"))
+    whole, cut = cache.get(clips[0]), cache.get(clips[1])
+    assert whole.shape[0] == 75 and cut.shape[0] == 20
+    assert (cut == whole[5:25]).all()
+    assert cache.path(clips[0]) != cache.path(clips[1])
+
+
+def test_jsonl_manifest(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = dataset / "sub" / "list.jsonl"
+    manifest.parent.mkdir()
+    rows = [
+        json.dumps({"video": "../videos/bbaf2n.mp4", "text": "bin blue at f two now", "speaker": 1}),
+        "",
+        json.dumps({"video": str(dataset / "videos" / "bbaf2n.mp4"), "text": "bin", "start": 0.4, "end": 0.8}),
+        "{not json",
+        json.dumps(["video", "text"]),
+        json.dumps({"video": "../faces/bbie7p", "text": "x", "end": -1}),
+        json.dumps({"video": "../faces", "text": "x"}),
+        json.dumps({"text": "no video"}),
+        json.dumps({"video": "../faces/bbie7p", "text": 7}),
+    ]
+    manifest.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    clips = find_clips(manifest)
+    assert [(c.text, c.start, c.end, c.speaker) for c in clips] == [
+        ("bin blue at f two now", None, None, 1),
+        ("bin", 0.4, 0.8, None),
+    ]
+    assert clips[1].frame_span() == (10, 10)
+    err = capsys.readouterr().err
+    for line, reason in [
+        (4, "not a JSON object"),
+        (5, "not a JSON object, but list"),
+        (6, "end must be a finite number of seconds, 0 or more"),
+        (7, "a folder, but not a frame folder"),
+        (8, "no video"),
+        (9, "text must be text, not 7"),
+    ]:
+        assert f"lipread: error: {manifest}:{line}: skipped: " in err and reason in err
+    assert err.count("skipped") == 6
+
+
+def test_eval_reads_a_manifest_with_cuts(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = dataset / "list.jsonl"
+    rows = [
+        {"video": "videos/bbaf2n.mp4", "text": "bin blue at f two now"},
+        {"video": "videos/bbaf2n.mp4", "text": "bin blue at f two now", "start": 0.0, "end": 2.4},
+        {"video": "faces/bbie7p", "text": "bin blue in e seven please", "start": 0.0, "end": 2.0},
+    ]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert main(["eval", str(manifest), "--split", "all", "--json", "--decoder", "greedy"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["clips"] == 3 and result["failed"] == 0 and result["wer"] < 1
+
+
+def test_manifest_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "list.csv"
+    bad.write_text("path,sentence\na.mp4,hello\n")
+    with pytest.raises(DataError, match="must name the columns video and text"):
+        find_clips(bad)
+    bad.write_bytes(b"video,text\n\xff\xfe,x\n")
+    with pytest.raises(DataError, match="not UTF-8"):
+        read_manifest(bad)
+    bad.write_text("video,text\nmissing.mp4,hello\n")
+    with pytest.raises(DataError, match="no usable clips"):
+        read_manifest(bad, warn=False)
+    with pytest.raises(DataError, match="data folder not found"):
+        find_clips(tmp_path / "nothing.csv")
+
+
+def test_lrs_folder(dataset: Path, grid_clip: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lrs = dataset / "lrs"
+    link(grid_clip, lrs / "spk1" / "00001.mp4")
+    (lrs / "spk1" / "00001.txt").write_text("Text:  BIN BLUE AT F TWO NOW\nConf: 4\n\nWORD START END ASDSCORE\n")
+    link(grid_clip, lrs / "spk2" / "00002.mp4")
+    (lrs / "spk2" / "00002.txt").write_text("BIN BLUE\n")
+    link(dataset / "faces" / "bbie7p", lrs / "spk3" / "00003")
+    (lrs / "spk3" / "00003.txt").write_text("Text: bin blue in e seven please\n")
+    (lrs / "spk3" / "orphan.txt").write_text("Text: no video beside me\n")
+    clips = find_clips(lrs)
+    assert [(c.key, c.text, c.speaker, c.video.name) for c in clips] == [
+        ("spk1_00001", "bin blue at f two now", "spk1", "00001.mp4"),
+        ("spk3_00003", "bin blue in e seven please", "spk3", "00003"),
+    ]
+    err = capsys.readouterr().err
+    assert f"lipread: error: {lrs / 'spk2' / '00002.txt'}:1: skipped: the first line is not 'Text:" in err
+    assert err.count("skipped") == 1
+    mixed = [*clips, Clip(grid_clip, "bin blue at f two now", 1), Clip(grid_clip, "x", None, id="none")]
+    train, val = split_clips(mixed, "overlapped", overlapped_per_speaker=0)  # speakers named and numbered
+    assert len(train) == 4 and not val
+
+
+def test_normalise_text() -> None:
+    assert normalise_text("  Bin\tBLUE\n at  ") == "bin blue at"
+    assert normalise_text("Cafe\u0301") == "café"  # NFC: one code point
+    assert normalise_text("ABC", LIPNET_VOCABULARY) == "abc"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=300), st.sampled_from(["m.csv", "m.tsv", "m.jsonl"]))
+def test_arbitrary_manifest_text_never_raises_but_data_error(tmp_path: Path, text: str, name: str) -> None:
+    try:
+        clips, bad = parse_manifest(text, tmp_path / name)
+    except DataError:
+        return
+    assert all(line >= 1 and reason for line, reason in bad)
+    assert all(c.text for c in clips)
+
+
+_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["video", "text", "start", "end", "speaker", "other"]) | st.text(max_size=5),
+            _VALUE,
+            max_size=6,
+        ),
+        max_size=8,
+    )
+)
+def test_arbitrary_manifest_rows_are_clips_or_named_bad_rows(tmp_path: Path, rows: list[dict[str, object]]) -> None:
+    (tmp_path / "v.mp4").write_bytes(b"x")
+    text = "\n".join(json.dumps(r) for r in rows)
+    clips, bad = parse_manifest(text, tmp_path / "m.jsonl")
+    assert len(clips) + len(bad) == sum(1 for r in rows)
+    for c in clips:
+        assert c.video == tmp_path / "v.mp4" and c.text
+        assert c.start is None or c.end is None or c.start < c.end
+
+
+def test_torch_trains_on_a_manifest_of_frame_folders_and_cuts(
+    dataset: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One epoch of a tiny model on a manifest: two frame folders of speaker 4 and a clip cut from a GRID video."""
+    torch = pytest.importorskip("torch")
+    from lipread.config import ConvBlock
+    from lipread_torch import backend
+
+    faces = shared_data / "grid" / "faces"
+    rows = [
+        {"video": str(faces / "s4" / "bbwf9p"), "text": "bin blue with f nine please", "speaker": 4},
+        {"video": str(faces / "s4" / "lbid2a"), "text": "lay blue in d two again", "speaker": 4},
+        {"video": "videos/bbaf2n.mp4", "text": "bin blue", "start": 0.0, "end": 1.2, "speaker": 1},
+        {"video": "videos/bbaf2n.mp4", "text": "Ça va", "start": 1.2, "end": 2.4, "speaker": 1},
+    ]
+    manifest = dataset / "train.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    base = get_preset("lipnet")
+    blocks = tuple(
+        ConvBlock(c, b.kernel, b.stride, b.padding, b.batchnorm, 0.0, b.pool) for c, b in zip((4, 6, 5), base.frontend)
+    )
+    options = TrainOptions(
+        data=manifest,
+        output=dataset / "run",
+        cache=dataset / "cache",
+        config=base.with_(frontend=blocks, rnn_hidden=8, rnn_layers=1),
+        epochs=1,
+        batch_size=2,
+        val_fraction=0.34,
+        workers=1,
+        progress=False,
+        beam_width=0,
+        examples=0,
+        device="cpu",
+        word_clips=0.0,
+        conv_dropout=None,
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = backend.train(options)
+    finally:
+        torch.set_num_threads(threads)
+    assert result.last.is_file() and len(result.history) == 1
+    cached = sorted(p.name for p in (dataset / "cache").rglob("*.npy"))
+    assert len(cached) == 3 and sum(name.endswith("-frames.npy") for name in cached) == 2
+    assert f"lipread: error: {manifest}:4: skipped: character 'ç' is not in the 'lipnet' vocabulary" in (
+        capsys.readouterr().err
+    )
