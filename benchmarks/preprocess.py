@@ -11,11 +11,14 @@ Cases, all on the same clip (``../shared/data/grid/s1/bbaf2n.mp4``, 75 frames of
   GRID crop, grey, ``float32 (75, 46, 140, 1)``).
 - ``lipread, lipnet``: the same with the ``lipnet`` preset (face located in every third frame, crop resized to
   50x100, RGB, ``float32 (75, 50, 100, 3)``).
+- ``lipread, lipnet aligned``: the same with the crop aligned to a mean face by landmarks
+  (``crop="aligned"``: face located as above, then 468 landmarks on every eighth frame).
 - ``seed notebook load_video``: the notebook's published function, reproduced as it is (per-frame
   ``tf.image.rgb_to_grayscale``, slice ``[190:236, 80:220, :]``, ``tf.math.reduce_mean`` / ``reduce_std`` over
   the clip).
 
-Targets: lipread's notebook preset within 1.3x of bare decoding, and at least 8x faster than the notebook's.
+Targets: lipread's notebook preset within 1.3x of bare decoding, and at least 8x faster than the notebook's;
+the aligned crop within 1.5x of the lipnet preset's face-box crop.
 
 Usage::
 
@@ -36,6 +39,7 @@ import common
 from common import CLIP, Report, median, ms, ratio, spread
 
 FLOOR_TARGET = 1.3
+ALIGNED_TARGET = 1.5
 NOTEBOOK_TARGET = 8.0
 
 
@@ -108,6 +112,7 @@ def main() -> None:
     report.machine = common.machine()
     path = str(CLIP)
     notebook, lipnet = get_preset("lipnet-notebook"), get_preset("lipnet")
+    aligned = lipnet.with_(crop="aligned")
     common.log("importing TensorFlow for the notebook's load_video ...")
     import tensorflow as tf  # noqa: F401  (imported before timing, as the notebook has it imported)
 
@@ -118,6 +123,7 @@ def main() -> None:
         "bare OpenCV decode, luma plane, one thread": lambda: bare_decode_one_thread(path, luma=True),
         "lipread load_clip, lipnet-notebook": lambda: load_clip(path, notebook),
         "lipread load_clip, lipnet (face locator)": lambda: load_clip(path, lipnet),
+        "lipread load_clip, lipnet aligned (landmarks)": lambda: load_clip(path, aligned),
         "seed notebook load_video (TensorFlow)": lambda: notebook_load_video(path),
     }
     report.settings = {"clip": CLIP.name, "rounds": args.rounds, "OpenCV threads": _cv2_threads()}
@@ -147,6 +153,13 @@ def main() -> None:
         f">= {NOTEBOOK_TARGET:g}x faster",
         f"{ratio(nb / ours)} ({ms(nb)} vs {ms(ours)} ms)",
         nb / ours >= NOTEBOOK_TARGET,
+    )
+    landmarked = t["lipread load_clip, lipnet aligned (landmarks)"]
+    report.target(
+        "aligned crop (landmarks) vs the lipnet face-box crop",
+        f"<= {ALIGNED_TARGET}x",
+        f"{ratio(landmarked / face)} ({ms(landmarked)} vs {ms(face)} ms)",
+        landmarked / face <= ALIGNED_TARGET,
     )
     report.notes.append(
         f"The lipnet preset (no target of its own) is {ratio(face / floor)} of bare decoding and {ratio(nb / face)} "

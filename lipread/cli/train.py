@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..config import PRESETS, ModelConfig
+from ..config import MAX_BEAM_WIDTH, PRESETS, ModelConfig, get_preset
 from ..data.training import TrainOptions
 from ..errors import BackendError, DataError
 from ..progress import add_progress_argument
+from ..weights import writable_folder
 from .parsing import non_negative, positive
 
 __all__ = ["add_parser", "options_from_args", "run"]
@@ -31,12 +32,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "Under `torchrun --nproc_per_node=N -m lipread train ...` the torch backend trains on N processes.",
     )
     p.add_argument(
-        "data", type=Path, help="GRID root folder (s<N>/*.mp4 with alignments/s<N>/*.align, or the official layout)"
+        "data",
+        type=Path,
+        help="GRID root folder (s<N>/*.mp4 or s<N>/<clip>/ frame folders with alignments/s<N>/*.align, or the "
+        "official layout), a manifest (.csv, .jsonl: video, text, start, end, speaker) or an LRS-style folder",
     )
     p.add_argument("-o", "--output", type=Path, required=True, help="run folder for checkpoints and history")
     p.add_argument("--backend", default="torch", help="backend that trains (default: torch)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="lipnet", help="model preset (default: lipnet)")
     p.add_argument("--model-config", type=Path, metavar="JSON", help="a ModelConfig JSON file (instead of --preset)")
+    p.add_argument(
+        "--crop",
+        choices=("lipnet", "aligned"),
+        help="the mouth crop of an RGB model: lipnet (an upright box from the face detector) or aligned (the face "
+        "brought to a mean face by its landmarks first); the model remembers it (default: the preset's)",
+    )
     p.add_argument(
         "--split", choices=("random", "unseen", "overlapped"), default=d.split, help="train/validation split"
     )
@@ -107,7 +117,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--train-on-validation", action="store_true", help="also train on the validation clips")
     p.add_argument(
         "--beam-width",
-        type=non_negative(int),
+        type=non_negative(int, MAX_BEAM_WIDTH, "wider beams only cost memory"),
         default=d.beam_width,
         help="beam for validation metrics (0: greedy only)",
     )
@@ -148,6 +158,11 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
             raise DataError(f"{args.model_config}: cannot read model config: {e.strerror}") from None
         except ValueError as e:
             raise DataError(f"{args.model_config}: not a valid model config: {e}") from None
+    if args.crop is not None:
+        base = get_preset(config) if isinstance(config, str) else config
+        if base.channels != 3:
+            raise DataError(f"--crop {args.crop}: only for RGB models; {base.name!r} reads the notebook's grey crop")
+        config = base.with_(crop=args.crop)
     return TrainOptions(
         data=args.data,
         output=args.output,
@@ -195,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
     backend = get_backend(args.backend)
     if "train" not in backend.capabilities:
         raise BackendError(f"backend {backend.name!r} cannot train; use --backend torch or --backend tensorflow")
+    writable_folder(options.output)  # before any clip is decoded: a run whose results cannot be written stops now
     result = backend.train(options)
     if result.best is not None:
         print(f"best model: {result.best}")

@@ -3,8 +3,8 @@
 Each shipped model is three files in this folder: ``<name>.onnx`` (for the ONNX Runtime backend),
 ``<name>.safetensors`` (the canonical checkpoint, for PyTorch and TensorFlow) and ``<name>.md`` (its model
 card: training data and licence, how it was trained, measured accuracy, what it can and cannot read).
-The face detector the default mouth locator uses (``face_detection_short_range.tflite``, with its licence)
-lives here too.
+The face detector the default mouth locator uses (``face_detection_short_range.tflite``) and the face-mesh
+landmark model of the aligned crop (``face_landmark.onnx``) live here too, each with its licence.
 """
 
 from __future__ import annotations

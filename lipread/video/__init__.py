@@ -1,5 +1,6 @@
 """Video in, model input out: a file decoded into frames (:mod:`~lipread.video.reader`), the face
-(:mod:`~lipread.video.face`) and the mouth found in them (:mod:`~lipread.video.mouth`), and the mouth crops
+(:mod:`~lipread.video.face`), its landmarks (:mod:`~lipread.video.landmarks`) and the mouth found in them
+(:mod:`~lipread.video.mouth`), and the mouth crops
 standardised into the model's input (:mod:`~lipread.video.preprocess`); plus a GIF of those crops
 (:mod:`~lipread.video.gif`) to see what the model sees.
 
@@ -12,9 +13,10 @@ from __future__ import annotations
 
 from .mouth import Box, FaceMouthLocator, FixedCrop, MouthLocator
 from .preprocess import default_locator, load_clip, load_crops
-from .reader import VIDEO_EXTENSIONS, VideoInfo, iter_frames, probe, read_frames
+from .reader import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoInfo, is_frame_folder, iter_frames, probe, read_frames
 
 __all__ = [
+    "IMAGE_EXTENSIONS",
     "VIDEO_EXTENSIONS",
     "Box",
     "FaceMouthLocator",
@@ -22,6 +24,7 @@ __all__ = [
     "MouthLocator",
     "VideoInfo",
     "default_locator",
+    "is_frame_folder",
     "iter_frames",
     "load_clip",
     "load_crops",

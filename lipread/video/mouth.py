@@ -1,4 +1,5 @@
-"""Mouth locators: where the mouth is in a clip, as one steady box per clip."""
+"""Mouth locators: where the mouth is in a clip, as one steady region per clip (a box, or a warp that also
+turns and scales the face to a mean face)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from ..errors import VideoError
 
-__all__ = ["GRID_BOX", "Box", "FaceMouthLocator", "FixedCrop", "MouthLocator"]
+__all__ = ["GRID_BOX", "AlignedMouthLocator", "Box", "FaceMouthLocator", "FixedCrop", "MouthLocator", "Warp"]
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,9 @@ class MouthLocator(Protocol):
         """A short name (keys crop caches)."""
         ...
 
-    def locate(self, frames: np.ndarray, source: str = "<frames>") -> Box:
-        """The box to crop from every frame of ``uint8 (T, H, W, 3)`` RGB ``frames``.
+    def locate(self, frames: np.ndarray, source: str = "<frames>") -> Box | Warp:
+        """The mouth region of every frame of ``uint8 (T, H, W, 3)`` RGB ``frames``: an upright box, or a
+        :class:`Warp` for a crop that is turned and scaled.
 
         ``source`` names the clip in error messages. Raises VideoError when no mouth can be located.
         """
@@ -136,3 +138,78 @@ class FaceMouthLocator:
         centre_y = face.mouth_y + MOUTH_OFFSET[1] * face.width
         frame_h, frame_w = frames.shape[1:3]
         return _fit(centre_y - height / 2, centre_x - width / 2, height, width, frame_h, frame_w)
+
+
+@dataclass(frozen=True)
+class Warp:
+    """A mouth region that is not an upright box: the affine map from frame pixels to the crop's pixels.
+
+    ``matrix`` is ``float64 (2, 3)``: a frame point (x, y) lands at ``matrix @ (x, y, 1)`` in a crop of
+    ``width`` x ``height`` pixels (``cv2.warpAffine``'s convention).
+    """
+
+    matrix: np.ndarray
+    width: int
+    height: int
+
+
+ALIGNED_MOUTH_CENTRE = (0.0, 0.82)
+"""The aligned crop's centre on :data:`lipread.video.landmarks.MEAN_FACE`, in outer-eye distances from the
+point between the outer eye corners: the mean mouth centre (the lip corners and lip edges) of the 19 frames
+of nine GRID speakers the mean face was made from (0.006, 0.820), on the face's axis of symmetry."""
+
+ALIGNED_MOUTH_WIDTH = 2.2
+"""The aligned crop's width in outer-eye distances: on GRID speaker 1 (outer eye corners about 67 pixels
+apart) the width of :class:`FaceMouthLocator`'s box (about 147 pixels), so both crops show as much of the
+face. Its height follows :data:`GRID_BOX`'s aspect ratio."""
+
+
+@dataclass(frozen=True)
+class AlignedMouthLocator:
+    """The mouth cut from the face brought to a mean face: landmarks (:mod:`lipread.video.landmarks`) of every
+    ``step``-th frame give a similarity transform (rotation, scale, shift) of the eyes and nose onto
+    :data:`~lipread.video.landmarks.MEAN_FACE`; the clip's median transform places a fixed box around the
+    mouth (:data:`ALIGNED_MOUTH_CENTRE`, :data:`ALIGNED_MOUTH_WIDTH`). Every speaker's crop then shows the
+    same part of the face at the same size and upright, whatever the camera and the head's roll.
+
+    The face is found as :class:`FaceMouthLocator` finds it (every ``face_step``-th frame).
+    """
+
+    step: int = 8
+    face_step: int = 3
+    name: str = "aligned"
+
+    def locate(self, frames: np.ndarray, source: str = "<frames>") -> Warp:
+        """The crop for ``uint8 (T, H, W, 3)`` RGB frames; VideoError when no frame shows a face."""
+        from .face import Face, face_track, smallest_face
+        from .landmarks import landmarks, to_template
+
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.size == 0:
+            raise VideoError(
+                f"{source}: expected uint8 frames of shape (T, H, W, 3), got {frames.dtype} {frames.shape}"
+            )
+        track = face_track(frames, self.face_step)
+        if track is None:
+            raise VideoError(
+                f"{source}: no face found, so the mouth cannot be located (it needs a frontal face at least "
+                f"{smallest_face(*frames.shape[1:3])} pixels wide)"
+            )
+        transforms = []
+        for t in range(0, frames.shape[0], self.step):
+            points, presence = landmarks(frames[t], Face(*(float(v) for v in track.values[t])))
+            if presence >= 0.5:
+                transforms.append(to_template(points))
+        if not transforms:
+            raise VideoError(f"{source}: the face was found but none of its landmarks, so the mouth cannot be aligned")
+        # A similarity transform is [[a, -b, x], [b, a, y]]; the median of each of a, b, x, y is one too.
+        to_face = np.median(np.stack(transforms), axis=0)
+        scale = float(np.hypot(to_face[0, 0], to_face[1, 0]))  # template units per frame pixel
+        width = max(1, round(ALIGNED_MOUTH_WIDTH / scale))  # the crop keeps the video's resolution
+        height = max(1, round(width * GRID_BOX.height / GRID_BOX.width))
+        pixels = width / ALIGNED_MOUTH_WIDTH  # crop pixels per template unit
+        left = ALIGNED_MOUTH_CENTRE[0] - ALIGNED_MOUTH_WIDTH / 2
+        top = ALIGNED_MOUTH_CENTRE[1] - height / pixels / 2
+        to_crop = np.array([[pixels, 0.0, -pixels * left], [0.0, pixels, -pixels * top]]) @ np.vstack(
+            [to_face, [0.0, 0.0, 1.0]]
+        )
+        return Warp(to_crop, width, height)

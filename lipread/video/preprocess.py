@@ -12,7 +12,7 @@ import numpy as np
 
 from ..config import ModelConfig
 from ..errors import VideoError
-from .mouth import Box, FaceMouthLocator, FixedCrop, MouthLocator
+from .mouth import AlignedMouthLocator, Box, FaceMouthLocator, FixedCrop, MouthLocator, Warp
 
 __all__ = [
     "decodes_grey",
@@ -46,9 +46,12 @@ def default_locator(config: ModelConfig) -> MouthLocator:
     """The mouth locator a model of ``config`` expects by default.
 
     The ``lipnet`` crop finds the face in each clip (:class:`FaceMouthLocator`), so any speaker works; the
+    ``aligned`` crop also brings the face to a mean face by its landmarks (:class:`AlignedMouthLocator`); the
     seed notebook's ``notebook`` crop is its fixed GRID speaker-1 box (:class:`FixedCrop`).
     """
-    return FixedCrop() if config.crop == "notebook" else FaceMouthLocator()
+    if config.crop == "notebook":
+        return FixedCrop()
+    return AlignedMouthLocator() if config.crop == "aligned" else FaceMouthLocator()
 
 
 def decodes_grey(config: ModelConfig, locator: MouthLocator | None = None) -> bool:
@@ -87,8 +90,15 @@ def mouth_crops(
         raise VideoError(
             f"{source}: expected uint8 frames of shape (T, H, W, 3){shape}, got {frames.dtype} {frames.shape}"
         )
-    box = (locator or default_locator(config)).locate(frames, source)
-    crop = frames[:, box.top : box.bottom, box.left : box.right]
+    region = (locator or default_locator(config)).locate(frames, source)
+    if isinstance(region, Warp):
+        crop = np.empty((frames.shape[0], region.height, region.width, frames.shape[-1]), np.uint8)
+        for t, frame in enumerate(frames):
+            size = (region.width, region.height)
+            warped = cv2.warpAffine(frame, region.matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            crop[t] = warped.reshape(crop.shape[1:])
+    else:
+        crop = frames[:, region.top : region.bottom, region.left : region.right]
     if config.channels == 1:
         crop = crop if crop.shape[-1] == 1 else rgb_to_grey(crop)
     elif config.channels != 3:
@@ -123,8 +133,15 @@ def preprocess(
     return normalise(mouth_crops(frames, config, locator, source))
 
 
-def load_crops(path: str | os.PathLike[str], config: ModelConfig, locator: MouthLocator | None = None) -> np.ndarray:
-    """Decode a video and crop its mouth for ``config``: ``uint8 (T, config.height, config.width, C)``.
+def load_crops(
+    path: str | os.PathLike[str],
+    config: ModelConfig,
+    locator: MouthLocator | None = None,
+    start: int = 0,
+    max_frames: int | None = None,
+) -> np.ndarray:
+    """Decode a video (or a frame folder) and crop its mouth for ``config``: ``uint8 (T, config.height,
+    config.width, C)``; ``start`` and ``max_frames`` cut a clip out of it, as :func:`~lipread.video.reader.read_frames`.
 
     The result is ``mouth_crops(read_frames(path, grey=decodes_grey(config, locator)), config, locator)``.
     With a :class:`FixedCrop` only its box is kept while decoding, which is faster.
@@ -140,8 +157,9 @@ def load_crops(path: str | os.PathLike[str], config: ModelConfig, locator: Mouth
     if type(locator) is FixedCrop:
         box = locator.box
         inside = FixedCrop(Box(0, box.height, 0, box.width), locator.name)
-        return mouth_crops(read_frames(path, box=box, grey=grey), config, inside, source)
-    return mouth_crops(read_frames(path, grey=grey), config, locator, source)
+        frames = read_frames(path, max_frames, start, box=box, grey=grey)
+        return mouth_crops(frames, config, inside, source)
+    return mouth_crops(read_frames(path, max_frames, start, grey=grey), config, locator, source)
 
 
 def load_clip(path: str | os.PathLike[str], config: ModelConfig, locator: MouthLocator | None = None) -> np.ndarray:
