@@ -4,11 +4,14 @@ turns and scales the face to a mean face)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import VideoError
+
+if TYPE_CHECKING:
+    from .face import FaceTrack
 
 __all__ = ["GRID_BOX", "AlignedMouthLocator", "Box", "FaceMouthLocator", "FixedCrop", "MouthLocator", "Warp"]
 
@@ -103,6 +106,27 @@ def _fit(box_top: float, box_left: float, height: int, width: int, frame_h: int,
     return Box(top, top + height, left, left + width)
 
 
+def _face_track(frames: np.ndarray, step: int, source: str) -> FaceTrack:
+    """The face in every frame of ``uint8 (T, H, W, 3)`` RGB frames, detected in every ``step``-th
+    (:func:`lipread.video.face.face_track`).
+
+    Raises:
+        VideoError: the frames are not RGB uint8, or no examined frame shows a face.
+    """
+    from .face import face_track, smallest_face
+
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.size == 0:
+        raise VideoError(f"{source}: expected uint8 frames of shape (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    track = face_track(frames, step)
+    if track is None:
+        examined = len(range(0, frames.shape[0], step))
+        raise VideoError(
+            f"{source}: no face found in the {examined} of {frames.shape[0]} frames examined, so the mouth "
+            f"cannot be located (it needs a frontal face at least {smallest_face(*frames.shape[1:3])} pixels wide)"
+        )
+    return track
+
+
 @dataclass(frozen=True)
 class FaceMouthLocator:
     """Finds the face (:mod:`lipread.video.face`) and derives one steady mouth box per clip from it.
@@ -118,20 +142,7 @@ class FaceMouthLocator:
 
     def locate(self, frames: np.ndarray, source: str = "<frames>") -> Box:
         """The mouth box for ``uint8 (T, H, W, 3)`` RGB frames; VideoError when no frame shows a face."""
-        from .face import face_track, smallest_face
-
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.size == 0:
-            raise VideoError(
-                f"{source}: expected uint8 frames of shape (T, H, W, 3), got {frames.dtype} {frames.shape}"
-            )
-        track = face_track(frames, self.step)
-        if track is None:
-            examined = len(range(0, frames.shape[0], self.step))
-            raise VideoError(
-                f"{source}: no face found in the {examined} of {frames.shape[0]} frames examined, so the mouth "
-                f"cannot be located (it needs a frontal face at least {smallest_face(*frames.shape[1:3])} pixels wide)"
-            )
-        face = track.median()
+        face = _face_track(frames, self.step, source).median()
         width = max(1, round(MOUTH_WIDTH_PER_FACE * face.width))
         height = max(1, round(width * GRID_BOX.height / GRID_BOX.width))
         centre_x = face.mouth_x + MOUTH_OFFSET[0] * face.width
@@ -181,19 +192,10 @@ class AlignedMouthLocator:
 
     def locate(self, frames: np.ndarray, source: str = "<frames>") -> Warp:
         """The crop for ``uint8 (T, H, W, 3)`` RGB frames; VideoError when no frame shows a face."""
-        from .face import Face, face_track, smallest_face
+        from .face import Face
         from .landmarks import landmarks, to_template
 
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.size == 0:
-            raise VideoError(
-                f"{source}: expected uint8 frames of shape (T, H, W, 3), got {frames.dtype} {frames.shape}"
-            )
-        track = face_track(frames, self.face_step)
-        if track is None:
-            raise VideoError(
-                f"{source}: no face found, so the mouth cannot be located (it needs a frontal face at least "
-                f"{smallest_face(*frames.shape[1:3])} pixels wide)"
-            )
+        track = _face_track(frames, self.face_step, source)
         transforms = []
         for t in range(0, frames.shape[0], self.step):
             points, presence = landmarks(frames[t], Face(*(float(v) for v in track.values[t])))
