@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -18,6 +19,11 @@ from lipread.video.mouth import Box, FixedCrop
 from lipread.video.reader import frame_files, is_frame_folder, iter_frames, probe, read_frames
 
 cv2 = pytest.importorskip("cv2")
+
+needs_onnx = pytest.mark.skipif(
+    importlib.util.find_spec("onnxruntime") is None,
+    reason="reads with the shipped model on the onnx backend (pip install lipread[onnx])",
+)
 
 
 def write_frames(folder: Path, frames: dict[str, np.ndarray]) -> Path:
@@ -126,12 +132,14 @@ def test_expand_inputs(tmp_path: Path) -> None:
     assert files == sorted([a, b, video]) and problems == []
 
 
+@needs_onnx
 def test_transcribe_one_frame_folder(faces: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["transcribe", str(faces / "s4" / "bbie7p")]) == 0
     out = capsys.readouterr().out.strip()
     assert "\t" not in out and is_grid_sentence(out)
 
 
+@needs_onnx
 def test_transcribe_a_folder_of_frame_folders(faces: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["transcribe", str(faces / "s4")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -140,6 +148,7 @@ def test_transcribe_a_folder_of_frame_folders(faces: Path, capsys: pytest.Captur
     assert all(is_grid_sentence(line.split("\t")[1]) for line in lines)
 
 
+@needs_onnx
 def test_fps_sets_the_rate_of_frame_folders_only(
     faces: Path, grid_clip: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -156,6 +165,7 @@ def test_fps_sets_the_rate_of_frame_folders_only(
     assert ends[1] <= 1.5 < ends[0]
 
 
+@needs_onnx
 def test_eval_on_frame_folders(faces: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(faces), "--split", "all", "--max-clips", "2", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -17,6 +18,11 @@ from lipread.data.manifest import normalise_text, parse_manifest, read_manifest
 from lipread.data.training import TrainOptions, training_clips
 from lipread.errors import DataError
 from lipread.vocab import LIPNET_VOCABULARY
+
+needs_onnx = pytest.mark.skipif(
+    importlib.util.find_spec("onnxruntime") is None,
+    reason="reads with the shipped model on the onnx backend (pip install lipread[onnx])",
+)
 
 
 def link(target: Path, at: Path) -> Path:
@@ -128,6 +134,7 @@ def test_jsonl_manifest(dataset: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert err.count("skipped") == 6
 
 
+@needs_onnx
 def test_eval_reads_a_manifest_with_cuts(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
     manifest = dataset / "list.jsonl"
     rows = [
