@@ -3,7 +3,7 @@
 The same options and files as the PyTorch trainer (``lipread train --backend tensorflow``):
 
 - data: :func:`lipread.data.dataset.find_clips` and :func:`lipread.data.dataset.split_clips` (seeded by
-  ``options.seed``; with ``train_on_validation`` every clip is trained on and, when ``val_fraction >= 1``,
+  ``options.split_seed``; with ``train_on_validation`` every clip is trained on and, when ``val_fraction >= 1``,
   every clip is also validated on). Mouth crops are decoded once into ``options.cache_dir`` by
   :meth:`lipread.data.dataset.CropCache.fill` in ``options.workers`` threads and then held in memory as uint8.
 - pipeline: per epoch a permutation seeded by ``(seed, epoch)``; each clip may be cut to a run of its words

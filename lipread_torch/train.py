@@ -20,7 +20,7 @@ the last epoch whose files are all complete; ``resume`` trains from there and re
 Temporary files a killed run left behind are deleted when the next run starts.
 
 Data: :func:`lipread.data.dataset.find_clips`, then :func:`lipread.data.dataset.split_clips` (seeded by
-``options.seed``); with ``train_on_validation`` every clip is trained on and, when ``val_fraction >= 1``,
+``options.split_seed``); with ``train_on_validation`` every clip is trained on and, when ``val_fraction >= 1``,
 every clip is also validated on. Crops are decoded once into ``options.cache_dir`` and held in memory.
 """
 

@@ -22,6 +22,7 @@ from lipread.data.training import (
     excerpt_span,
     format_examples,
     learning_rate,
+    training_clips,
     validation_report,
     word_excerpt,
     word_frames,
@@ -257,3 +258,13 @@ def test_allowed_labels_are_the_mask_at_the_source_frames_or_everything() -> Non
     assert allowed_labels(WORDS, 75, source, labels, vocab, 2).all()
     every = np.arange(75)
     np.testing.assert_array_equal(allowed_labels(WORDS, 75, every, labels, vocab, 2), mask)
+
+
+def test_the_seed_leaves_the_validation_clips_alone_and_the_split_seed_moves_them(grid_root: Path) -> None:
+    def val(**seeds: int) -> list[str]:
+        return [c.key for c in training_clips(TrainOptions(data=grid_root, output=grid_root / "run", **seeds))[1]]
+
+    shipped = val()
+    assert len(shipped) == 90
+    assert val(seed=1) == shipped  # another seed's run is validated on the same clips
+    assert set(val(split_seed=1)) != set(shipped)

@@ -122,7 +122,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="beam for validation metrics (0: greedy only)",
     )
     p.add_argument("--examples", type=non_negative(int), default=d.examples, help="example predictions shown per epoch")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of init, split, shuffling and augmentation")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of init, shuffling and augmentation")
+    p.add_argument(
+        "--split-seed", type=int, default=d.split_seed, help="seed of the random split (the validation clips)"
+    )
     add_progress_argument(p)
     p.add_argument(
         "--time-limit", type=float, metavar="MINUTES", help="stop after the epoch that passes this (default: no limit)"
@@ -196,6 +199,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         beam_width=args.beam_width,
         examples=args.examples,
         seed=args.seed,
+        split_seed=args.split_seed,
         progress=args.progress,
         time_limit=args.time_limit,
         extra=_extra(args.extra),

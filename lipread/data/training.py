@@ -89,7 +89,9 @@ class TrainOptions:
         train_on_validation: train on the validation clips too (memorisation tests).
         beam_width: beam for the per-epoch beam-search metrics (0 skips beam decoding).
         examples: example predictions printed after each epoch.
-        seed: seeds model init, split, shuffling and augmentation.
+        seed: seeds model init, shuffling and augmentation.
+        split_seed: seeds the ``"random"`` and ``"overlapped"`` splits, apart from ``seed`` so that runs with
+            other seeds validate on the same clips (the shipped model's split is seed 0).
         progress: progress bars on stderr: True always, False never, None (auto) only when stderr is a
             terminal (:func:`lipread.progress.show_progress`; Keras' bar, which goes to stdout, only when
             stdout is one).
@@ -133,6 +135,7 @@ class TrainOptions:
     beam_width: int = 10
     examples: int = 3
     seed: int = 0
+    split_seed: int = 0
     progress: bool | None = None
     time_limit: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -229,7 +232,7 @@ def training_clips(options: TrainOptions) -> tuple[list[Clip], list[Clip]]:
         clips = clips[: options.max_clips]
     if options.train_on_validation and options.val_fraction >= 1:
         return list(clips), list(clips)
-    train, val = split_clips(clips, options.split, options.val_fraction, options.seed)
+    train, val = split_clips(clips, options.split, options.val_fraction, options.split_seed)
     if options.train_on_validation:
         train = sorted(train + val, key=lambda c: c.key)
     return train, val
