@@ -23,7 +23,7 @@ import common
 from common import Report, Table
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("preprocess", "ctc_decode", "inference", "training_step", "cold_start")
+BENCHMARKS = ("preprocess", "ctc_decode", "inference", "training_step", "cold_start", "throughput")
 
 INTRO = """# Benchmarks
 

@@ -37,6 +37,25 @@ most ``LONG_CLIP_FRAMES + 1`` decoded frames (while the length is still unknown)
 and one batch of model input: bounded, apart from the ``(T, V)`` log-probabilities and the text. Clips of
 up to :data:`LONG_CLIP_FRAMES` frames are read whole, in one pass.
 
+Large frames. Each frame is cut down, as it is decoded, to what the mouth locator and the crop need
+(:mod:`lipread.video.fitting`): a face-based locator gets frames of at most 960x540 pixels' worth (larger ones
+are shrunk, keeping their aspect ratio), a fixed box gets only its box. A clip is gathered into one array as
+it is read, so it is never held twice: a 10 s 3840x2160 clip is read within 1 GB of memory
+(``benchmarks/large_frames.py``).
+
+Warnings. What lipread notices that may make a reading wrong is told in :attr:`Transcript.warnings` (and the
+``warnings`` of ``to_dict()``, which ``lipread transcribe`` prints on stderr), one sentence each, starting
+with what it is: ``frames without a face`` (the face is lost in some of the frames examined, every 12th),
+``colour missing`` (a greyscale video for a colour model), ``frame rate resampled`` (the clip's rate is not
+the model's 25 fps) and ``clip cut short`` (the file is truncated: it declares more frames than decode, or an
+``.mpg`` ends inside a packet). The transcript is still made; the text may be wrong where they say.
+
+Errors. A file that cannot be read says why: missing, permission denied, a symbolic link loop or a broken
+link, a folder, a pipe or device, empty, not a video (:mod:`lipread.video.access`); an ``.mpg`` states its
+frame rate in its sequence header, which is read instead of FFmpeg's guess (wrong for a truncated file), and
+a clip too short to read because the file is truncated says so. Frames too small to show a face (under 32
+pixels on a side) are refused with their size.
+
 The names of this module are lipread's public API; they are implemented in :mod:`lipread.transcription`.
 """
 
@@ -111,8 +130,8 @@ def transcribe(
         A :class:`Transcript`, or a list of them (in order) for a list.
 
     Raises:
-        VideoError: a video cannot be read or is truncated, a clip is too short to read, frames have the
-            wrong shape, or no mouth is found.
+        VideoError: a video cannot be read (the message says why) or is truncated, a clip is too short to
+            read, frames have the wrong shape or are too small to show a face, or no mouth is found.
         CheckpointError, BackendError: as :func:`load_model`.
         DecodingError: unknown decoder or bad beam width; the model gave NaN log-probabilities.
     """

@@ -7,6 +7,10 @@ this way (exit status 1), and commands that work through many files (``transcrib
 indexing of a data set, training data) print each bad file this way (:func:`report_skipped` for an item
 left out) and go on. Usage errors found by the argument parser (exit status 2) end with the same
 ``lipread: error: ...`` line after the usage summary (:class:`lipread.cli.parsing.CommandParser`).
+
+A warning (something lipread noticed that may make a result wrong, while the work went on: a transcript's
+``warnings``) is the line ``lipread: warning: <file>: <what was noticed>`` (:func:`report_warning`); it does not
+change the exit status.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["PREFIX", "error_line", "report_error", "report_skipped"]
+__all__ = ["PREFIX", "WARNING_PREFIX", "error_line", "report_error", "report_skipped", "report_warning"]
 
 PREFIX = "lipread: error: "
 """The start of every error line the ``lipread`` command prints."""
+
+WARNING_PREFIX = "lipread: warning: "
+"""The start of every warning line the ``lipread`` command prints."""
 
 
 def error_line(error: BaseException | str, path: object = None) -> str:
@@ -55,3 +62,13 @@ def report_skipped(path: object, reason: BaseException | str, *, bar: Any = None
     name, text = _name(path), str(reason)
     text = text.removeprefix(f"{name}: ")
     report_error(f"{name}: skipped: {text}", bar=bar)
+
+
+def report_warning(warning: str, path: object = None, *, bar: Any = None) -> None:
+    """Print ``lipread: warning: <path>: <warning>`` on stderr (through ``bar.write`` when a progress bar is
+    drawn), naming ``path`` unless the warning already starts with it."""
+    line = WARNING_PREFIX + error_line(warning, path).removeprefix(PREFIX)
+    if bar is not None:
+        bar.write(line, file=sys.stderr)
+    else:
+        print(line, file=sys.stderr, flush=True)

@@ -66,7 +66,9 @@ def test_single_path(tiny: Path, grid_clip: Path) -> None:
 def test_to_dict_is_json_ready(tiny: Path, grid_clip: Path) -> None:
     t = lipread.transcribe(grid_clip, model=tiny, decoder="lexicon")
     d = json.loads(json.dumps(t.to_dict()))
-    assert set(d) == {"path", "text", "confidence", "words", "backend", "model", "decoder"}
+    fields = {"path", "text", "confidence", "words", "backend", "model", "decoder", "warnings"}
+    assert set(d) == fields | {"domain_score", "in_domain"}
+    assert d["domain_score"] is None and d["in_domain"] is None  # the tiny model carries no training statistics
     assert d["decoder"] == "lexicon"
     assert d["text"] == t.text and d["path"] == str(grid_clip)
     assert [w["word"] for w in d["words"]] == t.text.split()

@@ -79,8 +79,10 @@ def test_json_lines(tiny: Path, two_clips: list[Path], capsys: pytest.CaptureFix
     records = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert [r["path"] for r in records] == [str(p) for p in two_clips]
     for r in records:
-        assert set(r) == {"path", "text", "confidence", "words", "backend", "model", "decoder"}
+        fields = {"path", "text", "confidence", "words", "backend", "model", "decoder", "warnings"}
+        assert set(r) == fields | {"domain_score", "in_domain"}
         assert r["backend"] == "onnx" and r["model"] == str(tiny) and r["decoder"] == "lexicon"
+        assert r["warnings"] == []
         assert " ".join(w["word"] for w in r["words"]) == r["text"]
         assert all(0 <= w["start"] < w["end"] <= 3.0 for w in r["words"])
 

@@ -16,6 +16,10 @@ float32 weights than float16) only as far as that needs: of the sets of large te
 the files fit, the one that changes the log-probabilities of validation clips least. The ONNX model stores
 exactly those weights the same way, so the two give the same outputs.
 
+Both files' metadata also get the statistics of the run's training clips that give every transcript its
+``domain_score`` and ``in_domain``, with the calibration of word confidences (``tools/domain_stats.py``, run on
+the ONNX model; ``--cache`` names a crop cache for it, ``--no-domain-stats`` leaves it out).
+
 Needs lipread installed with the torch and onnx extras (``pip install -e ".[torch,onnx]"``). Usage::
 
     python tools/build_default_model.py runs/lipnet-grid-s1 --data ../shared/data/grid \\
@@ -131,9 +135,13 @@ def build(
     max_clips: int | None = None,
     size_limit_mb: float = SIZE_LIMIT_MB,
     decoder: str = "grammar",
+    domain: bool = False,
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     """Write ``out/<name>.{safetensors,onnx,md}`` from ``run``, naming ``decoder`` in the model's metadata as
-    the one its users get by default; returns the measurements."""
+    the one its users get by default; returns the measurements. ``domain``: also store the statistics of the
+    training clips that give transcripts their domain score (:func:`domain_statistics`; ``cache``: a crop cache
+    folder for them)."""
     from lipread.backend import get_backend
 
     best = run / "best.safetensors"
@@ -151,6 +159,7 @@ def build(
     torch_backend = get_backend("torch")
     onnx_path = torch_backend.export_onnx(torch_backend.load(checkpoint), out / f"{name}.onnx")
     store_weights_fixed16(onnx_path, onnx_path)
+    domain_stats = domain_statistics(checkpoint, onnx_path, data, ck.trained_on, cache) if domain else None
     total = checkpoint.stat().st_size + onnx_path.stat().st_size
     if total > size_limit_mb * 1e6:
         raise SystemExit(f"the two files take {total / 1e6:.2f} MB together, over the {size_limit_mb:g} MB limit")
@@ -161,6 +170,7 @@ def build(
         "selected_epoch": ck.metrics.get("epoch"),
         "trained_on": ck.trained_on,
         "fixed16": fixed,
+        "domain": domain_stats,
         "fixed16_share": sum(tensors[k].size for k in fixed) / sum(v.size for v in tensors.values()),
         "parity": {
             "checkpoint": differences(checkpoint, "torch", reference, x, lengths),
@@ -173,16 +183,44 @@ def build(
             for d in DECODERS
         },
     }
-    (out / f"{name}.md").write_text(card(name, ck.config.name, results, commands, len(find_clips(data))))
+    use_file = (out / f"{name}-use.md").is_file()
+    (out / f"{name}.md").write_text(card(name, ck.config.name, results, commands, len(find_clips(data)), use_file))
     return results
+
+
+def domain_statistics(
+    checkpoint: Path, onnx_path: Path, data: Path, trained_on: dict[str, Any], cache: Path | None = None
+) -> dict[str, Any]:
+    """Measure the training clips of the run's split with the ONNX model and store the domain statistics in
+    both files' metadata, as ``tools/domain_stats.py`` does; returns what was stored, in short."""
+    import importlib.util
+
+    from lipread.transcription.domain_fit import fit_statistics
+
+    spec = importlib.util.spec_from_file_location("domain_stats", Path(__file__).with_name("domain_stats.py"))
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    split = (trained_on.get("split", "random"), trained_on.get("val_fraction", 0.1), trained_on.get("split_seed", 0))
+    measured = tool.measure(onnx_path, data, *split, cache, workers=2)
+    stats = fit_statistics(measured)
+    tool.write_statistics([checkpoint, onnx_path], stats)
+    return {"clips": len(measured), "threshold": stats.threshold, "confidence_calibration": stats.confidence}
 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def card(name: str, preset: str, r: dict[str, Any], commands: list[str], clips: int) -> str:
-    """The model card's Markdown."""
+def card(name: str, preset: str, r: dict[str, Any], commands: list[str], clips: int, use_file: bool = False) -> str:
+    """The model card's Markdown; ``use_file``: a ``<name>-use.md`` (intended use, out-of-scope use, misuse) ships
+    beside it, and the card says so."""
+    use = (
+        " Its intended use, what it is not for and how it must not be used (privacy, surveillance) are in "
+        f"`{name}-use.md` beside this card."
+        if use_file
+        else ""
+    )
     rows = []
     for d, e in r["eval"].items():
         ms = (
@@ -216,7 +254,7 @@ LipNet (the `{preset}` preset: three spatio-temporal convolutions, two bidirecti
 trained on speaker 1 of the GRID corpus. **It reads GRID-grammar sentences (command, colour, preposition,
 letter, digit, adverb: "bin blue at f two now") spoken by GRID speaker 1, filmed as in GRID. It is not a
 general lip reader**: other speakers, other sentences, other languages or other camera set-ups give wrong
-text.
+text.{use}
 
 ## Data and licence
 
@@ -266,18 +304,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "lipread" / "models")
     p.add_argument("--name", default=DEFAULT_MODEL)
     p.add_argument("--max-clips", type=int, help="evaluate only the first N validation clips (quick checks)")
-    p.add_argument(
-        "--decoder", choices=DECODERS, default="grammar", help="the decoder the model names as its default"
-    )
+    p.add_argument("--decoder", choices=DECODERS, default="grammar", help="the decoder the model names as its default")
     p.add_argument(
         "--size-limit",
         type=float,
         default=SIZE_LIMIT_MB,
         help=f"megabytes (10**6 bytes) both files may take together (default {SIZE_LIMIT_MB:g})",
     )
+    p.add_argument(
+        "--no-domain-stats",
+        action="store_true",
+        help="leave out the training clips' statistics (tools/domain_stats.py) that give transcripts a domain score",
+    )
+    p.add_argument("--cache", type=Path, help="crop cache folder for those statistics (default: none)")
     args = p.parse_args(argv)
     results = build(
-        args.run, args.data, args.command, args.out, args.name, args.max_clips, args.size_limit, args.decoder
+        args.run,
+        args.data,
+        args.command,
+        args.out,
+        args.name,
+        args.max_clips,
+        args.size_limit,
+        args.decoder,
+        domain=not args.no_domain_stats,
+        cache=args.cache,
     )
     json.dump(results, sys.stdout, indent=2)
     print()

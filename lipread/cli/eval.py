@@ -5,7 +5,8 @@ folders), a manifest file, an LRS-style folder. Frame folders are read at ``--fp
 
 ``--split val`` (the default; ``random`` is the same) evaluates the validation part of the default random
 split (:func:`lipread.data.dataset.split_clips` with seed 0 and fraction 0.1), the clips the shipped model was not
-trained on; ``--split all`` evaluates every clip.
+trained on; ``--split all`` evaluates every clip. Clips are read by ``--workers`` threads while the model runs, as
+in ``lipread transcribe`` (:mod:`lipread.transcription.pipeline`).
 
 Word timing: for each clip with a GRID ``.align`` file whose predicted word count equals the reference's,
 predicted and reference words are paired by position and the absolute differences of their start and end
@@ -13,13 +14,16 @@ times are collected; the medians over all pairs are reported in milliseconds.
 
 Errors by word slot: over the clips whose reference is a GRID sentence, the share of each slot's words
 (command, colour, preposition, letter, digit, adverb) that the transcript substitutes or leaves out, by an
-optimal word alignment (:func:`lipread.data.metrics.missed_words`).
+optimal word alignment (:func:`lipread.data.metrics.missed_words`). ``--confusion FILE.png`` draws which letter
+was read for each letter said (the letter slot is the hardest to lip-read), with matplotlib
+(:func:`lipread.cli.plot.draw_letter_confusion`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +36,13 @@ from ..progress import add_progress_argument
 from ..report import report_error
 from ..transcription.subtitles import TimedText
 from .parsing import positive
-from .transcribe import add_fps_argument, add_model_arguments
+from .transcribe import (
+    DEFAULT_BATCH_SIZE,
+    add_fps_argument,
+    add_model_arguments,
+    add_throughput_arguments,
+    model_options,
+)
 
 __all__ = ["add_parser", "boundary_errors", "evaluate", "run"]
 
@@ -61,11 +71,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="val (or random): the held-out 10%% of the seed-0 random split; all: every clip (default: val)",
     )
     p.add_argument("--max-clips", type=positive(int), metavar="N", help="evaluate only the first N clips of the split")
-    p.add_argument("--batch-size", type=positive(int), default=8, help="clips per forward pass (default: 8)")
-    p.add_argument(
-        "--threads", type=positive(int), help="inference threads of the onnx backend (default: one per physical core)"
-    )
+    add_throughput_arguments(p)
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    p.add_argument(
+        "--confusion",
+        type=Path,
+        metavar="FILE",
+        help="also draw the confusion matrix of the GRID letter slot into FILE (.png, .svg, .pdf; needs "
+        'pip install "lipread[plot]")',
+    )
     add_progress_argument(p)
     return p
 
@@ -94,31 +108,37 @@ def evaluate(
     beam_width: int = DEFAULT_BEAM_WIDTH,
     split: str = "val",
     max_clips: int | None = None,
-    batch_size: int = 8,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool | None = False,
     fps: float | None = None,
+    workers: int = 0,
     **opts: Any,
 ) -> dict[str, Any]:
     """Evaluate a model on GRID clips; returns the JSON-ready results :func:`run` prints.
 
     ``progress``: a progress bar on stderr (False: none; None: only when stderr is a terminal, see
     :func:`lipread.progress.show_progress`). ``fps``: the frame rate of frame folders (default 25).
+    ``workers``: threads reading clips while the model runs (0: one per core, see
+    :mod:`lipread.transcription.pipeline`).
 
     Keys: ``data``, ``split``, ``clips`` (evaluated), ``failed`` (unreadable, reported on stderr),
     ``model``, ``backend``, ``decoder``, ``beam_width``, ``cer``, ``wer``, ``sentence_accuracy``,
     ``timed_clips``, ``median_start_error_ms``, ``median_end_error_ms`` (None without usable alignments),
     ``slot_error_rates`` (``{slot: rate}`` over :data:`lipread.data.grid.SLOT_NAMES`; None when no reference is a
-    GRID sentence).
+    GRID sentence), ``letter_confusion`` (``{spoken letter: {read word: count}}`` of the GRID letter slot,
+    :func:`lipread.data.confusion.slot_counts`; empty when no reference is a GRID sentence).
 
     Raises:
         DataError: no clips, a split that leaves no validation clips, or no clip could be read.
     """
     from ..api import Transcriber
     from ..data.align import load_alignment
+    from ..data.confusion import slot_counts, slot_pairs
     from ..data.dataset import find_clips, split_clips
     from ..data.grid import SLOT_NAMES, is_grid_sentence
     from ..data.metrics import missed_words, summarise
     from ..progress import progress_bar
+    from ..transcription.pipeline import transcribe_stream
 
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; use {', '.join(SPLITS)}")
@@ -129,7 +149,7 @@ def evaluate(
         clips = clips[: max(0, max_clips)]
     if not clips:
         raise DataError(f"{data}: no clips to evaluate in split {split!r}")
-    runner = Transcriber(model, backend, decoder, beam_width, None, None, batch_size, **opts)
+    runner = Transcriber(model, backend, decoder, beam_width, None, None, batch_size, workers, **opts)
     refs: list[str] = []
     hyps: list[str] = []
     starts: list[float] = []
@@ -138,30 +158,27 @@ def evaluate(
     slot_misses = [0] * len(SLOT_NAMES)
     grid_refs = 0
     with progress_bar(total=len(clips), unit="clip", progress=progress, disable=len(clips) <= 1) as bar:
-        for i in range(0, len(clips), batch_size):
-            batch, prepared = [], []
-            for clip in clips[i : i + batch_size]:
-                try:
-                    prepared.append(_prepare(runner, clip, fps))
-                    batch.append(clip)
-                except LipreadError as e:
-                    failed += 1
-                    report_error(e, clip.video, bar=bar)
-            for clip, t in zip(batch, runner.run(prepared)):
-                refs.append(clip.text)
-                hyps.append(t.text)
-                if is_grid_sentence(clip.text):
-                    grid_refs += 1
-                    missed, _ = missed_words(clip.text.split(), t.text.split())
-                    slot_misses = [a + b for a, b in zip(slot_misses, missed)]
-                if clip.alignment is not None:
-                    start_errors, end_errors = boundary_errors(t.words, load_alignment(clip.alignment).words)
-                    timed += bool(start_errors)
-                    starts += start_errors
-                    ends += end_errors
-            bar.update(len(clips[i : i + batch_size]))
+        # Clips are read in worker threads while the model runs; results come in input order.
+        for clip, t in transcribe_stream(runner, clips, lambda c: _prepare(runner, c, fps), runner.workers):
+            bar.update(1)
+            if isinstance(t, LipreadError):
+                failed += 1
+                report_error(t, clip.video, bar=bar)
+                continue
+            refs.append(clip.text)
+            hyps.append(t.text)
+            if is_grid_sentence(clip.text):
+                grid_refs += 1
+                missed, _ = missed_words(clip.text.split(), t.text.split())
+                slot_misses = [a + b for a, b in zip(slot_misses, missed)]
+            if clip.alignment is not None:
+                start_errors, end_errors = boundary_errors(t.words, load_alignment(clip.alignment).words)
+                timed += bool(start_errors)
+                starts += start_errors
+                ends += end_errors
     if not refs:
         raise DataError(f"{data}: none of the {len(clips)} clips could be read")
+    grid_pairs = [(r, h) for r, h in zip(refs, hyps) if is_grid_sentence(r)]
     return {
         "data": str(data),
         "split": split,
@@ -176,6 +193,7 @@ def evaluate(
         "median_start_error_ms": _median_ms(starts),
         "median_end_error_ms": _median_ms(ends),
         "slot_error_rates": {n: m / grid_refs for n, m in zip(SLOT_NAMES, slot_misses)} if grid_refs else None,
+        "letter_confusion": slot_counts(slot_pairs([r for r, _ in grid_pairs], [h for _, h in grid_pairs], 3)),
     }
 
 
@@ -217,10 +235,17 @@ def _report(r: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the evaluation; 1 when a clip could not be read, else 0."""
-    opts: dict[str, Any] = {} if args.threads is None else {"threads": args.threads}
+    if args.confusion is not None:
+        from .plot import require_matplotlib
+
+        require_matplotlib(args.confusion)  # before the clips are read, not after
+    from ..transcription.loading import with_precision
+
+    model = os.fspath(with_precision(args.model, args.precision))
+    opts = model_options(args.threads, model, args.backend, clips=2)  # an evaluation reads many clips
     result = evaluate(
         args.data,
-        args.model,
+        model,
         args.backend,
         args.decoder,
         args.beam_width,
@@ -229,7 +254,12 @@ def run(args: argparse.Namespace) -> int:
         args.batch_size,
         progress=args.progress,
         fps=args.fps,
+        workers=args.workers,
         **opts,
     )
     print(json.dumps(result) if args.json else _report(result))
+    if args.confusion is not None:
+        from .plot import draw_letter_confusion
+
+        draw_letter_confusion(result["letter_confusion"], args.confusion)
     return 1 if result["failed"] else 0

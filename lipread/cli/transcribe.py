@@ -4,7 +4,15 @@ Output formats:
 
 - ``txt`` (default): the sentence for a single video file; ``path<TAB>sentence`` per line otherwise.
 - ``json``: one JSON object per line and input: ``path``, ``text``, ``confidence``, ``words`` (``word``,
-  ``start``, ``end``, ``confidence``; seconds), ``backend``, ``model``.
+  ``start``, ``end``, ``confidence``; seconds), ``backend``, ``model``, ``decoder``, ``warnings``,
+  ``domain_score`` and ``in_domain`` (:mod:`lipread.transcription.domain`; null for a model without training
+  statistics).
+
+Whatever the format, each of a transcript's warnings (frames without a face, colour missing, frame rate
+resampled, clip cut short: :attr:`lipread.api.Transcript.warnings`) is printed on stderr as
+``lipread: warning: <file>: <what was noticed>``; warnings do not change the exit status. So is, for a clip
+that looks unlike the model's training clips (``in_domain`` false), ``this video looks unlike what the model was
+trained on; the text is probably wrong``.
 - ``srt`` / ``vtt``: one subtitle file per input, ``<stem>.srt`` / ``<stem>.vtt`` in ``--output-dir``
   (default: the current folder, never beside the input, which may be read-only); the paths written are
   printed. Two inputs with the same stem get ``<stem>-2``, ``<stem>-3``, ... (see
@@ -17,6 +25,10 @@ Folders are searched recursively for files with a video extension and for frame 
 numbered images, :func:`lipread.video.reader.is_frame_folder`), each read as one clip at ``--fps`` (default 25);
 an input that is itself a frame folder is one clip (:func:`expand_inputs`). An input that cannot be read is
 reported on stderr with the reason and the others are still transcribed; the exit status is then 1.
+
+Several clips are read by ``--workers`` threads (default one per core) while the model runs on the clips before
+them, on half the cores unless ``--threads`` says otherwise, and printed in input order
+(:mod:`lipread.transcription.pipeline`). Memory does not grow with the number of clips.
 """
 
 from __future__ import annotations
@@ -25,7 +37,6 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +45,25 @@ from ..decoding.decoders import DECODERS, DEFAULT_BEAM_WIDTH
 from ..errors import DecodingError, LipreadError
 from ..models import DEFAULT_MODEL
 from ..progress import add_progress_argument
-from ..report import report_error
+from ..report import report_error, report_warning
 from ..weights import writable_folder
-from .parsing import positive
+from .parsing import non_negative, positive
 
-__all__ = ["add_fps_argument", "add_model_arguments", "add_parser", "expand_inputs", "run"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "add_fps_argument",
+    "add_model_arguments",
+    "add_parser",
+    "add_throughput_arguments",
+    "expand_inputs",
+    "model_options",
+    "run",
+]
 
 FORMATS = ("txt", "json", "srt", "vtt")
+PRECISIONS = ("fp32", "int8")
+"""``--precision``: :data:`lipread.transcription.loading.PRECISIONS`, named here so that building the parser
+does not import the transcription stages."""
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -83,12 +106,60 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--lexicon", type=Path, metavar="FILE", help="word list (one per line) for --decoder lexicon")
     p.add_argument("--format", choices=FORMATS, default="txt", help="output format (default: txt)")
     p.add_argument("--output-dir", type=Path, metavar="DIR", help="where srt/vtt files go (default: current folder)")
-    p.add_argument("--batch-size", type=positive(int), default=8, help="clips per forward pass (default: 8)")
-    p.add_argument(
-        "--threads", type=positive(int), help="inference threads of the onnx backend (default: one per physical core)"
-    )
+    add_throughput_arguments(p)
     add_progress_argument(p)
     return p
+
+
+DEFAULT_BATCH_SIZE = 1
+"""Clips per forward pass of ``transcribe`` and ``eval``: on a CPU a clip costs the same in any batch, while
+each clip of a batch adds about 80 MB (the shipped model, a 3 s clip) to the peak memory, so that a folder of
+any size stays within 400 MB on two cores (the throughput benchmark measures it)."""
+
+
+def add_throughput_arguments(p: argparse.ArgumentParser) -> None:
+    """``--precision``, ``--batch-size``, ``--workers`` and ``--threads``, shared with ``lipread eval`` (which
+    passes ``args.model`` through :func:`lipread.transcription.loading.with_precision` and the threads through
+    :func:`model_options`)."""
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="int8: a shipped model's int8 ONNX file (<name>.int8.onnx, when this installation has it), about "
+        "twice as fast on a CPU (default: fp32)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive(int),
+        default=DEFAULT_BATCH_SIZE,
+        help=f"clips (or windows of a long clip) per forward pass; larger pays on a GPU, costing about 80 MB "
+        f"a clip (default: {DEFAULT_BATCH_SIZE})",
+    )
+    p.add_argument(
+        "--workers",
+        type=non_negative(int, 256, "more threads than clips in flight do nothing"),
+        default=0,
+        help="threads decoding videos and locating mouths while the model runs (default: 0, one per core)",
+    )
+    p.add_argument(
+        "--threads",
+        type=positive(int),
+        help="inference threads of the onnx backend (default: for one clip one per physical core; for several, "
+        "half the cores, the others reading clips)",
+    )
+
+
+def model_options(threads: int | None, model: Any, backend: str | None, clips: int) -> dict[str, Any]:
+    """The backend options for ``--threads``: itself when given; else, for several clips on the onnx backend,
+    :func:`lipread.transcription.pipeline.model_threads` (the other cores prepare clips); else none."""
+    from ..transcription.loading import backend_for
+    from ..transcription.pipeline import model_threads
+
+    if threads is not None:
+        return {"threads": threads}
+    if clips > 1 and backend_for(model, backend) == "onnx":
+        return {"threads": model_threads()}
+    return {}
 
 
 def add_fps_argument(p: argparse.ArgumentParser) -> None:
@@ -119,22 +190,22 @@ def expand_inputs(inputs: list[Path]) -> tuple[list[Path], list[tuple[Path, str]
             files.append(item)
             continue
         found: list[Path] = []
-        for top, dirs, names in os.walk(item):
+        unlisted: list[OSError] = []  # os.walk skips what it cannot list; the first such is the reason
+        for top, dirs, names in os.walk(item, onerror=unlisted.append):
             here = Path(top)
             found += (here / n for n in names if Path(n).suffix.lower() in VIDEO_EXTENSIONS)
             frame_dirs = {d for d in dirs if is_frame_folder(here / d)}
             found += (here / d for d in frame_dirs)
             dirs[:] = sorted(d for d in dirs if d not in frame_dirs)
-        if not found:
+        if not found and unlisted:
+            where = os.path.relpath(unlisted[0].filename, item) if unlisted[0].filename else "."
+            what = "the folder" if where == "." else f"its folder {where}"
+            problems.append((item, f"cannot list {what}: {unlisted[0].strerror}"))
+        elif not found:
             kinds = ", ".join(VIDEO_EXTENSIONS)
             problems.append((item, f"no videos found ({kinds}) and no frame folders (numbered images)"))
         files += sorted(found)
     return files, problems
-
-
-def _batches(items: list[Path], size: int) -> Iterator[list[Path]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def _subtitle_path(folder: Path, stem: str, suffix: str, used: set[Path]) -> Path:
@@ -165,8 +236,11 @@ def _read_lexicon(path: Path) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Transcribe every input; 1 when any failed, else 0."""
-    from ..api import Transcriber
+    from ..api import PreparedClip, Transcriber
     from ..progress import progress_bar
+    from ..transcription.domain import WARNING as DOMAIN_WARNING
+    from ..transcription.loading import with_precision
+    from ..transcription.pipeline import transcribe_stream
     from ..transcription.subtitles import write_subtitles
 
     files, problems = expand_inputs(list(args.inputs))
@@ -174,7 +248,6 @@ def run(args: argparse.Namespace) -> int:
         report_error(reason, item)
     if not files:
         return 1
-    opts: dict[str, Any] = {} if args.threads is None else {"threads": args.threads}
     out_dir = args.output_dir if args.output_dir is not None else Path.cwd()
     if args.format in ("srt", "vtt") and out_dir.exists() and not out_dir.is_dir():
         raise LipreadError(f"{out_dir}: --output-dir is not a folder")
@@ -184,9 +257,19 @@ def run(args: argparse.Namespace) -> int:
         except OSError as e:
             raise LipreadError(f"{out_dir}: --output-dir: {e.strerror or e}") from None
     lexicon = None if args.lexicon is None else _read_lexicon(args.lexicon)
+    model = with_precision(args.model, args.precision)
+    opts = model_options(args.threads, model, args.backend, len(files))
     try:
         runner = Transcriber(
-            args.model, args.backend, args.decoder, args.beam_width, lexicon, None, args.batch_size, **opts
+            model,
+            args.backend,
+            args.decoder,
+            args.beam_width,
+            lexicon,
+            None,
+            args.batch_size,
+            args.workers,
+            **opts,
         )
     except DecodingError as e:  # the decoder name and beam width are checked by the parser: the word list is bad
         if args.lexicon is None:
@@ -196,25 +279,29 @@ def run(args: argparse.Namespace) -> int:
     used: set[Path] = set()
     failed = len(problems)
     with progress_bar(total=len(files), unit="video", progress=args.progress, disable=len(files) <= 1) as bar:
-        for batch in _batches(files, args.batch_size):
-            prepared = []
-            for path in batch:
+        # Clips are read in worker threads while the model runs; results come in input order.
+        def prepare(path: Path) -> PreparedClip:
+            return runner.prepare(path, args.fps if path.is_dir() else None)
+
+        for path, t in transcribe_stream(runner, files, prepare, runner.workers):
+            bar.update(1)
+            if isinstance(t, LipreadError):
+                failed += 1
+                report_error(t, path, bar=bar)
+                continue
+            for warning in t.warnings:  # on stderr, before the result they are about
+                report_warning(warning, t.path or "<frames>", bar=bar)
+            if t.in_domain is False:
+                report_warning(DOMAIN_WARNING, t.path or "<frames>", bar=bar)
+            if args.format == "json":
+                line = json.dumps(t.to_dict())
+            elif args.format == "txt":
+                line = t.text if single else f"{t.path}\t{t.text}"
+            else:
+                target = _subtitle_path(out_dir, Path(t.path or "frames").stem, args.format, used)
                 try:
-                    prepared.append(runner.prepare(path, args.fps if path.is_dir() else None))
-                except LipreadError as e:
-                    failed += 1
-                    report_error(e, path, bar=bar)
-            for t in runner.run(prepared):
-                if args.format == "json":
-                    line = json.dumps(t.to_dict())
-                elif args.format == "txt":
-                    line = t.text if single else f"{t.path}\t{t.text}"
-                else:
-                    target = _subtitle_path(out_dir, Path(t.path or "frames").stem, args.format, used)
-                    try:
-                        line = str(write_subtitles(t.words, target, args.format))
-                    except OSError as e:
-                        raise LipreadError(f"{target}: cannot write subtitles: {e.strerror or e}") from None
-                bar.write(line, file=sys.stdout)
-            bar.update(len(batch))
+                    line = str(write_subtitles(t.words, target, args.format))
+                except OSError as e:
+                    raise LipreadError(f"{target}: cannot write subtitles: {e.strerror or e}") from None
+            bar.write(line, file=sys.stdout)
     return 1 if failed else 0

@@ -14,7 +14,10 @@ from ..backend import BUILTIN, Model, first_available, get_backend, resolve_back
 from ..errors import BackendError, CheckpointError
 from ..models import DEFAULT_MODEL, get_shipped, is_shipped
 
-__all__ = ["load_model"]
+__all__ = ["PRECISIONS", "backend_for", "load_model", "with_precision"]
+
+PRECISIONS = ("fp32", "int8")
+"""The arithmetic a shipped model can run in: its float32 files, or an int8 ONNX export beside them."""
 
 
 def _checkpoint_backend(path: Path, backend: str | None) -> str:
@@ -61,6 +64,39 @@ def _resolve(model: str | os.PathLike[str], backend: str | None) -> tuple[Path, 
 
     read_metadata(path)  # a CheckpointError now beats a backend error later
     return path, _checkpoint_backend(path, backend)
+
+
+def backend_for(model: str | os.PathLike[str], backend: str | None = None) -> str:
+    """The name of the backend :func:`load_model` would run ``model`` on (same arguments, same errors)."""
+    return _resolve(model, backend)[1]
+
+
+def with_precision(model: str | os.PathLike[str], precision: str) -> str | os.PathLike[str]:
+    """The model file to load for ``precision``: ``model`` itself for ``"fp32"``; for ``"int8"``, the int8
+    ONNX export of a shipped model, ``<name>.int8.onnx`` beside its other files (built with
+    ``lipread export CHECKPOINT --quantize int8 --calibration CLIPS``, about twice as fast on a CPU).
+
+    Raises:
+        CheckpointError: ``"int8"`` for a model that is not a shipped name, or whose int8 file this
+            installation does not have; an unknown precision.
+    """
+    if precision not in PRECISIONS:
+        raise CheckpointError(f"unknown precision {precision!r}; use {' or '.join(PRECISIONS)}")
+    name = os.fspath(model)
+    if precision == "fp32":
+        return model
+    if not is_shipped(name):
+        raise CheckpointError(
+            f"{name}: int8 precision picks a shipped model's int8 file; for a model of your own, pass its int8 "
+            "export (lipread export --quantize int8) as the model"
+        )
+    path = get_shipped(name).path("onnx").with_suffix(".int8.onnx")
+    if not path.is_file():
+        raise CheckpointError(
+            f"{path}: the int8 file of {name} is not in this installation; use fp32, or build it with "
+            f"lipread export --quantize int8"
+        )
+    return path
 
 
 def load_model(model: str | os.PathLike[str] = DEFAULT_MODEL, backend: str | None = None, **opts: Any) -> Model:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections import deque
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
@@ -19,23 +18,25 @@ import numpy as np
 from ..backend import Model
 from ..decoding.decoders import DEFAULT_BEAM_WIDTH, make_decoder, sentence_confidence, timed_words
 from ..decoding.hypothesis import Hypothesis
-from ..errors import ArgumentError, BackendError, DecodingError, VideoError
+from ..errors import ArgumentError, BackendError, DecodingError, LipreadError, VideoError
+from ..live.stream import LiveSettings, Segment, read_stream
 from ..models import DEFAULT_MODEL
+from ..video.fitting import FrameBuffer, fit_frames, work_pixels
 from ..video.mouth import MouthLocator
-from ..video.preprocess import decodes_grey, preprocess
+from ..video.notices import ClipWatch
+from ..video.preprocess import decodes_grey, default_locator, preprocess
+from .domain import DomainStats, calibrate_confidence, summarise
 from .frames import (
     DEFAULT_FPS,
     LONG_CLIP_FRAMES,
     MODEL_FPS,
     SOURCE_FPS_RANGE,
-    _drain,
-    _stack,
-    file_fps,
     min_frames,
     resample,
     windowed_logprobs,
 )
 from .loading import _cached_model
+from .pipeline import resolve_workers, transcribe_stream
 
 __all__ = ["PreparedClip", "Transcriber", "Transcript", "Word"]
 
@@ -71,11 +72,20 @@ class Transcript:
         confidence: ``exp(score / frames)``, the per-frame geometric mean of the probability the model
             gives this text (greedy decoding: its best path), in [0, 1].
         words: the words with times (see :mod:`lipread.api`) and confidences (mean, over the word's characters,
-            of the model's highest probability of that character within its frames).
+            of the model's highest probability of that character within its frames; mapped to the chance that
+            the word is right when the model's metadata carries a calibration for the decoder, as the shipped
+            model's does for greedy, beam and grammar: :func:`lipread.transcription.domain.calibrate_confidence`).
         backend: the backend that ran the model (``"onnx"``, ``"torch"``, ``"tensorflow"``).
         model: the model's shipped name, the path it was loaded from, or its config name.
         path: the video file, or None for a frames array.
         decoder: the decoder that read the text (a name of :data:`lipread.decoding.decoders.DECODERS`).
+        warnings: what lipread noticed that may make the text wrong, one sentence each, starting with what
+            it is: ``frames without a face``, ``colour missing``, ``frame rate resampled``, ``clip cut short``
+            (:mod:`lipread.video.notices`, :func:`lipread.video.reader.iter_frames`). Empty when all was well.
+        domain_score: how much the clip looks like the model's training clips, in [0, 1] (near 0: unlike them);
+            None for a model whose metadata has no training statistics (:mod:`lipread.transcription.domain`).
+        in_domain: False when the clip looks unlike the training clips, so that the text is probably wrong;
+            None with ``domain_score``.
     """
 
     text: str
@@ -85,9 +95,14 @@ class Transcript:
     model: str
     path: str | None = None
     decoder: str = "beam"
+    warnings: tuple[str, ...] = ()
+    domain_score: float | None = None
+    in_domain: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: ``path``, ``text``, ``confidence``, ``words``, ``backend``, ``model``, ``decoder``."""
+        """A JSON-ready dict: ``path``, ``text``, ``confidence``, ``words``, ``backend``, ``model``, ``decoder``,
+        ``warnings`` (a list of sentences, empty when all was well), ``domain_score``, ``in_domain`` (null when
+        the model carries no training statistics)."""
         return {
             "path": self.path,
             "text": self.text,
@@ -96,6 +111,9 @@ class Transcript:
             "backend": self.backend,
             "model": self.model,
             "decoder": self.decoder,
+            "warnings": list(self.warnings),
+            "domain_score": None if self.domain_score is None else round(self.domain_score, 4),
+            "in_domain": self.in_domain,
         }
 
 
@@ -108,12 +126,14 @@ class PreparedClip:
         fps: the frame rate of ``frames`` / ``logprobs`` (:data:`MODEL_FPS`).
         path: the video file, or None for a frames array.
         logprobs: a long clip, already run through the model in windows: ``float32 (T, V)``; else None.
+        notes: what was noticed while the clip was read (the transcript's ``warnings``).
     """
 
     frames: np.ndarray | None
     fps: float
     path: str | None
     logprobs: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
 
 
 class Transcriber:
@@ -129,7 +149,10 @@ class Transcriber:
         beam_width: prefixes kept per frame by the beam decoders.
         lexicon: the words of the ``"lexicon"`` decoder (default the GRID words).
         locator: where the mouth is; the model's default locator when None.
-        batch_size: clips (or windows of a long clip) per forward pass.
+        batch_size: clips (or windows of a long clip) per forward pass. On a CPU a clip costs the same in any
+            batch, and every clip of a batch adds about 80 MB (the shipped model, 75 frames) to the peak memory.
+        workers: threads preparing the clips of a list while the model runs (0: one per core; see
+            :mod:`lipread.transcription.pipeline`).
         opts: passed to the backend's ``load`` (e.g. ``threads=2`` for onnx).
     """
 
@@ -142,8 +165,10 @@ class Transcriber:
         lexicon: Iterable[str] | None = None,
         locator: MouthLocator | None = None,
         batch_size: int = 8,
+        workers: int = 0,
         **opts: Any,
     ) -> None:
+        self.workers = resolve_workers(workers)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ArgumentError(f"batch_size must be a positive integer, not {batch_size!r}")
         if isinstance(model, (str, os.PathLike)):
@@ -155,8 +180,10 @@ class Transcriber:
         self.config = self.model.config
         name = decoder or self.config.decoder or "beam"
         self.decoder = make_decoder(name, self.config.vocabulary, beam_width, lexicon)
+        self.domain = DomainStats.of_model(self.model)  # None: the model carries no training statistics
         self.locator = locator
         self.batch_size = batch_size
+        self._model_lock = threading.Lock()  # one forward pass at a time: workers run long clips' windows too
 
     @property
     def backend(self) -> str:
@@ -180,6 +207,8 @@ class Transcriber:
         """
         if fps is not None and not (math.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be a positive number, not {fps!r}")
+        locator = self.locator or default_locator(self.config)
+        notes: list[str] = []  # filled by the reader as it goes: a clip cut short, a rate the file does not state
         if isinstance(item, np.ndarray):
             source, path = "<frames>", None
             if item.ndim != 4 or item.shape[-1] != 3 or item.dtype != np.uint8 or item.size == 0:
@@ -189,12 +218,13 @@ class Transcriber:
             stream: Iterator[np.ndarray] = iter(item)
             rate = fps or DEFAULT_FPS
         elif isinstance(item, (str, os.PathLike)):
-            from ..video.reader import iter_frames
+            from ..video.reader import frame_rate, iter_frames
 
             source = path = str(item)
-            stream = iter_frames(path, grey=decodes_grey(self.config, self.locator))
+            grey = decodes_grey(self.config, locator)
+            stream = iter_frames(path, grey=grey, max_pixels=work_pixels(locator), notes=notes)
             stream = chain([next(stream)], stream)  # an unreadable file fails here, before its rate is read
-            rate = fps or file_fps(Path(path))
+            rate = fps or frame_rate(path, DEFAULT_FPS, notes)
         else:
             raise VideoError(f"{item!r}: expected a video path or a uint8 (T, H, W, 3) frames array")
         low, high = SOURCE_FPS_RANGE
@@ -202,6 +232,8 @@ class Transcriber:
             raise VideoError(
                 f"{source}: a frame rate of {rate:g} fps is outside the {low:g} to {high:g} fps lipread reads"
             )
+        stream, locator = fit_frames(stream, locator, source)  # each frame cut down to what the mouth needs
+        watch = ClipWatch(self.config, locator, rate, MODEL_FPS)
         decoded = 0
 
         def counted(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
@@ -210,30 +242,31 @@ class Transcriber:
                 decoded += 1
                 yield frame
 
-        frames = resample(counted(stream), rate)
-        head: deque[np.ndarray] = deque()
+        frames = watch.watch(resample(counted(stream), rate))
         limit = max(LONG_CLIP_FRAMES, 2 * self.config.frames)
+        head = FrameBuffer(limit + 1, source)  # one array, so the clip is never held twice
         for frame in frames:
             head.append(frame)
             if len(head) > limit:
                 lp = windowed_logprobs(
-                    chain(_drain(head), frames), self.config, self._logprobs, self.locator, self.batch_size, source
+                    chain(head.drain(), frames), self.config, self._logprobs, locator, self.batch_size, source
                 )
-                return PreparedClip(None, MODEL_FPS, path, lp)
+                return PreparedClip(None, MODEL_FPS, path, lp, (*notes, *watch.notes()))
         need = min_frames(self.config)
         if len(head) < need:
             raise VideoError(
                 f"{source}: too short to read: {decoded} frame{'s' if decoded != 1 else ''} at {rate:g} fps "
                 f"({decoded / rate:.2f} s); the model needs at least {need / MODEL_FPS:.2f} s "
-                f"({need} frames at {MODEL_FPS:g} fps)"
+                f"({need} frames at {MODEL_FPS:g} fps)" + "".join(f"; {note}" for note in notes)
             )
-        clip = preprocess(_stack(head, source), self.config, self.locator, source)
-        return PreparedClip(clip, MODEL_FPS, path)
+        clip = preprocess(head.frames(), self.config, locator, source)
+        return PreparedClip(clip, MODEL_FPS, path, notes=(*notes, *watch.notes()))
 
     def _logprobs(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """The model's ``float32 (B, T, V)`` log-probabilities for input ``x`` with ``lengths``, shape-checked."""
         cfg = self.config
-        lp = np.asarray(self.model.logprobs(x, lengths))
+        with self._model_lock:
+            lp = np.asarray(self.model.logprobs(x, lengths))
         if lp.shape[:2] != x.shape[:2] or lp.shape[2] != cfg.num_classes:
             raise BackendError(
                 f"backend {self.backend!r} returned log-probabilities of shape {lp.shape} for input "
@@ -275,13 +308,31 @@ class Transcriber:
             )
 
     def _transcript(self, clip: PreparedClip, hyp: Hypothesis, logprobs: np.ndarray) -> Transcript:
+        calibration = self.domain.calibration(self.decoder.name) if self.domain is not None else None
         words = tuple(
-            Word(w.word, w.first_frame / clip.fps, (w.last_frame + 1) / clip.fps, w.confidence)
+            Word(
+                w.word,
+                w.first_frame / clip.fps,
+                (w.last_frame + 1) / clip.fps,
+                calibrate_confidence(w.confidence, calibration),
+            )
             for w in timed_words(hyp, logprobs, self.config.vocabulary)
         )
         text = " ".join(w.word for w in words)
         confidence = sentence_confidence(hyp, logprobs.shape[0])
-        return Transcript(text, confidence, words, self.backend, self.model_name, clip.path, self.decoder.name)
+        score, ok = self.domain.judge(summarise(clip.frames, logprobs)) if self.domain is not None else (None, None)
+        return Transcript(
+            text,
+            confidence,
+            words,
+            self.backend,
+            self.model_name,
+            clip.path,
+            self.decoder.name,
+            clip.notes,
+            domain_score=score,
+            in_domain=ok,
+        )
 
     def transcribe(
         self, source: SourceItem | Sequence[SourceItem], fps: float | None = None
@@ -289,4 +340,25 @@ class Transcriber:
         """:func:`~lipread.api.transcribe` with this model and decoder."""
         if isinstance(source, (str, os.PathLike, np.ndarray)):
             return self.run([self.prepare(source, fps)])[0]
-        return self.run([self.prepare(item, fps) for item in source])
+        out = []
+        for _, got in transcribe_stream(self, source, lambda item: self.prepare(item, fps), self.workers):
+            if isinstance(got, LipreadError):
+                raise got  # the first unreadable clip in input order, as when they were read one by one
+            out.append(got)
+        return out
+
+    def stream(
+        self, frames: Iterable[np.ndarray], fps: float | None = None, settings: LiveSettings | None = None
+    ) -> Iterator[Segment]:
+        """Read a live stream utterance by utterance, yielding each :class:`~lipread.live.stream.Segment` as soon
+        as it is final (how utterances are found and read: :mod:`lipread.live.stream`).
+
+        Args:
+            frames: ``uint8 (H, W, 3)`` RGB frames (a camera's, a decoder's), consumed one at a time.
+            fps: their frame rate (default :data:`DEFAULT_FPS`); they are resampled to :data:`MODEL_FPS`.
+            settings: how utterances are found (:class:`~lipread.live.stream.LiveSettings`; default its defaults).
+        """
+        rate, (low, high) = fps or DEFAULT_FPS, SOURCE_FPS_RANGE
+        if not low <= rate <= high:
+            raise VideoError(f"<frames>: a frame rate of {rate:g} fps is outside the {low:g} to {high:g} fps read")
+        return read_stream(self, resample(frames, rate), settings)

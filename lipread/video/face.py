@@ -6,7 +6,8 @@ run time. It finds frontal faces, giving for each a square box and the mouth cen
 an eighth of the frame's longer side wide in one look at the whole frame, smaller ones (down to about a
 thirtieth, in frames large enough) by searching overlapping windows when the whole frame shows none.
 
-:func:`detect_faces` looks at every ``step``-th frame; :func:`face_track` turns those detections into one
+:func:`detect_faces` looks at every ``step``-th frame; :func:`follow_faces` looks at a few frames and adds
+detections only where the face moves between them; :func:`face_track` turns either's detections into one
 face per frame, dropping outliers and interpolating over frames where detection failed.
 """
 
@@ -21,7 +22,17 @@ import numpy as np
 
 from ..errors import BackendError
 
-__all__ = ["MIN_SCORE", "MODEL_PATH", "Face", "FaceTrack", "detect", "detect_faces", "face_track", "smallest_face"]
+__all__ = [
+    "MIN_SCORE",
+    "MODEL_PATH",
+    "Face",
+    "FaceTrack",
+    "detect",
+    "detect_faces",
+    "face_track",
+    "follow_faces",
+    "smallest_face",
+]
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "face_detection_short_range.tflite"
 """The bundled BlazeFace short-range detector."""
@@ -46,6 +57,12 @@ _MAX_SHIFT = 0.5
 
 _MAX_RESIZE = 1.5
 """A face more than this factor larger or smaller than the clip's reference face is an outlier."""
+
+_FOLLOW_SHIFT = 0.1
+""":func:`follow_faces` looks between two detections whose centres lie more than this many face widths apart."""
+
+_FOLLOW_RESIZE = 1.1
+""":func:`follow_faces` looks between two detections whose widths differ by more than this factor."""
 
 MIN_SCORE = 0.75
 """Default detection threshold. Higher than MediaPipe's 0.5: blocky noise scores up to about 0.6, while
@@ -97,6 +114,9 @@ def _anchors() -> np.ndarray:
 
 _ANCHORS = _anchors()
 _LOCAL = threading.local()
+_LOADING = threading.Lock()
+"""Held while a thread loads its detector: OpenCV's TFLite importer fails now and then when two threads run it
+at once (``Unsupported operator type PAD``)."""
 
 
 _ENGINES = ("ENGINE_CLASSIC", "ENGINE_OPENCV")
@@ -141,7 +161,8 @@ def _net() -> Any:
     """This thread's detector network, loaded on first use (an OpenCV ``dnn.Net`` is not thread-safe)."""
     net = getattr(_LOCAL, "net", None)
     if net is None:
-        net = _LOCAL.net = _load_net()
+        with _LOADING:
+            net = _LOCAL.net = _load_net()
     return net
 
 
@@ -246,6 +267,12 @@ def detect(frame: np.ndarray, min_score: float = MIN_SCORE, level: int = 0) -> l
     return faces
 
 
+def _largest(frame: np.ndarray, min_score: float, level: int) -> Face | None:
+    """The largest face :func:`detect` finds in ``frame`` at ``level``, or None."""
+    faces = detect(frame, min_score, level)
+    return max(faces, key=lambda f: f.width * f.height) if faces else None
+
+
 def detect_faces(frames: np.ndarray, step: int = 3, min_score: float = MIN_SCORE) -> list[Face | None]:
     """The largest face in every ``step``-th frame of ``uint8 (T, H, W, 3)`` RGB frames.
 
@@ -257,33 +284,84 @@ def detect_faces(frames: np.ndarray, step: int = 3, min_score: float = MIN_SCORE
         One entry per examined frame ``frames[::step]`` (entry ``i`` is frame ``i * step``): the largest
         face scoring at least ``min_score``, or None where there is none.
     """
+    return _detect_levels(frames, step, min_score, range(_LEVELS))
+
+
+def _detect_levels(frames: np.ndarray, step: int, min_score: float, levels: range) -> list[Face | None]:
+    """:func:`detect_faces` trying only ``levels`` (in turn, up to the first that finds a face)."""
     if step < 1:
         raise ValueError(f"step must be at least 1, not {step}")
     found: list[Face | None] = []
-    for level in range(_LEVELS):
-        found = []
-        for frame in frames[::step]:
-            faces = detect(frame, min_score, level)
-            found.append(max(faces, key=lambda f: f.width * f.height) if faces else None)
+    for level in levels:
+        found = [_largest(frame, min_score, level) for frame in frames[::step]]
         if any(f is not None for f in found):
             break
     return found
 
 
-def face_track(frames: np.ndarray, step: int = 3, min_score: float = MIN_SCORE) -> FaceTrack | None:
+def _agree(a: Face, b: Face) -> bool:
+    """Whether two detections show the face in about the same place at about the same size."""
+    shift = np.hypot(a.x - b.x, a.y - b.y) / max(a.width, 1e-9)
+    return bool(shift <= _FOLLOW_SHIFT and 1 / _FOLLOW_RESIZE <= b.width / max(a.width, 1e-9) <= _FOLLOW_RESIZE)
+
+
+def follow_faces(
+    frames: np.ndarray, every: int = 15, step: int = 3, min_score: float = MIN_SCORE
+) -> dict[int, Face | None]:
+    """The largest face in a few frames of ``uint8 (T, H, W, 3)`` RGB frames: in every ``every``-th frame
+    and the last, and in between only where the face moves.
+
+    Between two examined frames more than ``step`` frames apart, the frame halfway is examined too when
+    either shows no face or their faces differ (centres more than a tenth of a face width apart, or widths
+    by more than 10%), and so on in each half. A face that keeps still (a speaker before a camera: GRID)
+    costs ``T / every + 1`` detections instead of ``T / step``; one that moves is followed down to every
+    ``step``-th frame. Faces are looked for in the whole frame (:func:`detect` level 0); when no examined
+    frame shows one, every ``step``-th frame is searched as :func:`detect_faces` searches it (smaller
+    windows for smaller faces).
+
+    Returns:
+        ``{frame index: face or None}`` for every examined frame, in frame order.
+    """
+    if every < 1 or step < 1:
+        raise ValueError(f"every and step must be at least 1, not {every} and {step}")
+    last = frames.shape[0] - 1
+    if last < 0:
+        return {}
+    found = {t: _largest(frames[t], min_score, 0) for t in sorted({*range(0, last + 1, every), last})}
+    gaps = list(zip(list(found), list(found)[1:]))
+    while gaps:
+        a, b = gaps.pop()
+        fa, fb = found[a], found[b]
+        if b - a <= step or (fa is not None and fb is not None and _agree(fa, fb)):
+            continue
+        middle = (a + b) // 2
+        found[middle] = _largest(frames[middle], min_score, 0)
+        gaps += [(a, middle), (middle, b)]
+    if all(f is None for f in found.values()):
+        smaller = _detect_levels(frames, step, min_score, range(1, _LEVELS))
+        found = {i * step: f for i, f in enumerate(smaller)}
+    return dict(sorted(found.items()))
+
+
+def face_track(
+    frames: np.ndarray, step: int = 3, min_score: float = MIN_SCORE, every: int | None = None
+) -> FaceTrack | None:
     """One face per frame of ``uint8 (T, H, W, 3)`` RGB frames, or None when no frame shows a face.
 
-    Faces are detected in every ``step``-th frame (:func:`detect_faces`). The reference face is the
-    detection nearest the median of all detections; detections whose centre lies more than half a face
-    width from it, or whose size differs from it by more than 1.5x, are dropped as outliers. Every frame
-    then gets values interpolated linearly in time from the nearest kept detections (held constant before
-    the first and after the last).
+    Faces are detected in every ``step``-th frame (:func:`detect_faces`), or, with ``every``, in the frames
+    :func:`follow_faces` picks. The reference face is the detection nearest the median of all detections;
+    detections whose centre lies more than half a face width from it, or whose size differs from it by more
+    than 1.5x, are dropped as outliers. Every frame then gets values interpolated linearly in time from the
+    nearest kept detections (held constant before the first and after the last).
     """
-    found = detect_faces(frames, step, min_score)
-    times = np.array([i * step for i, f in enumerate(found) if f is not None], dtype=np.int64)
+    if every is None:
+        found = dict(zip(range(0, frames.shape[0], step), detect_faces(frames, step, min_score)))
+    else:
+        found = follow_faces(frames, every, step, min_score)
+    times = np.array([t for t, f in found.items() if f is not None], dtype=np.int64)
     if times.size == 0:
         return None
-    rows = np.array([astuple(f) for f in found if f is not None])
+    rows = np.array([astuple(f) for f in found.values() if f is not None])
     # The reference is the detection nearest the median face, so at least one detection is kept.
     median = np.median(rows[:, :3], axis=0)
     x, y, w = rows[np.argmin(np.abs(rows[:, :3] - median).sum(axis=1)), :3]
@@ -291,8 +369,8 @@ def face_track(frames: np.ndarray, step: int = 3, min_score: float = MIN_SCORE) 
     resize = rows[:, 2] / w
     inlier = (shift <= _MAX_SHIFT) & (resize <= _MAX_RESIZE) & (resize >= 1 / _MAX_RESIZE)
     times, rows = times[inlier], rows[inlier]
-    every = np.arange(frames.shape[0])
-    values = np.stack([np.interp(every, times, rows[:, c]) for c in range(rows.shape[1])], axis=1)
+    every_frame = np.arange(frames.shape[0])
+    values = np.stack([np.interp(every_frame, times, rows[:, c]) for c in range(rows.shape[1])], axis=1)
     detected = np.zeros(frames.shape[0], dtype=bool)
     detected[times] = True
     return FaceTrack(values, detected)

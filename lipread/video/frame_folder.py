@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import VideoError
+from .access import path_problem
 
 if TYPE_CHECKING:
     from .mouth import Box
@@ -95,8 +96,10 @@ def iter_folder(folder: Path, start: int = 0, grey: bool = False, limit: int | N
 
     files = frame_files(folder)
     if not files:
-        if not folder.exists():
-            raise VideoError(f"{folder}: frame folder not found")
+        try:
+            os.listdir(folder)  # the true reason it lists nothing: missing, a link loop, no permission, ...
+        except OSError as e:
+            raise VideoError(path_problem(folder, e, "frame folder")) from None
         raise VideoError(
             f"{folder}: is a folder with no numbered images ({', '.join(IMAGE_EXTENSIONS)}): "
             "not a video file or a frame folder"

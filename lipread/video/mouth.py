@@ -106,18 +106,21 @@ def _fit(box_top: float, box_left: float, height: int, width: int, frame_h: int,
     return Box(top, top + height, left, left + width)
 
 
-def _face_track(frames: np.ndarray, step: int, source: str) -> FaceTrack:
-    """The face in every frame of ``uint8 (T, H, W, 3)`` RGB frames, detected in every ``step``-th
-    (:func:`lipread.video.face.face_track`).
+def _face_track(frames: np.ndarray, step: int, source: str, every: int | None = None) -> FaceTrack:
+    """The face in every frame of ``uint8 (T, H, W, 3)`` RGB frames, detected in every ``step``-th, or with
+    ``every`` in the frames :func:`lipread.video.face.follow_faces` picks (:func:`lipread.video.face.face_track`).
 
     Raises:
         VideoError: the frames are not RGB uint8, or no examined frame shows a face.
     """
     from .face import face_track, smallest_face
+    from .fitting import check_face_frame
 
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.size == 0:
         raise VideoError(f"{source}: expected uint8 frames of shape (T, H, W, 3), got {frames.dtype} {frames.shape}")
-    track = face_track(frames, step)
+    # a frame too small to hold a face gets that reason, not "no face found"
+    check_face_frame(frames.shape[1], frames.shape[2], source)
+    track = face_track(frames, step, every=every)
     if track is None:
         examined = len(range(0, frames.shape[0], step))
         raise VideoError(
@@ -133,16 +136,25 @@ class FaceMouthLocator:
 
     The box has :data:`GRID_BOX`'s aspect ratio (140:46), is :data:`MOUTH_WIDTH_PER_FACE` face widths wide,
     and is centred at the detected mouth centre plus :data:`MOUTH_OFFSET`, using the clip's median face
-    over all frames (faces are detected in every ``step``-th frame, outliers dropped, gaps interpolated).
-    A box that would leave the frame is moved back inside it.
+    over all frames (outliers dropped, gaps interpolated). A box that would leave the frame is moved back
+    inside it.
+
+    Faces are detected in every ``every``-th frame and followed between them
+    (:func:`lipread.video.face.follow_faces`: where the face moves, down to every ``step``-th frame); with
+    ``every=None``, in every ``step``-th frame. On the 90 validation clips of GRID speaker 1 following costs
+    6 detections a clip instead of 25 (a quarter of the time), boxes differ from every third frame's by at
+    most 3 pixels, and the shipped model's transcripts are as good (see the throughput benchmark). ``name``
+    keys crop caches: "face-tracked" for these defaults, "face" was every third frame; give a locator with
+    other settings a name of its own.
     """
 
     step: int = 3
-    name: str = "face"
+    name: str = "face-tracked"
+    every: int | None = 15
 
     def locate(self, frames: np.ndarray, source: str = "<frames>") -> Box:
         """The mouth box for ``uint8 (T, H, W, 3)`` RGB frames; VideoError when no frame shows a face."""
-        face = _face_track(frames, self.step, source).median()
+        face = _face_track(frames, self.step, source, self.every).median()
         width = max(1, round(MOUTH_WIDTH_PER_FACE * face.width))
         height = max(1, round(width * GRID_BOX.height / GRID_BOX.width))
         centre_x = face.mouth_x + MOUTH_OFFSET[0] * face.width

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import VideoError
+from .access import check_readable
 from .frame_folder import FOLDER_FPS, IMAGE_EXTENSIONS, frame_files, is_frame_folder
+from .mpeg import MPEG_EXTENSIONS, sequence_rate, truncation
 
 if TYPE_CHECKING:
     from .mouth import Box
@@ -32,6 +34,7 @@ __all__ = [
     "iter_frames",
     "probe",
     "read_frames",
+    "shrink",
 ]
 
 VIDEO_EXTENSIONS = (".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -65,15 +68,12 @@ class VideoInfo:
 
 def _open(path: str | os.PathLike[str]):  # type: ignore[no-untyped-def]
     """An opened ``cv2.VideoCapture``, decoding on one thread when the frames are small (see
-    :data:`ONE_THREAD_PIXELS`); VideoError when the file is missing, empty or not a video."""
+    :data:`ONE_THREAD_PIXELS`); VideoError when the file is missing, cannot be read (the message says why:
+    permission denied, a symbolic link loop, ...), is empty or is not a video."""
     import cv2
 
     p = Path(path)
-    if not p.exists():
-        raise VideoError(f"{p}: video file not found")
-    if p.is_dir():
-        raise VideoError(f"{p}: is a folder, not a video file")
-    if p.stat().st_size == 0:
+    if check_readable(p).st_size == 0:
         raise VideoError(f"{p}: video file is empty (0 bytes)")
     # Silence OpenCV's and FFmpeg's complaints about broken files; we raise our own error instead.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -105,15 +105,19 @@ def _silence_opencv(cv2) -> None:  # type: ignore[no-untyped-def]
         cv2.setLogLevel(0)
 
 
-def _check_complete(path: Path, cap, decoded: int) -> None:  # type: ignore[no-untyped-def]
-    """VideoError when far fewer frames decoded than the container declares (a truncated or damaged file).
+def _check_complete(path: Path, cap, decoded: int, notes: list[str] | None = None) -> None:  # type: ignore[no-untyped-def]
+    """VideoError when far fewer frames decoded than the container declares (a truncated or damaged file);
+    a note in ``notes`` when a few are missing, or when an MPEG program stream is cut off inside a packet.
 
-    MPEG program streams (``.mpg``) declare no frame count, only one estimated from the bit rate, so they
-    are not checked.
+    MPEG program streams (``.mpg``) declare no frame count, only one estimated from the bit rate, so their
+    packets are checked instead (:func:`lipread.video.mpeg.truncation`).
     """
     import cv2
 
-    if path.suffix.lower() in (".mpg", ".mpeg"):
+    if path.suffix.lower() in MPEG_EXTENSIONS:
+        cut = truncation(path) if notes is not None else None
+        if cut is not None and notes is not None:
+            notes.append(f"clip cut short: {cut}; {_frames(decoded)} could be decoded")
         return
     count = float(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     declared = int(count) if np.isfinite(count) else 0
@@ -122,15 +126,34 @@ def _check_complete(path: Path, cap, decoded: int) -> None:  # type: ignore[no-u
             f"{path}: only {decoded} of the {declared} frames the file declares could be decoded "
             "(the file is truncated or damaged)"
         )
+    if declared - decoded > 1 and notes is not None:
+        notes.append(
+            f"clip cut short: {decoded} of the {declared} frames the file declares could be decoded "
+            "(the file is truncated or damaged)"
+        )
 
 
-def iter_frames(path: str | os.PathLike[str], start: int = 0, grey: bool = False) -> Iterator[np.ndarray]:
+def _frames(n: int) -> str:
+    return f"{n} frame{'s' if n != 1 else ''}"
+
+
+def iter_frames(
+    path: str | os.PathLike[str],
+    start: int = 0,
+    grey: bool = False,
+    max_pixels: int | None = None,
+    notes: list[str] | None = None,
+) -> Iterator[np.ndarray]:
     """Decode a video one frame at a time, holding only the current frame (for clips of any length).
 
     Args:
         path: a video file (any format OpenCV's FFmpeg reads: GRID's ``.mpg``, ``.mp4``, ...).
         start: skip this many frames first.
         grey: yield grey frames, as :func:`read_frames` with ``grey=True`` returns them.
+        max_pixels: shrink frames of more pixels than this as they are decoded, keeping their aspect ratio
+            (:func:`shrink`), before any colour conversion; None: full size.
+        notes: when given, what the reader noticed and the caller may want to tell is appended to it: a clip
+            cut short (a few frames fewer than the file declares, or an ``.mpg`` cut off inside a packet).
 
     Yields:
         ``uint8 (H, W, 3)`` RGB frames (``(H, W, 1)`` grey with ``grey``), in order.
@@ -145,7 +168,8 @@ def iter_frames(path: str | os.PathLike[str], start: int = 0, grey: bool = False
     if p.is_dir():
         from .frame_folder import iter_folder
 
-        yield from iter_folder(p, start, grey)
+        for frame in iter_folder(p, start, grey):
+            yield frame if max_pixels is None else shrink(frame, max_pixels)
         return
     cap = _open(p)
     try:
@@ -159,10 +183,12 @@ def iter_frames(path: str | os.PathLike[str], start: int = 0, grey: bool = False
                 luma = luma and _is_luma_plane(cap, frame)
             index += 1
             frame = _check_size(p, frame) if luma else _three_channels(p, frame)
+            if max_pixels is not None:
+                frame = shrink(frame, max_pixels)
             out = np.empty((*frame.shape[:2], 1), np.uint8) if grey else frame  # RGB in place
             _convert(frame, grey, luma, out)
             yield out
-        _check_complete(p, cap, index)
+        _check_complete(p, cap, index, notes)
         if index <= start:
             raise VideoError(f"{p}: no frames could be decoded")
     finally:
@@ -191,6 +217,19 @@ def _check_size(path: Path, frame: np.ndarray) -> np.ndarray:
     if frame.shape[0] * frame.shape[1] > MAX_PIXELS:
         raise VideoError(f"{path}: frames of {frame.shape[1]}x{frame.shape[0]} pixels are too large")
     return frame
+
+
+def shrink(frame: np.ndarray, max_pixels: int) -> np.ndarray:
+    """``frame`` (``(H, W)`` or ``(H, W, C)``) reduced by area averaging to the largest size with at most
+    ``max_pixels`` pixels and the same aspect ratio (to within a pixel); the frame itself when it is no larger."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    if h * w <= max_pixels:
+        return frame
+    scale = (max_pixels / (h * w)) ** 0.5
+    size = (max(1, int(w * scale)), max(1, int(h * scale)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], *frame.shape[2:])
 
 
 def read_frames(
@@ -394,7 +433,8 @@ def probe(path: str | os.PathLike[str], fps: float | None = None) -> VideoInfo:
         return VideoInfo(str(p), n, float(fps) if fps else FOLDER_FPS, width, height)
     cap = _open(p)
     try:
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        stated = sequence_rate(p) if p.suffix.lower() in MPEG_EXTENSIONS else None  # see frame_rate
+        fps = stated or float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         n, width, height = 0, 0, 0
         while cap.grab():
             if n == 0:
@@ -410,12 +450,21 @@ def probe(path: str | os.PathLike[str], fps: float | None = None) -> VideoInfo:
     return VideoInfo(str(p), n, fps if np.isfinite(fps) else 0.0, width, height)
 
 
-def frame_rate(path: str | os.PathLike[str], default: float = FOLDER_FPS) -> float:
+def frame_rate(path: str | os.PathLike[str], default: float = FOLDER_FPS, notes: list[str] | None = None) -> float:
     """The frame rate a video file states (without decoding it), or ``default`` for a frame folder or a file
-    that states none."""
+    that states none (noted in ``notes`` when given).
+
+    An MPEG program stream's (``.mpg``) rate is the one its video sequence header states
+    (:func:`lipread.video.mpeg.sequence_rate`): FFmpeg estimates it from packet times, which fails on a file
+    truncated to a frame or two.
+    """
     p = Path(path)
     if p.is_dir():
         return default
+    if p.suffix.lower() in MPEG_EXTENSIONS:
+        stated = sequence_rate(p)
+        if stated is not None:
+            return stated
     import cv2
 
     _silence_opencv(cv2)
@@ -424,4 +473,8 @@ def frame_rate(path: str | os.PathLike[str], default: float = FOLDER_FPS) -> flo
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     finally:
         cap.release()
-    return fps if np.isfinite(fps) and 0 < fps < 1000 else default
+    if np.isfinite(fps) and 0 < fps < 1000:
+        return fps
+    if notes is not None:
+        notes.append(f"the file states no usable frame rate ({fps:g} fps); read as {default:g} fps")
+    return default

@@ -1,0 +1,102 @@
+"""What lipread notices about a clip while its frames pass, and tells with the transcript instead of reading
+nonsense in silence: frames without a face, colour missing for a colour model, the frame rate resampled.
+
+A :class:`ClipWatch` looks at the frames on their way to the model (:meth:`ClipWatch.watch`), one at a time, so
+it works alike for a short clip and for a long one read in windows, and holds no frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from ..config import ModelConfig
+from .mouth import AlignedMouthLocator, FaceMouthLocator, MouthLocator
+
+__all__ = ["COLOUR_SAMPLE_STEP", "FACE_STEP", "GREY_LEVELS", "ClipWatch"]
+
+FACE_STEP = 12
+"""Every this many frames (at 25 fps: every 0.48 s) a face-based locator's clip is searched for a face: 7
+detections for a 3 s clip, about 3 ms each on a GRID frame (one look at the whole frame; a frame without a
+face is also searched in smaller windows before it counts as one)."""
+
+COLOUR_SAMPLE_STEP = 25
+"""Every this many frames (one a second at 25 fps) the colour of a clip for a colour model is measured."""
+
+GREY_LEVELS = 1.0
+"""A frame whose colour channels differ by less than this on average (grey levels of 255) has no colour: a
+greyscale video decoded to RGB has equal channels, up to the rounding of its chroma."""
+
+_LEVELS = 3
+"""Detection levels tried on a frame before it counts as one without a face (see :func:`lipread.video.face.detect`)."""
+
+
+class ClipWatch:
+    """Notices about one clip, gathered from its frames at the model's rate.
+
+    Args:
+        config: the model's configuration (a colour model, ``channels == 3``, is told when colour is missing).
+        locator: the mouth locator (faces are looked for only for the face-based ones, which need them).
+        fps: the clip's own frame rate, and ``model_fps`` the rate it is read at (a difference is told).
+    """
+
+    def __init__(self, config: ModelConfig, locator: MouthLocator, fps: float, model_fps: float) -> None:
+        self.faces = type(locator) in (FaceMouthLocator, AlignedMouthLocator)
+        self.colour = config.channels == 3
+        self.fps, self.model_fps = fps, model_fps
+        self.frames = 0
+        self.examined = 0
+        self.faceless: list[int] = []
+        self.sampled = 0
+        self.grey = 0
+
+    def watch(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """``frames`` (``uint8 (H, W, C)`` at the model's rate), passed on unchanged while they are looked at."""
+        for frame in frames:
+            if self.faces and self.frames % FACE_STEP == 0 and frame.ndim == 3 and frame.shape[2] == 3:
+                self.examined += 1
+                if not self._has_face(frame):
+                    self.faceless.append(self.frames)
+            if self.colour and self.frames % COLOUR_SAMPLE_STEP == 0 and frame.ndim == 3 and frame.shape[2] == 3:
+                self.sampled += 1
+                self.grey += _is_grey(frame)
+            self.frames += 1
+            yield frame
+
+    @staticmethod
+    def _has_face(frame: np.ndarray) -> bool:
+        from .face import detect
+
+        return any(detect(frame, level=level) for level in range(_LEVELS))
+
+    def notes(self) -> list[str]:
+        """The notices, one sentence each (empty when there is nothing to tell)."""
+        out: list[str] = []
+        if self.fps != self.model_fps:
+            change = "some frames dropped" if self.fps > self.model_fps else "frames repeated"
+            out.append(
+                f"frame rate resampled: the clip's {self.fps:g} fps read as the model's {self.model_fps:g} fps "
+                f"({change}; word times stay in the clip's seconds)"
+            )
+        if self.faceless and len(self.faceless) < self.examined:
+            first, last = self.faceless[0] / self.model_fps, (self.faceless[-1] + 1) / self.model_fps
+            out.append(
+                f"frames without a face: no face in {len(self.faceless)} of the {self.examined} frames examined "
+                f"(between {first:.2f} s and {last:.2f} s); the mouth there is placed from the other frames, "
+                "so the words there may be wrong"
+            )
+        if self.sampled and self.grey == self.sampled:
+            out.append(
+                "colour missing: the video is greyscale but the model reads colour (it was trained on colour "
+                "video), so the reading may be poor"
+            )
+        return out
+
+
+def _is_grey(frame: np.ndarray) -> bool:
+    """Whether an ``uint8 (H, W, 3)`` RGB frame's channels are equal to within :data:`GREY_LEVELS` on average."""
+    step = max(1, int(np.sqrt(frame.shape[0] * frame.shape[1] / 65536)))  # about 65,000 pixels are enough
+    pixels = frame[::step, ::step].astype(np.int16)
+    spread = np.abs(pixels[..., 0] - pixels[..., 1]).mean() + np.abs(pixels[..., 1] - pixels[..., 2]).mean()
+    return bool(spread / 2 < GREY_LEVELS)
