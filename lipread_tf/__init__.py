@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from lipread.config import ModelConfig
-from lipread.errors import CheckpointError
+from lipread.errors import BackendError, CheckpointError
 from lipread.weights import load_checkpoint, save_checkpoint
 
 if TYPE_CHECKING:
@@ -71,7 +71,16 @@ class TensorFlowBackend:
         return save_checkpoint(path, model.state_dict(), model.config, **metadata)
 
     def train(self, options: TrainOptions) -> TrainResult:
-        """Train with ``model.fit`` as ``options`` say (see :mod:`lipread_tf.train`)."""
+        """Train with ``model.fit`` as ``options`` say (see :mod:`lipread_tf.train`).
+
+        Raises:
+            BackendError: ``options.freeze`` names parts to freeze, which only the torch backend does.
+        """
+        if options.freeze:
+            raise BackendError(
+                f"the tensorflow backend cannot freeze parts of a model ({', '.join(options.freeze)}); "
+                "use --backend torch"
+            )
         from .train import train
 
         return train(options)

@@ -388,7 +388,9 @@ def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.d
         torch.manual_seed(options.seed * 1_000_003 + d.rank)
     amp = _amp_dtype(options, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
-    optimiser = torch.optim.Adam(module.parameters(), lr=options.lr)
+    for name, parameter in module.named_parameters():  # frozen parts keep their (init) weights
+        parameter.requires_grad_(name.split(".")[0] not in options.freeze)
+    optimiser = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=options.lr)
     state = _State()
     if options.init is not None and not options.resume:
         checkpoint = load_checkpoint(options.init, expect=config)

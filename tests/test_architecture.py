@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("data",),
     ("decoding", "backend"),
     ("onnx",),
+    ("live",),
     ("transcription",),
     ("api",),
     ("__init__",),

@@ -259,7 +259,11 @@ def test_allowed_labels_follow_word_cuts_and_frame_jitter(grid_root: Path) -> No
     assert plain.allowed is None
     # The batch is otherwise the one plain CTC trains on: the same random choices.
     tied = make_batch(
-        examples, np.arange(len(clips)), np.random.default_rng(0), LIPNET_AUGMENTATION, word_clips=0.5,
+        examples,
+        np.arange(len(clips)),
+        np.random.default_rng(0),
+        LIPNET_AUGMENTATION,
+        word_clips=0.5,
         align_tolerance=1,
     )
     assert torch.equal(plain.frames, tied.frames) and torch.equal(plain.targets, tied.targets)

@@ -22,6 +22,7 @@ from .dataset import Clip, find_clips, split_clips
 from .metrics import summarise
 
 __all__ = [
+    "FREEZABLE",
     "TrainOptions",
     "TrainResult",
     "alignment_exists",
@@ -37,6 +38,11 @@ __all__ = [
     "word_excerpt",
     "word_frames",
 ]
+
+FREEZABLE = ("frontend", "rnn", "classifier")
+"""The parts of a model that :attr:`TrainOptions.freeze` can keep as they are: the canonical tensor names'
+first component (``frontend.*`` the convolutions, ``rnn.*`` the recurrent layers, ``classifier.*`` the output
+layer)."""
 
 
 @dataclass
@@ -97,10 +103,14 @@ class TrainOptions:
             stdout is one).
         time_limit: minutes; stop cleanly after the epoch during which this much time has passed (the run
             can be continued later with ``resume``). None: no limit.
+        freeze: parts of the model (of :data:`FREEZABLE`) whose weights training leaves as they are, e.g.
+            ``("rnn", "classifier")`` to adapt only the convolutional front end of an ``init`` model to a new
+            speaker. Empty (the default): every weight trains. Only the torch backend supports it; the
+            TensorFlow backend refuses a run that asks for it.
 
     Raises:
         DataError: ``frame_jitter`` or ``word_clips`` outside 0..1, ``conv_dropout`` outside [0, 1),
-            a negative ``align_tolerance``.
+            a negative ``align_tolerance``, a ``freeze`` part not in :data:`FREEZABLE` or all of them.
     """
 
     data: Path
@@ -139,6 +149,7 @@ class TrainOptions:
     progress: bool | None = None
     time_limit: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    freeze: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.data = Path(self.data)
@@ -160,6 +171,12 @@ class TrainOptions:
             raise DataError(f"rotation is at most 45 degrees, not {self.rotation}")
         if isinstance(self.time_mask, bool) or not isinstance(self.time_mask, int) or self.time_mask < 0:
             raise DataError(f"time_mask is a number of frames >= 0, not {self.time_mask!r}")
+        self.freeze = (self.freeze,) if isinstance(self.freeze, str) else tuple(self.freeze)
+        unknown = [part for part in self.freeze if part not in FREEZABLE]
+        if unknown:
+            raise DataError(f"freeze: unknown part {unknown[0]!r}; the parts are {', '.join(FREEZABLE)}")
+        if set(self.freeze) == set(FREEZABLE):
+            raise DataError(f"freeze: {', '.join(FREEZABLE)} frozen together leave nothing to train")
         if self.conv_dropout is not None and not 0 <= self.conv_dropout < 1:
             raise DataError(f"conv_dropout is a probability in [0, 1), not {self.conv_dropout}")
         for name, low, high in (
@@ -185,7 +202,13 @@ class TrainOptions:
     def augmentation(self) -> Augmentation:
         """What is done at random to each training clip (its crops, after any word clip is cut)."""
         return Augmentation(
-            self.mirror, self.frame_jitter, self.time_mask, self.shift, self.scale, self.rotation, self.colour,
+            self.mirror,
+            self.frame_jitter,
+            self.time_mask,
+            self.shift,
+            self.scale,
+            self.rotation,
+            self.colour,
             self.greyscale,
         )
 

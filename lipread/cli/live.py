@@ -1,0 +1,114 @@
+"""``lipread live``: read the lips in a camera, a stream or a video file, printing each utterance as it ends.
+
+Output formats, one line per utterance, printed as soon as the utterance is final:
+
+- ``txt`` (default): ``start<TAB>end<TAB>sentence`` (seconds from the start of the stream, two decimals).
+- ``json``: one JSON object per utterance: ``start``, ``end``, ``text``, ``words`` (``word``, ``start``,
+  ``end``, ``confidence``), ``confidence``, and the transcript's other fields (``backend``, ``model``,
+  ``decoder``, ...; see :meth:`lipread.live.stream.Segment.to_dict`).
+
+Reading goes on until the source ends. Ctrl-C (SIGINT) stops taking frames, reads the utterance in progress,
+prints it and exits with status 0; a second Ctrl-C stops at once (status 130). A source that fails on the way
+(a camera that stops delivering frames, a stream that drops for good) ends the same way, then its error is
+reported and the exit status is 1. How utterances are found, and what the settings mean: :mod:`lipread.live`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+from typing import Any
+
+from ..models import DEFAULT_MODEL
+from ..report import report_error
+from .parsing import non_negative, positive
+from .transcribe import add_model_arguments
+
+__all__ = ["add_parser", "run"]
+
+FORMATS = ("txt", "json")
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``live``."""
+    from ..live.stream import LiveSettings
+
+    defaults = LiveSettings()
+    p = subparsers.add_parser(
+        "live",
+        help="read the lips in a camera, stream or video, utterance by utterance",
+        description=(
+            "Read the lips in a camera, a stream or a video file as it plays, printing each utterance as soon as "
+            "it ends. Ctrl-C reads the utterance in progress and stops."
+        ),
+    )
+    p.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="a camera index (0, 1, ...), a stream address OpenCV can open (rtsp://...), or a video file",
+    )
+    p.add_argument("--realtime", action="store_true", help="play a video file at its frame rate, as a camera would")
+    p.add_argument("--format", choices=FORMATS, default="txt", help="output format")
+    add_model_arguments(p)
+    p.add_argument(
+        "--pause",
+        type=positive(float),
+        default=defaults.pause,
+        help="seconds without speech (or without a face) that end an utterance",
+    )
+    p.add_argument("--longest", type=positive(float), default=defaults.longest, help="longest utterance, in seconds")
+    p.add_argument(
+        "--hop",
+        type=positive(int, 50),
+        default=defaults.hop,
+        help="frames between two runs of the model over the latest 3 s (8 to 50: fewer react sooner, cost more)",
+    )
+    p.add_argument(
+        "--context",
+        type=non_negative(float),
+        default=defaults.context,
+        help="seconds kept on each side of an utterance when it is read",
+    )
+    p.add_argument(
+        "--min-confidence",
+        type=non_negative(float, 1.0),
+        default=defaults.min_confidence,
+        help="utterances read with a lower confidence are dropped (lip twitches)",
+    )
+    p.add_argument("--fps", type=positive(float), help="the source's frame rate (default: the rate it states)")
+    p.add_argument(
+        "--threads", type=positive(int), help="inference threads of the onnx backend (default: one per physical core)"
+    )
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the source until it ends or Ctrl-C; 1 when the source failed on the way, else 0."""
+    from ..api import Transcriber
+    from ..live.source import open_source
+    from ..live.stream import LiveSettings
+
+    settings = LiveSettings(args.pause, args.longest, args.hop, args.context, args.min_confidence)
+    opts: dict[str, Any] = {} if args.threads is None else {"threads": args.threads}
+    runner = Transcriber(args.model or DEFAULT_MODEL, args.backend, args.decoder, args.beam_width, **opts)
+    source = open_source(args.source, realtime=args.realtime)
+
+    def interrupted(signum: int, frame: Any) -> None:
+        source.stop()  # the stream ends: the utterance in progress is read and printed
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        for segment in runner.stream(source.frames(), args.fps or source.fps, settings):
+            if args.format == "json":
+                line = json.dumps(segment.to_dict())
+            else:
+                line = f"{segment.start:.2f}\t{segment.end:.2f}\t{segment.text}"
+            print(line, flush=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if source.error is not None:
+        report_error(source.error)
+        return 1
+    return 0

@@ -1,0 +1,318 @@
+"""Reading a stream of frames utterance by utterance: :func:`read_stream`, which
+:meth:`Transcriber.stream <lipread.api.Transcriber.stream>` runs.
+
+How it works, for frames at the model's 25 fps (``Transcriber.stream`` resamples them first):
+
+1. Every ``hop`` frames (default 25, one second), the mouth is located in the new frames (one region for the
+   hop, by the model's mouth locator), they are cropped for the model, and the model reads a window of the
+   last ``config.frames`` crops (75, three seconds: what it was trained on), standardised together. Frames
+   where no face is found read as silence. While an utterance is in progress, the model also runs as soon
+   as its last speech frame is ``pause`` seconds old, so that its end is seen without waiting for the hop.
+2. A frame is speech when the window gives its blank class a posterior below one half. It is decided once
+   the window holds :data:`LOOKAHEAD` frames after it (0.2 s), and then for good;
+   :class:`~lipread.live.segmenter.Segmenter` turns these decisions into utterances: an utterance ends after
+   ``pause`` seconds without speech (or without a face), or when it reaches ``longest`` seconds.
+3. An utterance that ends is read again as a clip of its own, exactly as
+   :meth:`Transcriber.transcribe <lipread.api.Transcriber.transcribe>` reads a frames array: its frames
+   from ``context`` seconds before its first speech frame to ``context`` seconds after its last (never into
+   the utterance before it or the speech after it). So an utterance reads as the same words as a clip of
+   it alone would, and its words are timed the same way. An utterance that reads as no words, or with a
+   confidence below ``min_confidence``, is dropped.
+
+Memory is bounded: the last ``config.frames`` mouth crops, and the frames of the utterance in progress
+(at most ``longest + 2 * context`` seconds of them, and a hop) or, between utterances, the last ``context``
+seconds and the frames not yet decided.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..backend import Model
+from ..config import ModelConfig
+from ..errors import ArgumentError, BackendError, VideoError
+from ..video.mouth import Box, MouthLocator, Warp
+from ..video.preprocess import default_locator, mouth_crops, normalise
+from .segmenter import Segmenter, Span
+
+__all__ = ["FPS", "LiveSettings", "Reader", "Segment", "read_stream"]
+
+FPS = 25.0
+"""The frame rate :func:`read_stream` takes (the models' rate); segment times are frames divided by it."""
+
+SPEECH_BELOW = 0.5
+"""A frame is speech when the window's posterior of blank is below this (some character is likelier)."""
+
+LOOKAHEAD = 5
+"""Frames after a frame that the window must hold before the frame is decided: the model reads the last frames
+of a window, which have nothing after them, less surely."""
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """How a stream is cut into utterances (all times in seconds of the stream).
+
+    Attributes:
+        pause: time without speech (or without a face) that ends an utterance. Pauses between the words of
+            one sentence are shorter; between sentences, longer.
+        longest: the longest utterance; one that reaches it ends there, and speech that goes on starts the
+            next. Also bounds memory: the frames of the utterance in progress are kept.
+        hop: frames (at 25 fps) between two runs of the model over the latest window; smaller reacts sooner
+            and costs more (the model reads ``75 / hop`` times every frame).
+        context: time kept on each side of an utterance when it is read (silence the model expects around
+            a sentence).
+        min_confidence: utterances read with a lower confidence are dropped: a twitch of the lips read as
+            speech gives a sentence of near-zero confidence (a constrained decoder always finds one).
+    """
+
+    pause: float = 0.4
+    longest: float = 10.0
+    hop: int = 25
+    context: float = 0.5
+    min_confidence: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("pause", "longest", "context", "min_confidence"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ArgumentError(f"live setting {name} must be a finite number, not {value!r}")
+        if self.pause < 1 / FPS or self.longest < 1 / FPS or self.context < 0 or not 0 <= self.min_confidence <= 1:
+            raise ArgumentError(
+                f"live settings: pause ({self.pause:g} s) and longest ({self.longest:g} s) must be at least one "
+                f"frame ({1 / FPS:g} s), context ({self.context:g} s) not negative, min_confidence "
+                f"({self.min_confidence:g}) from 0 to 1"
+            )
+        if isinstance(self.hop, bool) or not isinstance(self.hop, int) or not 8 <= self.hop <= 50:
+            raise ArgumentError(f"live setting hop must be a whole number of frames from 8 to 50, not {self.hop!r}")
+
+
+class Reader(Protocol):
+    """What :func:`read_stream` needs of a :class:`~lipread.api.Transcriber`."""
+
+    config: ModelConfig
+    locator: MouthLocator | None
+    model: Model
+
+    def transcribe(self, source: Any, fps: float | None = None) -> Any:
+        """A Transcript-like object (``text``, ``confidence``, ``words``, ``to_dict()``) for frames."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One utterance of a stream, final once yielded.
+
+    Attributes:
+        start: seconds from the stream's start to its first word's start (25 fps frames:
+            frame ``k`` covers ``[k / 25, (k + 1) / 25)``).
+        end: seconds from the stream's start to its last word's end.
+        text: the sentence (words separated by single spaces; never empty).
+        words: the words (:class:`lipread.api.Word`), timed in seconds of the stream.
+        confidence: the sentence's confidence in [0, 1], as :attr:`lipread.api.Transcript.confidence`.
+        details: the utterance's transcript as :meth:`lipread.api.Transcript.to_dict` gives it (``backend``,
+            ``model``, ``decoder`` and whatever else it carries), without its ``path``.
+    """
+
+    start: float
+    end: float
+    text: str
+    words: tuple[Any, ...]
+    confidence: float
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``start``, ``end``, ``text``, ``words``, ``confidence``, then ``details``."""
+        return {
+            **self.details,
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "text": self.text,
+            "words": [w.to_dict() for w in self.words],
+            "confidence": round(self.confidence, 4),
+        }
+
+
+@dataclass(frozen=True)
+class _Region:
+    """A locator that returns a region found before (one hop's), so its frames are cropped alike."""
+
+    region: Box | Warp
+    name: str = "live"
+
+    def locate(self, frames: np.ndarray, source: str = "<frames>") -> Box | Warp:
+        return self.region
+
+
+def read_stream(
+    reader: Reader, frames: Iterable[np.ndarray], settings: LiveSettings | None = None, source: str = "<frames>"
+) -> Iterator[Segment]:
+    """Segments of a stream of frames, each yielded as soon as it is final (see the module's description).
+
+    Args:
+        reader: the model, decoder and mouth locator (a :class:`~lipread.api.Transcriber`).
+        frames: ``uint8 (H, W, 3)`` RGB frames at 25 fps, consumed one at a time. When their size changes
+            (a camera switches mode), the utterance in progress ends there and reading goes on at the new size.
+        settings: how utterances are found (default ``LiveSettings()``).
+        source: the stream's name in errors.
+
+    Raises:
+        VideoError: a frame that is not ``uint8 (H, W, 3)``.
+        BackendError: the model returns log-probabilities of the wrong shape.
+    """
+    state = _Stream(reader, settings or LiveSettings(), source)
+    for frame in frames:
+        yield from state.push(frame)
+    yield from state.flush()
+
+
+@dataclass
+class _Ended:
+    """An utterance that has ended and waits for the frames after it (its context) before it is read."""
+
+    span: Span
+    floor: int
+    """The first frame its clip may include (the end of the utterance before it)."""
+    after: int | None = None
+    """The first speech frame after it, once seen: its clip stops there."""
+
+
+class _Stream:
+    """The state of one :func:`read_stream`: buffers, the segmenter, and the frame count."""
+
+    def __init__(self, reader: Reader, settings: LiveSettings, source: str) -> None:
+        self.reader, self.settings, self.source = reader, settings, source
+        cfg = reader.config
+        self.locator = reader.locator or default_locator(cfg)
+        self.segmenter = Segmenter(round(settings.pause * FPS), round(settings.longest * FPS))
+        self.context = round(settings.context * FPS)
+        self.shortest = 1 + sum(block.kernel[0] - 1 for block in cfg.frontend)  # the convolutions' span
+        # the window: the model's clip length, and never shorter than the frames it must decide at once
+        self.crops: deque[np.ndarray | None] = deque(maxlen=max(cfg.frames, settings.hop + LOOKAHEAD + 1))
+        self.pending: list[np.ndarray] = []
+        self.history: deque[np.ndarray] = deque()
+        self.first = 0
+        """The stream index of ``history[0]``."""
+        self.floor = 0
+        """The end of the last utterance: the next one's clip starts no sooner."""
+        self.ended: deque[_Ended] = deque()
+        self.count = 0
+        self.decided = 0
+        """Frames whose decisions the segmenter has had (the last :data:`LOOKAHEAD` frames wait for more)."""
+        self.due = -1
+        """The frame count at which the model runs without waiting for a full hop: when the utterance in
+        progress has been silent for ``pause`` frames, or an ended one has its ``context`` frames after it."""
+        self.shape: tuple[int, ...] | None = None
+
+    def push(self, frame: Any) -> Iterator[Segment]:
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            got = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
+            raise VideoError(f"{self.source}: frame {self.count}: expected uint8 RGB of shape (H, W, 3), got {got}")
+        if frame.shape != self.shape:
+            yield from self.flush()
+            self.shape = frame.shape
+        self.history.append(frame)
+        self.pending.append(frame)
+        self.count += 1
+        if len(self.pending) == self.settings.hop or self.count == self.due:
+            yield from self.hop()
+
+    def flush(self) -> Iterator[Segment]:
+        """Read the frames not yet read, end the utterance in progress, read what has ended, start afresh."""
+        if self.decided < self.count:
+            yield from self.hop(final=True)
+        span = self.segmenter.cut()
+        if span is not None:
+            self.ended.append(_Ended(span, self.floor))
+        yield from self.read_ended(final=True)
+        self.history.clear()
+        self.crops.clear()
+        self.first = self.floor = self.decided = self.count
+
+    def hop(self, final: bool = False) -> Iterator[Segment]:
+        """Run the model over the window ending with the pending frames and pass the decisions of the frames
+        with :data:`LOOKAHEAD` frames after them (of all, when ``final``) on."""
+        if self.pending:
+            frames = np.stack(self.pending)
+            self.pending.clear()
+            try:
+                region = self.locator.locate(frames, self.source)
+                self.crops.extend(mouth_crops(frames, self.reader.config, _Region(region), self.source))
+            except VideoError:  # no face in these frames: they read as silence
+                self.crops.extend([None] * len(frames))
+        upto = self.count if final else max(self.decided, self.count - LOOKAHEAD)
+        decisions = self.speech(self.count - self.decided)[: upto - self.decided]
+        first, self.decided = self.decided, upto
+        for t, speech in enumerate(decisions.tolist(), first):
+            if speech:
+                for ended in self.ended:
+                    ended.after = t if ended.after is None else ended.after
+            span = self.segmenter.push(speech)
+            if span is not None:
+                self.ended.append(_Ended(span, self.floor))
+                self.floor = span.stop
+        yield from self.read_ended(final=False)
+        seg = self.segmenter
+        due = [seg.last + seg.pause + 1 + LOOKAHEAD] if seg.start is not None else []
+        due += [e.span.stop + self.context + LOOKAHEAD for e in self.ended if e.after is None]
+        self.due = min(due, default=-1)
+        starts = [e.span.start for e in self.ended] + ([seg.start] if seg.start is not None else [])
+        keep = min(starts, default=self.decided) - self.context  # undecided frames may start one
+        while self.history and self.first < keep:
+            self.history.popleft()
+            self.first += 1
+
+    def read_ended(self, final: bool) -> Iterator[Segment]:
+        """Read the ended utterances whose context has come (all of them when ``final``)."""
+        while self.ended:
+            ended = self.ended[0]
+            stop = ended.span.stop + self.context
+            if ended.after is not None:
+                stop = min(stop, ended.after)
+            if not final and self.decided < stop:
+                return
+            self.ended.popleft()
+            segment = self.segment(max(ended.span.start - self.context, ended.floor), min(stop, self.count))
+            if segment is not None:
+                yield segment
+
+    def speech(self, new: int) -> np.ndarray:
+        """``bool (new,)``: which of the newest ``new`` frames are speech, by the model over the window."""
+        crops = list(self.crops)
+        valid = np.array([c is not None for c in crops])
+        if valid.sum() < self.shortest:
+            return np.zeros(new, bool)
+        cfg = self.reader.config
+        x = np.zeros((1, len(crops), cfg.height, cfg.width, cfg.channels), np.float32)
+        x[0, valid] = normalise(np.stack([c for c in crops if c is not None]))
+        lp = np.asarray(self.reader.model.logprobs(x, np.array([len(crops)], np.int32)))
+        if lp.shape != (1, len(crops), cfg.num_classes):
+            raise BackendError(
+                f"the model returned log-probabilities of shape {lp.shape} for input {x.shape}; "
+                f"expected (1, {len(crops)}, {cfg.num_classes})"
+            )
+        with np.errstate(invalid="ignore"):
+            blank = np.exp(lp[0, -new:, 0])
+        return (blank < SPEECH_BELOW) & valid[-new:]
+
+    def segment(self, lo: int, hi: int) -> Segment | None:
+        """Read an utterance from its frames ``lo`` to ``hi`` (stream indices) as a clip of its own; None when
+        it reads as no words or cannot be read."""
+        lo = max(lo, self.first)
+        clip = list(self.history)[lo - self.first : hi - self.first]
+        if len(clip) < self.shortest:
+            return None
+        try:
+            transcript = self.reader.transcribe(np.stack(clip), FPS)
+        except VideoError:  # no mouth in the utterance's clip: nothing to read
+            return None
+        if not transcript.text or transcript.confidence < self.settings.min_confidence:
+            return None
+        offset = lo / FPS
+        words = tuple(replace(w, start=w.start + offset, end=w.end + offset) for w in transcript.words)
+        details = {k: v for k, v in transcript.to_dict().items() if k not in ("path", "text", "words", "confidence")}
+        return Segment(words[0].start, words[-1].end, transcript.text, words, transcript.confidence, details)

@@ -1,0 +1,160 @@
+"""Live reading with the shipped model, measured against files: a stream made of GRID clips one after
+another reads as one segment per clip, with the text the same model reads from the clip alone (whatever
+that is: the model is not judged here) and boundaries within 0.3 s of the clip's speech (its ``.align``
+times). And ``lipread live`` on a file, on a source that cannot be opened, and stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lipread.cli.app import main
+from lipread.data.align import load_alignment
+from lipread.live import source as live_source
+from lipread.video.reader import read_frames
+
+CLIPS = ("bbaf2n", "bgit4n", "bwbn5a")
+"""Three speaker-1 clips spread over the corpus (every 97th by name); the silence between their sentences
+(the first's trailing plus the next one's leading) is 0.8 s or more, longer than the default pause."""
+
+TOLERANCE = 0.3
+"""Seconds a segment boundary may be from the first spoken word's start / the last one's end."""
+
+
+@pytest.fixture(scope="module")
+def transcriber() -> object:
+    pytest.importorskip("onnxruntime")
+    from lipread.api import Transcriber
+
+    return Transcriber(threads=1)
+
+
+@pytest.fixture(scope="module")
+def clips(grid_root: Path) -> list[tuple[Path, np.ndarray, float, float]]:
+    """(path, frames, speech start, speech end) per clip, times in seconds of the clip."""
+    out = []
+    for name in CLIPS:
+        path = grid_root / "s1" / f"{name}.mp4"
+        words = load_alignment(grid_root / "alignments" / "s1" / f"{name}.align").words
+        out.append((path, read_frames(path), words[0].start, words[-1].end))
+    return out
+
+
+def test_a_stream_of_clips_reads_as_the_clips_alone(transcriber: object, clips: list) -> None:
+    alone = [transcriber.transcribe(path).text for path, *_ in clips]  # type: ignore[attr-defined]
+    stream = np.concatenate([frames for _, frames, *_ in clips])
+    segments = list(transcriber.stream(iter(stream), 25.0))  # type: ignore[attr-defined]
+    assert [s.text for s in segments] == alone
+    offset = 0.0
+    for segment, (_, frames, start, end) in zip(segments, clips):
+        assert abs(segment.start - (offset + start)) <= TOLERANCE, segment
+        assert abs(segment.end - (offset + end)) <= TOLERANCE, segment
+        assert segment.words[0].start == segment.start and segment.words[-1].end == segment.end
+        assert 0.0 < segment.confidence <= 1.0
+        offset += len(frames) / 25.0
+
+
+def test_lipread_live_prints_each_utterance(
+    grid_clip: Path, transcriber: object, capsys: pytest.CaptureFixture
+) -> None:
+    expected = transcriber.transcribe(grid_clip).text  # type: ignore[attr-defined]
+    assert main(["live", str(grid_clip), "--format", "json", "--threads", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert record["text"] == expected and record["words"][0]["word"] == expected.split()[0]
+    assert {"start", "end", "confidence", "model", "backend", "decoder"} <= set(record)
+    assert main(["live", str(grid_clip), "--threads", "1"]) == 0
+    start, end, text = capsys.readouterr().out.rstrip("\n").split("\t")
+    assert text == expected
+    assert abs(float(start) - record["start"]) < 0.006 and abs(float(end) - record["end"]) < 0.006
+
+
+def test_a_source_that_cannot_be_opened_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("onnxruntime")
+    assert main(["live", str(tmp_path / "missing.mp4")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lipread: error: ") and "missing.mp4" in err and len(err.splitlines()) == 1
+
+
+def test_ctrl_c_reads_the_utterance_in_progress_and_exits_cleanly(
+    clips: list, transcriber: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """SIGINT arrives half a second after the second clip's sentence ended, before the (one second) pause
+    that would end it: no more frames are taken, and the sentence in progress is read and printed."""
+    (_, first, *_), (_, second, _, end) = clips[0], clips[1]
+    stop_at = len(first) + round(end * 25) + 13
+    taken = 0
+
+    def frames() -> Iterator[np.ndarray]:
+        nonlocal taken
+        for frame in np.concatenate([first, second, first]):
+            taken += 1
+            if taken == stop_at:
+                os.kill(os.getpid(), signal.SIGINT)
+            yield frame
+
+    opened = live_source.FrameSource("stand-in camera", "camera", 25.0, frames())
+    monkeypatch.setattr(live_source, "open_source", lambda spec, realtime=False: opened)
+    assert main(["live", "0", "--pause", "1", "--threads", "1"]) == 0
+    texts = [line.split("\t")[2] for line in capsys.readouterr().out.splitlines()]
+    alone = [transcriber.transcribe(path).text for path, *_ in clips[:2]]  # type: ignore[attr-defined]
+    assert texts == alone
+    assert taken == stop_at  # no frame is asked for after the signal
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_the_overlay_example_writes_the_captioned_video(clips: list, transcriber: object, tmp_path: Path) -> None:
+    """``examples/live_overlay.py`` on a file of two clips: it prints the sentences ``Transcriber.stream`` reads
+    from the file, and writes every frame, those after the first sentence was read with the caption band."""
+    import subprocess
+    import sys
+
+    import cv2
+
+    stream = np.concatenate([frames for _, frames, *_ in clips[:2]])
+    video = tmp_path / "two.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (stream.shape[2], stream.shape[1]))
+    for frame in stream:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "captioned.mp4"
+    proc = subprocess.run(
+        [sys.executable, str(root / "examples" / "live_overlay.py"), str(video), "--output", str(out)],
+        env={**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr
+    texts = [line.split(": ", 1)[1] for line in proc.stdout.splitlines()]
+    expected = transcriber.stream(iter(read_frames(video)), 25.0)  # type: ignore[attr-defined]
+    assert texts == [s.text for s in expected] and len(texts) == 2
+    cap = cv2.VideoCapture(str(out))
+    written = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        written.append(frame)
+    cap.release()
+    assert len(written) == len(stream)
+    band = slice(-30, None)  # the bottom rows: darkened under the caption (its letters are white)
+    late = len(clips[0][1]) + 25
+    assert np.median(written[late][band]) < 0.5 * np.median(stream[late][band])
+    assert abs(np.median(written[10][band]) - np.median(stream[10][band])) < 10  # no caption yet
+
+
+def test_stream_checks_the_rate_at_once_and_reads_nothing_from_nothing(transcriber: object) -> None:
+    from lipread.errors import VideoError
+
+    with pytest.raises(VideoError, match=r"frame rate of 0\.5 fps"):
+        transcriber.stream(iter(()), 0.5)  # type: ignore[attr-defined]
+    assert list(transcriber.stream(iter(()), 30.0)) == []  # type: ignore[attr-defined]
