@@ -31,7 +31,7 @@ BACKENDS = {
     "core": (".",),
     "torch": (".[torch]",),
     "tensorflow": (".", "tensorflow-cpu>=2.16", "tf2onnx>=1.16", "onnx>=1.15", "onnxruntime>=1.17"),
-    "onnx": (".[onnx]", "onnx>=1.15"),
+    "onnx": (".[onnx,plot]", "onnx>=1.15"),
 }
 
 # Fails when any module named on its command line is installed.
@@ -105,9 +105,16 @@ def lock(session: nox.Session) -> None:
     ``pyproject.toml``'s extras and ``constraints.in`` together, for the Python running this session."""
     session.install("pip-tools>=7.4")
     session.run(
-        "pip-compile", "--quiet", "--strip-extras", "--allow-unsafe", "--no-emit-index-url", "--no-emit-find-links",
-        *(f"--extra={extra}" for extra in ("dev", "docs", "fast", "onnx", "torch")),
-        "--output-file=constraints.txt", "pyproject.toml", "constraints.in",
+        "pip-compile",
+        "--quiet",
+        "--strip-extras",
+        "--allow-unsafe",
+        "--no-emit-index-url",
+        "--no-emit-find-links",
+        *(f"--extra={extra}" for extra in ("dev", "docs", "fast", "onnx", "plot", "torch")),
+        "--output-file=constraints.txt",
+        "pyproject.toml",
+        "constraints.in",
     )
 
 

@@ -1,8 +1,11 @@
 """lipread: sentence-level lip reading (LipNet) with PyTorch, TensorFlow and ONNX Runtime backends.
 
->>> import lipread
->>> lipread.transcribe("clip.mpg").text  # doctest: +SKIP
-'bin blue at f two now'
+Examples:
+    Read the demo clip that ships with the package (GRID speaker 1, a clip the shipped model never trained on):
+
+    >>> import lipread
+    >>> lipread.transcribe(lipread.demo_clip()).text  # doctest: +SKIP
+    'place blue at p one again'
 
 ``import lipread`` imports no deep-learning framework; a backend is imported when it is first used.
 
@@ -34,10 +37,17 @@ from .vocab import LIPNET_VOCABULARY, NOTEBOOK_VOCABULARY, Vocabulary
 
 if TYPE_CHECKING:
     from .api import Transcriber, Transcript, load_model, transcribe
+    from .data.demo import demo_clip
 
 __version__ = "0.1.0"
 
-_LAZY = {"transcribe": "api", "load_model": "api", "Transcript": "api", "Transcriber": "api"}
+_LAZY = {
+    "transcribe": "api",
+    "load_model": "api",
+    "Transcript": "api",
+    "Transcriber": "api",
+    "demo_clip": "data.demo",
+}
 """Names imported on first use, so that ``import lipread`` stays light."""
 
 
@@ -71,6 +81,7 @@ __all__ = [
     "Vocabulary",
     "__version__",
     "available_backends",
+    "demo_clip",
     "get_backend",
     "get_preset",
     "load_model",

@@ -16,7 +16,21 @@ from .parsing import CommandParser
 
 __all__ = ["main"]
 
-COMMANDS = ("transcribe", "info", "preview", "backends", "eval", "train", "export", "import_")
+COMMANDS = (
+    "demo",
+    "transcribe",
+    "live",
+    "info",
+    "preview",
+    "backends",
+    "eval",
+    "plot",
+    "data",
+    "train",
+    "adapt",
+    "export",
+    "import_",
+)
 """Sub-command modules in the order ``lipread --help`` lists them."""
 
 

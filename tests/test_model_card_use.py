@@ -1,0 +1,47 @@
+"""The shipped model's intended use, out-of-scope use and misuse ship beside its card, and the site shows them."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from lipread.models import DEFAULT_MODEL, SHIPPED
+
+ROOT = Path(__file__).resolve().parents[1]
+USE = SHIPPED[DEFAULT_MODEL].path("card").with_name(f"{DEFAULT_MODEL}-use.md")
+
+
+def test_use_file_has_the_three_sections() -> None:
+    text = USE.read_text(encoding="utf-8")
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings == ["## Intended use", "## Out-of-scope use", "## Misuse: privacy and surveillance"]
+    assert "consent" in text and "surveillance" in text
+
+
+def test_the_model_card_page_includes_card_and_use_once() -> None:
+    page = (ROOT / "docs" / "model-card.md").read_text(encoding="utf-8")
+    assert page.startswith(f'--8<-- "lipread/models/{DEFAULT_MODEL}.md"\n')  # the card's title is the page's
+    assert page.count(f'--8<-- "lipread/models/{DEFAULT_MODEL}-use.md"') == 1
+    card = SHIPPED[DEFAULT_MODEL].path("card").read_text(encoding="utf-8")
+    assert "## Intended use" not in card  # else the page would show it twice
+
+
+def test_the_card_generator_points_to_the_use_file() -> None:
+    spec = importlib.util.spec_from_file_location("build_default_model", ROOT / "tools" / "build_default_model.py")
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    e = {"cer": 0.1, "wer": 0.2, "sentence_accuracy": 0.3, "median_start_error_ms": None, "clips": 2}
+    parity = {"log_prob": 1e-4, "prob": 1e-5}
+    results = {
+        "eval": {"greedy": e},
+        "parity": {"checkpoint": parity, "onnx": parity},
+        "fixed16": [],
+        "trained_on": {},
+        "epochs": 1,
+        "selected_epoch": 1,
+        "sizes_mb": {".onnx": 1.0, ".safetensors": 1.0},
+        "total_mb": 2.0,
+    }
+    assert "`m-use.md` beside this card" in tool.card("m", "lipnet", results, [], 9, use_file=True)
+    assert "-use.md" not in tool.card("m", "lipnet", results, [], 9)
