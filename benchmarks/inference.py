@@ -5,7 +5,7 @@ The weights are the shipped ``lipnet-grid-s1`` checkpoint when this checkout has
 random initialisation (speed does not depend on the weights). Every backend loads the same checkpoint:
 
 - ``torch``: :class:`lipread_torch.wrapper.TorchModel` ``logprobs`` (``torch.inference_mode``);
-- ``tensorflow predict``: the Keras model's ``model.predict`` (as the seed notebook runs it);
+- ``tensorflow predict``: the Keras model's ``model.predict`` (as the LipNet notebook runs it);
 - ``tensorflow compiled``: the ``lipread_tf`` model's traced ``tf.function`` (``inference_function()``);
 - ``onnxruntime fp32``: ``lipread export --backend torch``, run by lipread's ONNX backend; and, for comparison,
   the same export with its 3D convolutions left as they are (lipread's exports compute them as per-frame 2D

@@ -1,4 +1,4 @@
-"""Decode + mouth crop + standardise one GRID clip: lipread against the seed notebook and bare OpenCV decoding.
+"""Decode + mouth crop + standardise one GRID clip: lipread against the LipNet notebook and bare OpenCV decoding.
 
 Cases, all on the same clip (``../shared/data/grid/s1/bbaf2n.mp4``, 75 frames of 360x288):
 
@@ -13,7 +13,7 @@ Cases, all on the same clip (``../shared/data/grid/s1/bbaf2n.mp4``, 75 frames of
   50x100, RGB, ``float32 (75, 50, 100, 3)``).
 - ``lipread, lipnet aligned``: the same with the crop aligned to a mean face by landmarks
   (``crop="aligned"``: face located as above, then 468 landmarks on every eighth frame).
-- ``seed notebook load_video``: the notebook's published function, reproduced as it is (per-frame
+- ``LipNet notebook load_video``: the notebook's published function, reproduced as it is (per-frame
   ``tf.image.rgb_to_grayscale``, slice ``[190:236, 80:220, :]``, ``tf.math.reduce_mean`` / ``reduce_std`` over
   the clip).
 
@@ -44,7 +44,7 @@ NOTEBOOK_TARGET = 8.0
 
 
 def notebook_load_video(path: str) -> Any:
-    """The seed notebook's ``load_video``, as published."""
+    """The LipNet notebook's ``load_video``, as published."""
     import cv2
     import tensorflow as tf
 
@@ -124,7 +124,7 @@ def main() -> None:
         "lipread load_clip, lipnet-notebook": lambda: load_clip(path, notebook),
         "lipread load_clip, lipnet (face locator)": lambda: load_clip(path, lipnet),
         "lipread load_clip, lipnet aligned (landmarks)": lambda: load_clip(path, aligned),
-        "seed notebook load_video (TensorFlow)": lambda: notebook_load_video(path),
+        "LipNet notebook load_video (TensorFlow)": lambda: notebook_load_video(path),
     }
     report.settings = {"clip": CLIP.name, "rounds": args.rounds, "OpenCV threads": _cv2_threads()}
     common.log(f"timing {len(cases)} cases x {args.rounds} rounds ...")
@@ -132,7 +132,7 @@ def main() -> None:
     samples = common.interleaved(cases, args.rounds, warmup=2, clock=args.clock)
     t = {name: median(s) for name, s in samples.items()}
     floor = t["bare OpenCV decode (frames kept)"]
-    nb = t["seed notebook load_video (TensorFlow)"]
+    nb = t["LipNet notebook load_video (TensorFlow)"]
     table = report.table(
         "Median ms per clip", ["case", "ms (median)", "ms (min-max)", "vs bare decode", "notebook's / this"]
     )
@@ -149,7 +149,7 @@ def main() -> None:
         floor_ok,
     )
     report.target(
-        "seed notebook's load_video vs lipread (lipnet-notebook)",
+        "LipNet notebook's load_video vs lipread (lipnet-notebook)",
         f">= {NOTEBOOK_TARGET:g}x faster",
         f"{ratio(nb / ours)} ({ms(nb)} vs {ms(ours)} ms)",
         nb / ours >= NOTEBOOK_TARGET,

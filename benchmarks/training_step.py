@@ -1,5 +1,5 @@
 """Training steps per second for the ``lipnet`` preset at batch 8: the PyTorch and TensorFlow backends against
-the seed notebook's own way of training, on the same model and the same data.
+the LipNet notebook's own way of training, on the same model and the same data.
 
 One step = forward, CTC loss, backward, Adam update, on 8 real GRID clips (75 frames of 50x100 RGB):
 
@@ -8,7 +8,7 @@ One step = forward, CTC loss, backward, Adam update, on 8 real GRID clips (75 fr
   CPU autocast to bfloat16 (``lipread train --amp``: convolutions in bfloat16, recurrent layers float32);
 - ``tensorflow backend``: ``lipread_tf``'s Keras model compiled with its :class:`lipread_tf.train.CTCLoss` and
   Adam, trained with ``model.fit``;
-- ``seed notebook's way``: the same Keras network ending in a softmax, compiled with the notebook's
+- ``LipNet notebook's way``: the same Keras network ending in a softmax, compiled with the notebook's
   ``CTCLoss`` (``tf.keras.backend.ctc_batch_cost`` over the full padded lengths, blank = last class), Adam,
   ``model.fit`` (its code, reproduced as published).
 
@@ -40,7 +40,7 @@ TARGET = 1.2
 
 
 def notebook_ctc_loss(y_true: Any, y_pred: Any) -> Any:
-    """The seed notebook's ``CTCLoss``, as published."""
+    """The LipNet notebook's ``CTCLoss``, as published."""
     import tensorflow as tf
 
     batch_len = tf.cast(tf.shape(y_true)[0], dtype="int64")
@@ -118,7 +118,7 @@ def tf_backend_step(
 
 
 def notebook_step(config: Any, frames: np.ndarray, lengths: np.ndarray, labels: list[np.ndarray]) -> Callable[[], Any]:
-    """One ``model.fit`` step the seed notebook's way: softmax output, ``ctc_batch_cost`` with blank last."""
+    """One ``model.fit`` step the LipNet notebook's way: softmax output, ``ctc_batch_cost`` with blank last."""
     import keras
 
     from lipread_tf.model import build_keras_model
@@ -161,13 +161,13 @@ def main() -> None:
         "torch fp32": torch_step(config, frames, lengths, labels, amp=False),
         "torch bf16 autocast (--amp)": torch_step(config, frames, lengths, labels, amp=True),
         "tensorflow backend (model.fit)": tf_backend_step(config, frames, lengths, labels),
-        "seed notebook's way (ctc_batch_cost, model.fit)": notebook_step(config, frames, lengths, labels),
+        "LipNet notebook's way (ctc_batch_cost, model.fit)": notebook_step(config, frames, lengths, labels),
     }
     common.log(f"timing {len(cases)} ways x {args.rounds} steps (after one warm-up step each) ...")
     report.settings["clock"] = f"{args.clock} time, medians"
     samples = common.interleaved(cases, args.rounds, warmup=1, clock=args.clock)
     t = {name: median(s) for name, s in samples.items()}
-    notebook = t["seed notebook's way (ctc_batch_cost, model.fit)"]
+    notebook = t["LipNet notebook's way (ctc_batch_cost, model.fit)"]
     table = report.table("Seconds per step and clips per second (median)", ["way", "s/step", "clips/s", "vs notebook"])
     for name, s in t.items():
         table.rows.append([name, f"{s:.2f}", f"{BATCH / s:.2f}", ratio(notebook / s)])

@@ -286,7 +286,7 @@ LIPNET_NOTEBOOK = ModelConfig(
     vocabulary=NOTEBOOK_VOCABULARY,
     crop="notebook",
 )
-"""The seed notebook's model: Conv3D 128/256/75 (k=3, same) + 2 x BiLSTM(128) + Dropout(0.5), 41 classes,
+"""The LipNet notebook's model: Conv3D 128/256/75 (k=3, same) + 2 x BiLSTM(128) + Dropout(0.5), 41 classes,
 input 75x46x140x1 (8,471,924 parameters in Keras)."""
 
 PRESETS: dict[str, ModelConfig] = {c.name: c for c in (LIPNET, LIPNET_NOTEBOOK)}

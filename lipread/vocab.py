@@ -17,7 +17,7 @@ class Vocabulary:
 
     Args:
         characters: the tokens for ids ``1..len(characters)``, one character each. The empty string
-            is allowed once, as an out-of-vocabulary slot (the seed notebook's ``StringLookup`` has one):
+            is allowed once, as an out-of-vocabulary slot (the LipNet notebook's ``StringLookup`` has one):
             it decodes to nothing and unknown characters encode to it.
         name: a short name stored in checkpoints.
     """
@@ -96,7 +96,7 @@ LIPNET_VOCABULARY = Vocabulary(" abcdefghijklmnopqrstuvwxyz", name="lipnet")
 """The LipNet vocabulary: blank, space, a-z (28 classes)."""
 
 NOTEBOOK_VOCABULARY = Vocabulary(["", *"abcdefghijklmnopqrstuvwxyz'?!123456789 "], name="notebook")
-"""The seed notebook's vocabulary, reordered so blank is 0: blank, its OOV slot, then its 39 characters
+"""The LipNet notebook's vocabulary, reordered so blank is 0: blank, its OOV slot, then its 39 characters
 ``"abcdefghijklmnopqrstuvwxyz'?!123456789 "`` (41 classes). Notebook class ``k`` is our class ``(k + 1) % 41``."""
 
 _BUILTIN = {v.name: v for v in (LIPNET_VOCABULARY, NOTEBOOK_VOCABULARY)}

@@ -18,7 +18,7 @@ them:
   ``LSTM``; the backward one reads each clip reversed within its length. ``rnn_dropout{l}`` after each.
 - ``classifier``: Dense(V), then ``log_softmax``.
 
-For the ``lipnet-notebook`` preset this is the seed notebook's Sequential model layer for layer (same
+For the ``lipnet-notebook`` preset this is the LipNet notebook's Sequential model layer for layer (same
 parameters, 8,471,924, and the same output shapes), plus the length masking.
 """
 

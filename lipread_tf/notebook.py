@@ -1,4 +1,4 @@
-"""Import the seed notebook's own checkpoint (``models/checkpoint``, written by Keras ``model.save_weights``).
+"""Import the LipNet notebook's own checkpoint (``models/checkpoint``, written by Keras ``model.save_weights``).
 
 The notebook trains a Keras Sequential LipNet (the ``lipnet-notebook`` preset) and saves its weights as a
 TensorFlow checkpoint. :func:`read_notebook_checkpoint` reads the model variables from it
@@ -146,7 +146,7 @@ def read_notebook_checkpoint(path: str | os.PathLike[str]) -> dict[str, np.ndarr
     weights: dict[str, np.ndarray] = {}
     for name, shape in NOTEBOOK_VARIABLES.items():
         if name not in shapes:
-            raise CheckpointError(f"{prefix}: variable {name!r} is missing; is this the seed notebook's checkpoint?")
+            raise CheckpointError(f"{prefix}: variable {name!r} is missing; is this the LipNet notebook's checkpoint?")
         if tuple(shapes[name]) != shape:
             raise CheckpointError(
                 f"{prefix}: variable {name!r} has shape {list(shapes[name])}, the notebook's model has {list(shape)}"
@@ -177,5 +177,8 @@ def import_notebook_checkpoint(path: str | os.PathLike[str], output: str | os.Pa
     """
     prefix = resolve_checkpoint_prefix(path)
     tensors = read_notebook_checkpoint(prefix)
-    trained_on = {"source": "seed notebook checkpoint (Keras save_weights)", "checkpoint": str(Path(prefix).resolve())}
+    trained_on = {
+        "source": "LipNet notebook checkpoint (Keras save_weights)",
+        "checkpoint": str(Path(prefix).resolve()),
+    }
     return save_checkpoint(output, tensors, notebook_config(), trained_on=trained_on)

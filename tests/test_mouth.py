@@ -63,7 +63,7 @@ def test_box_contains_hand_marked_mouth(clip: str, mpg_frames: Frames) -> None:
     box = LOCATOR.locate(frames, source=f"{clip}.mpg")
     assert_contains_centres(box, clip)
     assert_grid_shape(box, *frames.shape[1:3])
-    # Sized from the face: between 0.9x and 1.2x the seed notebook's box for these similar-sized faces.
+    # Sized from the face: between 0.9x and 1.2x the LipNet notebook's box for these similar-sized faces.
     assert 0.9 * GRID_BOX.width <= box.width <= 1.2 * GRID_BOX.width
     # The box centre sits on the mouth row (the crop is short, so this is what matters most).
     for _, y in CENTRES[clip].values():
@@ -71,7 +71,7 @@ def test_box_contains_hand_marked_mouth(clip: str, mpg_frames: Frames) -> None:
 
 
 def test_matches_the_notebook_box_on_speaker_one(grid_root: Path) -> None:
-    """Calibration: on speaker 1 the box is the seed notebook's fixed box, up to the speaker's own movement."""
+    """Calibration: on speaker 1 the box is the LipNet notebook's fixed box, up to the speaker's own movement."""
     clips = sorted((grid_root / "s1").glob("*.mp4"))[::100]
     assert len(clips) >= 5
     edges = []

@@ -1,4 +1,4 @@
-"""Importing the seed notebook's TensorFlow checkpoint (``lipread import notebook``).
+"""Importing the LipNet notebook's TensorFlow checkpoint (``lipread import notebook``).
 
 The test writes a checkpoint under exactly the notebook's variable names from the notebook's own Keras
 Sequential model with random weights, imports it, and checks that the imported model transcribes a real
@@ -44,7 +44,7 @@ OPTIMIZER_VARIABLES = {
 
 
 def notebook_model(seed: int) -> keras.Sequential:
-    """The seed notebook's LipNet, layer for layer (initialisers seeded)."""
+    """The LipNet notebook's LipNet, layer for layer (initialisers seeded)."""
     L, init = keras.layers, keras.initializers
     convs = []
     for i, channels in enumerate((128, 256, 75)):

@@ -1,4 +1,4 @@
-"""Mouth crop and preprocessing, checked against the seed notebook's ``load_video`` written out in NumPy."""
+"""Mouth crop and preprocessing, checked against the LipNet notebook's ``load_video`` written out in NumPy."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ CLIPS = ["bbaf2n", "bris5a", "lgbm4p", "pbap1a", "prwq3s", "sgbxzp"]
 
 
 def notebook_load_video(frames: np.ndarray) -> np.ndarray:
-    """The seed notebook's ``load_video``, from its formulas: ``tf.image.rgb_to_grayscale`` on uint8 RGB
+    """The LipNet notebook's ``load_video``, from its formulas: ``tf.image.rgb_to_grayscale`` on uint8 RGB
     (scale to [0, 1] in float32, BT.601 weights, times 255.5, truncate), rows 190:236, cols 80:220, then
     ``(x - mean) / std`` over the whole clip."""
     x = frames.astype(np.float32) * np.float32(1 / 255)

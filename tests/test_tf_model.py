@@ -50,7 +50,7 @@ NOTEBOOK_SHAPES = [
     ("Dropout", (75, 256)),
     ("Dense", (75, 41)),
 ]
-"""The seed notebook's ``model.summary()``: layer kinds and output shapes (batch left out)."""
+"""The LipNet notebook's ``model.summary()``: layer kinds and output shapes (batch left out)."""
 
 
 def random_canonical(config: object, seed: int = 0) -> dict[str, np.ndarray]:

@@ -82,7 +82,7 @@ def test_augment_is_deterministic_per_rng() -> None:
 
 
 def test_learning_rate_schedule() -> None:
-    """The seed notebook's scheduler: constant for 30 epochs, then times exp(-0.1) every epoch."""
+    """The LipNet notebook's scheduler: constant for 30 epochs, then times exp(-0.1) every epoch."""
     assert [learning_rate(e, 1e-4) for e in range(30)] == [1e-4] * 30
     for epoch in range(30, 60):
         assert learning_rate(epoch, 1e-4) == pytest.approx(1e-4 * math.exp(-0.1 * (epoch - 29)))

@@ -92,12 +92,22 @@ def _missing_snippet(match: re.Match[str]) -> str:
     )
 
 
+def is_benchmark(script: Path) -> bool:
+    """Whether ``script`` is a benchmark a user runs: it runs as a program, and is not a worker another
+    benchmark starts (``*_worker.py``); ``common.py``, which they import, does not run."""
+    text = script.read_text(encoding="utf-8")
+    return '__name__ == "__main__"' in text and not script.stem.endswith("_worker")
+
+
 def benchmark_list() -> str:
-    """A Markdown list of ``benchmarks/*.py``, each with the first line of its docstring."""
+    """A Markdown list of the benchmarks in ``benchmarks/`` (:func:`is_benchmark`), each with the first
+    paragraph of its docstring."""
     items = []
     for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        if not is_benchmark(script):
+            continue
         doc = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))) or ""
-        summary = doc.strip().splitlines()[0] if doc.strip() else "(no description)"
+        summary = " ".join(doc.strip().split("\n\n")[0].split()) if doc.strip() else "(no description)"
         items.append(f"- `benchmarks/{script.name}`: {summary}")
     return "\n".join(items) or "This checkout has no benchmark scripts."
 

@@ -1,6 +1,6 @@
 """``lipread import notebook PATH -o model.safetensors``: convert another program's checkpoint into lipread's.
 
-Only the seed notebook's TensorFlow checkpoint (``models/checkpoint``, written by Keras ``save_weights``)
+Only the LipNet notebook's TensorFlow checkpoint (``models/checkpoint``, written by Keras ``save_weights``)
 is understood so far; reading it needs TensorFlow (``pip install "lipread[tf]"``).
 """
 
@@ -19,9 +19,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``import``."""
     p = subparsers.add_parser(
         "import",
-        help="convert the seed notebook's checkpoint into a lipread model",
+        help="convert the LipNet notebook's checkpoint into a lipread model",
         description="Convert a checkpoint written by another program into a canonical lipread checkpoint that "
-        "every backend runs. 'notebook': the seed notebook's models/checkpoint (TensorFlow, Keras save_weights), "
+        "every backend runs. 'notebook': the LipNet notebook's models/checkpoint (TensorFlow, Keras save_weights), "
         "becoming a 'lipnet-notebook' model with the notebook's vocabulary (needs TensorFlow).",
     )
     p.add_argument("format", choices=("notebook",), help="what the checkpoint is")

@@ -66,7 +66,7 @@ class TrainOptions:
         batch_size: clips per step (per process under distributed training).
         lr: Adam learning rate.
         constant_epochs, decay: the schedule: ``lr`` for ``constant_epochs`` epochs, then multiplied by
-            ``exp(-decay)`` every epoch (the seed notebook's ``scheduler``).
+            ``exp(-decay)`` every epoch (the LipNet notebook's ``scheduler``).
         mirror: randomly flip crops horizontally (probability 0.5 per clip).
         frame_jitter: probability per frame of deleting it, and (separately) of duplicating it.
         time_mask: most frames per window replaced by the clip's mean frame, one window per second (0: off).
@@ -431,7 +431,7 @@ def epoch_summary(record: dict[str, Any]) -> str:
 
 
 def format_examples(references: list[str], predictions: list[str], limit: int = 3) -> str:
-    """Example predictions next to the truth, as the seed notebook's ``ProduceExample`` printed them."""
+    """Example predictions next to the truth, as the LipNet notebook's ``ProduceExample`` printed them."""
     lines = []
     for ref, hyp in list(zip(references, predictions))[:limit]:
         lines += [f"Original:   {ref}", f"Prediction: {hyp}", "~" * 80]

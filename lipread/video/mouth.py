@@ -59,7 +59,7 @@ class MouthLocator(Protocol):
 
 
 GRID_BOX = Box(190, 236, 80, 220)
-"""The seed notebook's mouth box for GRID speaker 1 in 360x288 frames (rows 190:236, cols 80:220)."""
+"""The LipNet notebook's mouth box for GRID speaker 1 in 360x288 frames (rows 190:236, cols 80:220)."""
 
 
 @dataclass(frozen=True)

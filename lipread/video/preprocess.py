@@ -47,7 +47,7 @@ def default_locator(config: ModelConfig) -> MouthLocator:
 
     The ``lipnet`` crop finds the face in each clip (:class:`FaceMouthLocator`), so any speaker works; the
     ``aligned`` crop also brings the face to a mean face by its landmarks (:class:`AlignedMouthLocator`); the
-    seed notebook's ``notebook`` crop is its fixed GRID speaker-1 box (:class:`FixedCrop`).
+    LipNet notebook's ``notebook`` crop is its fixed GRID speaker-1 box (:class:`FixedCrop`).
     """
     if config.crop == "notebook":
         return FixedCrop()
