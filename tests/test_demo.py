@@ -53,7 +53,10 @@ def test_demo_files_are_not_left_out_of_the_wheel_by_gitignore() -> None:
     """The wheel takes every file under ``lipread/`` that git does not ignore (hatchling's rule)."""
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
-    files = [str(p.relative_to(ROOT)) for p in (demo_clip(), demo_alignment(), demo_clip().parent / "CREDITS.md")]
+    # the checkout's files (the installed package may live in an ignored virtual environment)
+    folder = ROOT / "lipread" / "data" / "demo_files"
+    files = [str((folder / p.name).relative_to(ROOT)) for p in (demo_clip(), demo_alignment(), folder / "CREDITS.md")]
+    assert all((ROOT / f).is_file() for f in files), files
     ignored = subprocess.run(["git", "check-ignore", *files], cwd=ROOT, capture_output=True, text=True)
     assert ignored.stdout == ""
 

@@ -157,9 +157,11 @@ def model_options(threads: int | None, model: Any, backend: str | None, clips: i
 
     if threads is not None:
         return {"threads": threads}
-    if clips > 1 and backend_for(model, backend) == "onnx":
-        return {"threads": model_threads()}
-    return {}
+    try:
+        onnx = backend_for(model, backend) == "onnx"
+    except LipreadError:  # no backend for this model: said when it loads, after the inputs are checked
+        return {}
+    return {"threads": model_threads()} if clips > 1 and onnx else {}
 
 
 def add_fps_argument(p: argparse.ArgumentParser) -> None:
