@@ -343,3 +343,27 @@ def ms(seconds: float) -> str:
 def ratio(x: float) -> str:
     """A ratio as ``1.23x``."""
     return f"{x:.2f}x" if x < 10 else f"{x:.1f}x"
+
+
+def default_model(folder: Path) -> str:
+    """The shipped model when installed, else the tiny test model written into ``folder``."""
+    from lipread.models import DEFAULT_MODEL, get_shipped
+
+    if get_shipped(DEFAULT_MODEL).has("onnx"):
+        return DEFAULT_MODEL
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tiny_onnx import write_tiny_model
+
+    return str(write_tiny_model(folder / "tiny.onnx"))
+
+
+def keep_frames(cap: Any) -> list[Any]:
+    """Read ``cap`` (an OpenCV ``VideoCapture``) to the end, keeping every frame it returns."""
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    return frames

@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import common
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "grid"
 FPS = 25
@@ -133,18 +135,6 @@ def compare(clips: list[Path], folder: Path, model: str) -> list[dict[str, objec
     return rows
 
 
-def default_model(folder: Path) -> str:
-    """The shipped model when installed, else the tiny test model written into ``folder``."""
-    from lipread.models import DEFAULT_MODEL, get_shipped
-
-    if get_shipped(DEFAULT_MODEL).has("onnx"):
-        return DEFAULT_MODEL
-    sys.path.insert(0, str(ROOT / "tests"))
-    from tiny_onnx import write_tiny_model
-
-    return str(write_tiny_model(folder / "tiny.onnx"))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="clip length in seconds (default 10)")
@@ -166,7 +156,7 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        model = args.model or default_model(folder)
+        model = args.model or common.default_model(folder)
         for name, size in (("grid", GRID_SIZE), ("4k", UHD)):
             clip = folder / f"{name}.mp4"
             write_clip(clips, clip, frames, size)

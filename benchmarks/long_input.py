@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import common
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "grid"
 GRID_SIZE = (360, 288)
@@ -84,18 +86,6 @@ def measure(clip: Path, model: str, single_pass: bool) -> dict[str, object]:
     }
 
 
-def default_model(folder: Path) -> str:
-    """The shipped model when installed, else the tiny test model written into ``folder``."""
-    from lipread.models import DEFAULT_MODEL, get_shipped
-
-    if get_shipped(DEFAULT_MODEL).has("onnx"):
-        return DEFAULT_MODEL
-    sys.path.insert(0, str(ROOT / "tests"))
-    from tiny_onnx import write_tiny_model
-
-    return str(write_tiny_model(folder / "tiny.onnx"))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=[1, 5, 10], help="clip lengths (default 1 5 10)")
@@ -116,7 +106,7 @@ def main() -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        model = args.model or default_model(folder)
+        model = args.model or common.default_model(folder)
         print(f"model: {model}")
         print(f"{'minutes':>7} {'frames':>7} {'path':>11} {'after load MiB':>14} {'peak MiB':>9} {'seconds':>8}")
         for minutes, whole in runs:

@@ -65,7 +65,7 @@ def bare_decode(path: str) -> list[Any]:
     """Decode every frame with OpenCV and keep it: the least any preprocessing has to do."""
     import cv2
 
-    return _keep_frames(cv2.VideoCapture(path))
+    return common.keep_frames(cv2.VideoCapture(path))
 
 
 def bare_decode_one_thread(path: str, luma: bool) -> list[Any]:
@@ -75,19 +75,7 @@ def bare_decode_one_thread(path: str, luma: bool) -> list[Any]:
     cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
     if luma:
         cap.set(cv2.CAP_PROP_CONVERT_RGB, 0)
-    return _keep_frames(cap)
-
-
-def _keep_frames(cap: Any) -> list[Any]:
-    """Read ``cap`` to the end, keeping every frame it returns."""
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
+    return common.keep_frames(cap)
 
 
 def decode_only(path: str) -> int:

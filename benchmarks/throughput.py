@@ -79,18 +79,7 @@ def bare_decode(paths: list[Path]) -> int:
     """Decode every frame of every clip with OpenCV, keeping one clip's frames at a time."""
     import cv2
 
-    count = 0
-    for path in paths:
-        cap = cv2.VideoCapture(str(path))
-        frames = []
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            frames.append(frame)
-        cap.release()
-        count += len(frames)
-    return count
+    return sum(len(common.keep_frames(cv2.VideoCapture(str(path)))) for path in paths)
 
 
 def sequential(runner: Any, paths: list[Path]) -> list[str]:
