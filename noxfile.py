@@ -31,7 +31,7 @@ BACKENDS = {
     "core": (".",),
     "torch": (".[torch]",),
     "tensorflow": (".", "tensorflow-cpu>=2.16", "tf2onnx>=1.16", "onnx>=1.15", "onnxruntime>=1.17"),
-    "onnx": (".[onnx,plot]", "onnx>=1.15"),
+    "onnx": (".[onnx,plot,dask]", "onnx>=1.15"),
 }
 
 # Fails when any module named on its command line is installed.
@@ -111,7 +111,7 @@ def lock(session: nox.Session) -> None:
         "--allow-unsafe",
         "--no-emit-index-url",
         "--no-emit-find-links",
-        *(f"--extra={extra}" for extra in ("dev", "docs", "fast", "onnx", "plot", "torch")),
+        *(f"--extra={extra}" for extra in ("dask", "dev", "docs", "fast", "onnx", "plot", "torch")),
         "--output-file=constraints.txt",
         "pyproject.toml",
         "constraints.in",
