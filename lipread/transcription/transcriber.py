@@ -233,6 +233,8 @@ class Transcriber:
                 f"{source}: a frame rate of {rate:g} fps is outside the {low:g} to {high:g} fps lipread reads"
             )
         stream, locator = fit_frames(stream, locator, source)  # each frame cut down to what the mouth needs
+        # The watch sees each frame right before the mouth locator gets it, and its locator shares the face
+        # detections of both, so that no frame is searched for a face twice.
         watch = ClipWatch(self.config, locator, rate, MODEL_FPS)
         decoded = 0
 
@@ -242,15 +244,14 @@ class Transcriber:
                 decoded += 1
                 yield frame
 
-        frames = watch.watch(resample(counted(stream), rate))
+        frames = resample(counted(stream), rate)
         limit = max(LONG_CLIP_FRAMES, 2 * self.config.frames)
         head = FrameBuffer(limit + 1, source)  # one array, so the clip is never held twice
         for frame in frames:
             head.append(frame)
             if len(head) > limit:
-                lp = windowed_logprobs(
-                    chain(head.drain(), frames), self.config, self._logprobs, locator, self.batch_size, source
-                )
+                watched = watch.watch(chain(head.drain(), frames))
+                lp = windowed_logprobs(watched, self.config, self._logprobs, watch.locator, self.batch_size, source)
                 return PreparedClip(None, MODEL_FPS, path, lp, (*notes, *watch.notes()))
         need = min_frames(self.config)
         if len(head) < need:
@@ -259,7 +260,9 @@ class Transcriber:
                 f"({decoded / rate:.2f} s); the model needs at least {need / MODEL_FPS:.2f} s "
                 f"({need} frames at {MODEL_FPS:g} fps)" + "".join(f"; {note}" for note in notes)
             )
-        clip = preprocess(head.frames(), self.config, locator, source)
+        for _ in watch.watch(head.frames()):  # the warnings' look at each frame, before the locator's
+            pass
+        clip = preprocess(head.frames(), self.config, watch.locator, source)
         return PreparedClip(clip, MODEL_FPS, path, notes=(*notes, *watch.notes()))
 
     def _logprobs(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -8,12 +8,15 @@ thirtieth, in frames large enough) by searching overlapping windows when the who
 
 :func:`detect_faces` looks at every ``step``-th frame; :func:`follow_faces` looks at a few frames and adds
 detections only where the face moves between them; :func:`face_track` turns either's detections into one
-face per frame, dropping outliers and interpolating over frames where detection failed.
+face per frame, dropping outliers and interpolating over frames where detection failed. A
+:class:`DetectionMemo` lets several of them (and the warnings of :mod:`lipread.video.notices`) share the
+detections of one clip, so that no frame is searched twice.
 """
 
 from __future__ import annotations
 
 import threading
+import zlib
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from ..errors import BackendError
 __all__ = [
     "MIN_SCORE",
     "MODEL_PATH",
+    "DetectionMemo",
     "Face",
     "FaceTrack",
     "detect",
@@ -273,27 +277,76 @@ def _largest(frame: np.ndarray, min_score: float, level: int) -> Face | None:
     return max(faces, key=lambda f: f.width * f.height) if faces else None
 
 
-def detect_faces(frames: np.ndarray, step: int = 3, min_score: float = MIN_SCORE) -> list[Face | None]:
+class DetectionMemo:
+    """The largest face found in frames of one clip, kept by frame index and search level, so that whatever
+    looks at a frame again gets the same face without running the detector a second time: the warnings of
+    :mod:`lipread.video.notices` and the mouth locator examine some of the same frames, and so do the
+    overlapping windows of a long clip.
+
+    Indices count from the clip's first frame. :meth:`from_frame` gives the memo of a part of the clip that
+    starts later (a long clip's window, whose frames count from 0 again); both share what they hold. A face is
+    given back only for the frame it was found in: each is kept with a checksum of its frame's pixels, and a
+    frame asked for under the index of another (a caller that counted wrong) is searched afresh.
+    """
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[int, float, int], tuple[int, Face | None]] = {}
+        self._start = 0
+
+    def from_frame(self, start: int) -> DetectionMemo:
+        """The same memo for the frames from ``start`` on, indexed from 0."""
+        if start < 0:
+            raise ValueError(f"start must be a frame index >= 0, not {start}")
+        view = DetectionMemo()
+        view._found, view._start = self._found, self._start + start
+        return view
+
+    def largest(self, frame: np.ndarray, index: int, min_score: float = MIN_SCORE, level: int = 0) -> Face | None:
+        """The largest face in ``frame`` (frame ``index``, ``uint8 (H, W, 3)`` RGB) at search ``level`` (see
+        :func:`detect`), or None: detected the first time it is asked for, remembered after."""
+        key = (self._start + index, min_score, level)
+        # about 0.1 ms for a GRID frame, against 3 ms or more for a detection
+        checksum = zlib.crc32(np.ascontiguousarray(frame).data) ^ hash(frame.shape)
+        kept = self._found.get(key)
+        if kept is None or kept[0] != checksum:
+            kept = self._found[key] = (checksum, _largest(frame, min_score, level))
+        return kept[1]
+
+    def __len__(self) -> int:
+        """Detections held (one per frame and level examined)."""
+        return len(self._found)
+
+
+def _look(frames: np.ndarray, t: int, min_score: float, level: int, memo: DetectionMemo | None) -> Face | None:
+    """The largest face in frame ``t`` of ``frames``, from ``memo`` when one is given."""
+    return _largest(frames[t], min_score, level) if memo is None else memo.largest(frames[t], t, min_score, level)
+
+
+def detect_faces(
+    frames: np.ndarray, step: int = 3, min_score: float = MIN_SCORE, memo: DetectionMemo | None = None
+) -> list[Face | None]:
     """The largest face in every ``step``-th frame of ``uint8 (T, H, W, 3)`` RGB frames.
 
     The frames are searched whole first (:func:`detect` level 0); only when that finds no face in any of
     them are they searched again in smaller windows (levels 1 and 2), for faces down to about a thirtieth
-    of the frame's longer side.
+    of the frame's longer side. ``memo`` (of these frames) supplies detections already made and keeps the new.
 
     Returns:
         One entry per examined frame ``frames[::step]`` (entry ``i`` is frame ``i * step``): the largest
         face scoring at least ``min_score``, or None where there is none.
     """
-    return _detect_levels(frames, step, min_score, range(_LEVELS))
+    return _detect_levels(frames, step, min_score, range(_LEVELS), memo)
 
 
-def _detect_levels(frames: np.ndarray, step: int, min_score: float, levels: range) -> list[Face | None]:
+def _detect_levels(
+    frames: np.ndarray, step: int, min_score: float, levels: range, memo: DetectionMemo | None = None
+) -> list[Face | None]:
     """:func:`detect_faces` trying only ``levels`` (in turn, up to the first that finds a face)."""
     if step < 1:
         raise ValueError(f"step must be at least 1, not {step}")
     found: list[Face | None] = []
     for level in levels:
-        found = [_largest(frame, min_score, level) for frame in frames[::step]]
+        found = [_look(frames, t, min_score, level, memo) for t in range(0, frames.shape[0], step)]
         if any(f is not None for f in found):
             break
     return found
@@ -306,7 +359,11 @@ def _agree(a: Face, b: Face) -> bool:
 
 
 def follow_faces(
-    frames: np.ndarray, every: int = 15, step: int = 3, min_score: float = MIN_SCORE
+    frames: np.ndarray,
+    every: int = 15,
+    step: int = 3,
+    min_score: float = MIN_SCORE,
+    memo: DetectionMemo | None = None,
 ) -> dict[int, Face | None]:
     """The largest face in a few frames of ``uint8 (T, H, W, 3)`` RGB frames: in every ``every``-th frame
     and the last, and in between only where the face moves.
@@ -317,7 +374,7 @@ def follow_faces(
     costs ``T / every + 1`` detections instead of ``T / step``; one that moves is followed down to every
     ``step``-th frame. Faces are looked for in the whole frame (:func:`detect` level 0); when no examined
     frame shows one, every ``step``-th frame is searched as :func:`detect_faces` searches it (smaller
-    windows for smaller faces).
+    windows for smaller faces). ``memo`` (of these frames) supplies detections already made and keeps the new.
 
     Returns:
         ``{frame index: face or None}`` for every examined frame, in frame order.
@@ -327,7 +384,7 @@ def follow_faces(
     last = frames.shape[0] - 1
     if last < 0:
         return {}
-    found = {t: _largest(frames[t], min_score, 0) for t in sorted({*range(0, last + 1, every), last})}
+    found = {t: _look(frames, t, min_score, 0, memo) for t in sorted({*range(0, last + 1, every), last})}
     gaps = list(zip(list(found), list(found)[1:]))
     while gaps:
         a, b = gaps.pop()
@@ -335,16 +392,20 @@ def follow_faces(
         if b - a <= step or (fa is not None and fb is not None and _agree(fa, fb)):
             continue
         middle = (a + b) // 2
-        found[middle] = _largest(frames[middle], min_score, 0)
+        found[middle] = _look(frames, middle, min_score, 0, memo)
         gaps += [(a, middle), (middle, b)]
     if all(f is None for f in found.values()):
-        smaller = _detect_levels(frames, step, min_score, range(1, _LEVELS))
+        smaller = _detect_levels(frames, step, min_score, range(1, _LEVELS), memo)
         found = {i * step: f for i, f in enumerate(smaller)}
     return dict(sorted(found.items()))
 
 
 def face_track(
-    frames: np.ndarray, step: int = 3, min_score: float = MIN_SCORE, every: int | None = None
+    frames: np.ndarray,
+    step: int = 3,
+    min_score: float = MIN_SCORE,
+    every: int | None = None,
+    memo: DetectionMemo | None = None,
 ) -> FaceTrack | None:
     """One face per frame of ``uint8 (T, H, W, 3)`` RGB frames, or None when no frame shows a face.
 
@@ -352,12 +413,13 @@ def face_track(
     :func:`follow_faces` picks. The reference face is the detection nearest the median of all detections;
     detections whose centre lies more than half a face width from it, or whose size differs from it by more
     than 1.5x, are dropped as outliers. Every frame then gets values interpolated linearly in time from the
-    nearest kept detections (held constant before the first and after the last).
+    nearest kept detections (held constant before the first and after the last). ``memo`` (of these frames)
+    supplies detections already made and keeps the new.
     """
     if every is None:
-        found = dict(zip(range(0, frames.shape[0], step), detect_faces(frames, step, min_score)))
+        found = dict(zip(range(0, frames.shape[0], step), detect_faces(frames, step, min_score, memo)))
     else:
-        found = follow_faces(frames, every, step, min_score)
+        found = follow_faces(frames, every, step, min_score, memo)
     times = np.array([t for t, f in found.items() if f is not None], dtype=np.int64)
     if times.size == 0:
         return None

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import VideoError
 
 if TYPE_CHECKING:
-    from .face import FaceTrack
+    from .face import DetectionMemo, FaceTrack
 
 __all__ = ["GRID_BOX", "AlignedMouthLocator", "Box", "FaceMouthLocator", "FixedCrop", "MouthLocator", "Warp"]
 
@@ -106,9 +106,12 @@ def _fit(box_top: float, box_left: float, height: int, width: int, frame_h: int,
     return Box(top, top + height, left, left + width)
 
 
-def _face_track(frames: np.ndarray, step: int, source: str, every: int | None = None) -> FaceTrack:
+def _face_track(
+    frames: np.ndarray, step: int, source: str, every: int | None = None, memo: DetectionMemo | None = None
+) -> FaceTrack:
     """The face in every frame of ``uint8 (T, H, W, 3)`` RGB frames, detected in every ``step``-th, or with
-    ``every`` in the frames :func:`lipread.video.face.follow_faces` picks (:func:`lipread.video.face.face_track`).
+    ``every`` in the frames :func:`lipread.video.face.follow_faces` picks (:func:`lipread.video.face.face_track`),
+    through ``memo`` when one is given.
 
     Raises:
         VideoError: the frames are not RGB uint8, or no examined frame shows a face.
@@ -120,7 +123,7 @@ def _face_track(frames: np.ndarray, step: int, source: str, every: int | None = 
         raise VideoError(f"{source}: expected uint8 frames of shape (T, H, W, 3), got {frames.dtype} {frames.shape}")
     # a frame too small to hold a face gets that reason, not "no face found"
     check_face_frame(frames.shape[1], frames.shape[2], source)
-    track = face_track(frames, step, every=every)
+    track = face_track(frames, step, every=every, memo=memo)
     if track is None:
         examined = len(range(0, frames.shape[0], step))
         raise VideoError(
@@ -152,9 +155,13 @@ class FaceMouthLocator:
     name: str = "face-tracked"
     every: int | None = 15
 
-    def locate(self, frames: np.ndarray, source: str = "<frames>") -> Box:
-        """The mouth box for ``uint8 (T, H, W, 3)`` RGB frames; VideoError when no frame shows a face."""
-        face = _face_track(frames, self.step, source, self.every).median()
+    def locate(self, frames: np.ndarray, source: str = "<frames>", memo: DetectionMemo | None = None) -> Box:
+        """The mouth box for ``uint8 (T, H, W, 3)`` RGB frames; VideoError when no frame shows a face.
+
+        ``memo``: face detections already made in these frames, indexed from the first of them (see
+        :class:`lipread.video.face.DetectionMemo`); the box is the same with it or without it.
+        """
+        face = _face_track(frames, self.step, source, self.every, memo).median()
         width = max(1, round(MOUTH_WIDTH_PER_FACE * face.width))
         height = max(1, round(width * GRID_BOX.height / GRID_BOX.width))
         centre_x = face.mouth_x + MOUTH_OFFSET[0] * face.width
@@ -202,12 +209,15 @@ class AlignedMouthLocator:
     face_step: int = 3
     name: str = "aligned"
 
-    def locate(self, frames: np.ndarray, source: str = "<frames>") -> Warp:
-        """The crop for ``uint8 (T, H, W, 3)`` RGB frames; VideoError when no frame shows a face."""
+    def locate(self, frames: np.ndarray, source: str = "<frames>", memo: DetectionMemo | None = None) -> Warp:
+        """The crop for ``uint8 (T, H, W, 3)`` RGB frames; VideoError when no frame shows a face.
+
+        ``memo``: face detections already made in these frames, as :meth:`FaceMouthLocator.locate` takes it.
+        """
         from .face import Face
         from .landmarks import landmarks, to_template
 
-        track = _face_track(frames, self.face_step, source)
+        track = _face_track(frames, self.face_step, source, memo=memo)
         transforms = []
         for t in range(0, frames.shape[0], self.step):
             points, presence = landmarks(frames[t], Face(*(float(v) for v in track.values[t])))

@@ -2,24 +2,32 @@
 nonsense in silence: frames without a face, colour missing for a colour model, the frame rate resampled.
 
 A :class:`ClipWatch` looks at the frames on their way to the model (:meth:`ClipWatch.watch`), one at a time, so
-it works alike for a short clip and for a long one read in windows, and holds no frame.
+it works alike for a short clip and for a long one read in windows, and holds no frame. The face detections it
+makes for a face-based mouth locator are kept (:class:`lipread.video.face.DetectionMemo`) and shared with that
+locator through :attr:`ClipWatch.locator`, so that no frame is searched for a face twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..config import ModelConfig
-from .mouth import AlignedMouthLocator, FaceMouthLocator, MouthLocator
+from .mouth import AlignedMouthLocator, Box, FaceMouthLocator, MouthLocator, Warp
+
+if TYPE_CHECKING:
+    from .face import DetectionMemo
 
 __all__ = ["COLOUR_SAMPLE_STEP", "FACE_STEP", "GREY_LEVELS", "ClipWatch"]
 
 FACE_STEP = 12
 """Every this many frames (at 25 fps: every 0.48 s) a face-based locator's clip is searched for a face: 7
 detections for a 3 s clip, about 3 ms each on a GRID frame (one look at the whole frame; a frame without a
-face is also searched in smaller windows before it counts as one)."""
+face is also searched in smaller windows before it counts as one). The locator reuses those it also needs
+(:attr:`ClipWatch.locator`): the default one, which looks at every 15th frame, 2 of the 7 in a 3 s clip; one
+that looks at every third frame, all of them."""
 
 COLOUR_SAMPLE_STEP = 25
 """Every this many frames (one a second at 25 fps) the colour of a clip for a colour model is measured."""
@@ -43,6 +51,12 @@ class ClipWatch:
 
     def __init__(self, config: ModelConfig, locator: MouthLocator, fps: float, model_fps: float) -> None:
         self.faces = type(locator) in (FaceMouthLocator, AlignedMouthLocator)
+        self._locator = locator
+        self._memo: DetectionMemo | None = None
+        if self.faces:
+            from .face import DetectionMemo
+
+            self._memo = DetectionMemo()
         self.colour = config.channels == 3
         self.fps, self.model_fps = fps, model_fps
         self.frames = 0
@@ -64,11 +78,21 @@ class ClipWatch:
             self.frames += 1
             yield frame
 
-    @staticmethod
-    def _has_face(frame: np.ndarray) -> bool:
-        from .face import detect
+    def _has_face(self, frame: np.ndarray) -> bool:
+        """Whether the watched frame now passing on (frame ``self.frames`` of the clip) shows a face at any level."""
+        assert self._memo is not None  # made in __init__ whenever faces are looked for
+        return any(self._memo.largest(frame, self.frames, level=level) is not None for level in range(_LEVELS))
 
-        return any(detect(frame, level=level) for level in range(_LEVELS))
+    @property
+    def locator(self) -> MouthLocator:
+        """The clip's mouth locator, for the frames this watch has passed on: a face-based one gets the face
+        detections this watch made (and the overlapping windows of a long clip each other's), so that no frame
+        is searched twice; the boxes are the same as the locator's own. Any other locator is itself.
+
+        The frames it is given must be the latest that :meth:`watch` passed on (all of a short clip's, a long
+        clip's window just read): their indices in the clip are found by counting back from the last.
+        """
+        return self._locator if self._memo is None else _SharedDetections(self, self._locator)
 
     def notes(self) -> list[str]:
         """The notices, one sentence each (empty when there is nothing to tell)."""
@@ -92,6 +116,27 @@ class ClipWatch:
                 "video), so the reading may be poor"
             )
         return out
+
+
+class _SharedDetections:
+    """A face-based mouth locator that looks faces up in a :class:`ClipWatch`'s memo (see :attr:`ClipWatch.locator`)."""
+
+    def __init__(self, watch: ClipWatch, locator: MouthLocator) -> None:
+        self._watch, self._locator = watch, locator
+
+    @property
+    def name(self) -> str:
+        """The locator's own name (crop caches are keyed by it; the crops are the same)."""
+        return self._locator.name
+
+    def locate(self, frames: np.ndarray, source: str = "<frames>") -> Box | Warp:
+        """The locator's region for ``frames``, the latest frames the watch passed on."""
+        start = self._watch.frames - len(frames)
+        memo = self._watch._memo
+        if memo is None or start < 0:  # not frames the watch has seen: detect afresh rather than mix them up
+            return self._locator.locate(frames, source)
+        assert isinstance(self._locator, (FaceMouthLocator, AlignedMouthLocator))
+        return self._locator.locate(frames, source, memo=memo.from_frame(start))
 
 
 def _is_grey(frame: np.ndarray) -> bool:
