@@ -74,13 +74,16 @@ class TensorFlowBackend:
         """Train with ``model.fit`` as ``options`` say (see :mod:`lipread_tf.train`).
 
         Raises:
-            BackendError: ``options.freeze`` names parts to freeze, which only the torch backend does.
+            BackendError: ``options.freeze`` names parts to freeze, or ``options.mixup`` asks for mixup, which
+                only the torch backend does.
         """
         if options.freeze:
             raise BackendError(
                 f"the tensorflow backend cannot freeze parts of a model ({', '.join(options.freeze)}); "
                 "use --backend torch"
             )
+        if options.mixup:
+            raise BackendError("the tensorflow backend does not train with mixup; use --backend torch")
         from .train import train
 
         return train(options)

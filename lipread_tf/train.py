@@ -24,7 +24,10 @@ The same options and files as the PyTorch trainer (``lipread train --backend ten
   - ``best.ckpt`` / ``best.safetensors``: the same for the epoch with the lowest validation greedy WER
     (ties: lower validation loss);
   - ``history.jsonl``: one JSON object per epoch: ``epoch`` (1-based), ``lr``, ``train_loss``,
-    ``val_loss``, ``metrics``, ``seconds``, ``clips_per_second``.
+    ``val_loss``, ``metrics``, ``seconds``, ``clips_per_second``;
+
+  and, once, ``words.txt``: the words of the training clips' texts, one per line, for the ``lexicon`` decoder
+  (:func:`lipread.data.alphabet.write_word_list`).
 
 Devices and distribution: with ``device="auto"`` and several GPUs visible the run uses
 ``tf.distribute.MirroredStrategy`` (one replica per GPU, each taking ``batch_size`` clips per step, so a
@@ -51,6 +54,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from lipread.config import ModelConfig
+from lipread.data.alphabet import with_training_vocabulary, write_word_list
 from lipread.data.dataset import Clip, CropCache
 from lipread.data.training import (
     TrainOptions,
@@ -530,6 +534,7 @@ def train(options: TrainOptions, strategy: tf.distribute.Strategy | None = None)
         CheckpointError: ``resume`` with no or an incompatible ``last.ckpt``.
     """
     started = time.monotonic()
+    options = with_training_vocabulary(options)  # the data's own alphabet for a manifest or an LRS folder
     config = options.model_config
     out = options.output
     workers = options.threads
@@ -540,6 +545,7 @@ def train(options: TrainOptions, strategy: tf.distribute.Strategy | None = None)
         raise CheckpointError(f"{last_ckpt}: nothing to resume from (no checkpoint in {out})")
 
     train_set, val_set = _load_examples(options, config, workers)
+    write_word_list(out, train_set.texts)
     replicas = strategy.num_replicas_in_sync
     tqdm.write(f"training on {len(train_set)} clips, validating on {len(val_set)}; {replicas} replica(s)")
 

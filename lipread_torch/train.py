@@ -14,6 +14,8 @@ Files in ``options.output``:
   (ties: lower validation loss).
 - ``history.jsonl``: one JSON object per epoch: ``epoch`` (1-based), ``lr``, ``train_loss``, ``val_loss``,
   ``metrics``, ``seconds``, ``clips_per_second``.
+- ``words.txt``: the words of the training clips' texts, one per line, for the ``lexicon`` decoder
+  (:func:`lipread.data.alphabet.write_word_list`).
 
 ``last.ckpt`` is written after the other files of its epoch, so a run killed at any moment leaves it at
 the last epoch whose files are all complete; ``resume`` trains from there and rewrites the others.
@@ -47,6 +49,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lipread.config import ModelConfig
+from lipread.data.alphabet import with_training_vocabulary, write_word_list
 from lipread.data.dataset import Clip, CropCache
 from lipread.data.training import (
     TrainOptions,
@@ -64,6 +67,7 @@ from lipread.progress import progress_bar, show_progress
 from lipread.weights import atomic_write, load_checkpoint, save_checkpoint, writable_folder
 
 from .data import Batch, BatchLoader, Examples, epoch_batches, load_examples
+from .mixup import mix_batch
 from .model import LipNet
 from .wrapper import assign_canonical, canonical_state, resolve_device
 
@@ -357,6 +361,7 @@ def train(options: TrainOptions) -> TrainResult:
         CheckpointError: ``resume`` with no or an incompatible ``last.ckpt``.
     """
     started = time.monotonic()
+    options = with_training_vocabulary(options)  # the data's own alphabet for a manifest or an LRS folder
     config = options.model_config
     d, device = _init_distributed(options.device)
     try:
@@ -381,6 +386,8 @@ def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.d
 
     train_set, val_set = _load_data(options, config, d, workers)
     log(f"training on {len(train_set)} clips, validating on {len(val_set)}; device {device}, {d.world} process(es)")
+    if d.main:
+        write_word_list(out, (clip.text for clip in train_set.clips))
 
     torch.manual_seed(options.seed)
     module = LipNet(config, options.conv_dropout).to(device)
@@ -439,7 +446,15 @@ def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.d
             pin=pin,
         )
         seen, loss_sum = _train_epoch(
-            net, loader, optimiser, scaler, device, amp, bar_label, d.main and show_progress(options.progress)
+            net,
+            loader,
+            optimiser,
+            scaler,
+            device,
+            amp,
+            bar_label,
+            d.main and show_progress(options.progress),
+            (options.mixup, (options.seed, epoch, d.rank)),
         )
         train_seconds = time.monotonic() - t0
         d.sync_buffers(module)
@@ -492,17 +507,27 @@ def _train_epoch(
     amp: torch.dtype | None,
     label: str,
     progress: bool,
+    mixup: tuple[float, tuple[int, ...]] = (0.0, ()),
 ) -> tuple[int, float]:
-    """One pass over ``loader``; returns (clips seen, summed per-clip loss)."""
+    """One pass over ``loader``; returns (clips seen, summed per-clip loss).
+
+    ``mixup`` is ``(alpha, seed)``: with ``alpha > 0`` every batch is blended by :func:`mix_batch`, its
+    random draws seeded by ``seed`` and the step (the same on a resumed run)."""
+    alpha, mix_seed = mixup
     net.train()
     seen = 0
     losses = torch.zeros((), device=device, dtype=torch.float64)  # summed on the device: no sync per step
     bar = progress_bar(loader, desc=label, unit="batch", leave=False, progress=progress)
     for step, batch in enumerate(bar):
         batch = batch.to(device)
+        if alpha > 0:
+            batch, partner, lam = mix_batch(batch, alpha, np.random.default_rng((*mix_seed, step)))
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             lp = net(batch.frames, batch.lengths)
-        loss = ctc_loss(lp, batch).mean()
+        if alpha > 0:
+            loss = (lam * ctc_loss(lp, batch) + (1 - lam) * ctc_loss(lp, partner)).mean()
+        else:
+            loss = ctc_loss(lp, batch).mean()
         optimiser.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimiser)
@@ -542,6 +567,6 @@ def _save_epoch(
 
 def _remove_temporaries(out: Path) -> None:
     """Delete the temporary files of :func:`lipread.weights.atomic_write` that a killed run left in ``out``."""
-    for name in ("last.ckpt", "last.safetensors", "best.ckpt", "best.safetensors", "history.jsonl"):
+    for name in ("last.ckpt", "last.safetensors", "best.ckpt", "best.safetensors", "history.jsonl", "words.txt"):
         for tmp in out.glob(f".{name}.tmp*"):
             tmp.unlink(missing_ok=True)

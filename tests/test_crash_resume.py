@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.torch, pytest.mark.slow]
 CHECKOUT = Path(__file__).resolve().parents[1]
 GOOD = ("bbaf2n", "bbaf3s", "bbaf4p", "bbaf5a")  # the first GRID speaker-1 clips
 EPOCHS = 6
-FILES = {"last.ckpt", "best.ckpt", "last.safetensors", "best.safetensors", "history.jsonl"}
+FILES = {"last.ckpt", "best.ckpt", "last.safetensors", "best.safetensors", "history.jsonl", "words.txt"}
 TIMING = ("seconds", "clips_per_second")  # the only history fields that may differ between runs
 
 

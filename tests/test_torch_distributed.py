@@ -106,7 +106,7 @@ def test_two_processes_train_in_step(grid_root: Path, tmp_path: Path) -> None:
     assert r1["written"] == []
     assert {"last.ckpt", "last.safetensors", "history.jsonl"} <= set(r0["written"])
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["best.ckpt", "best.safetensors", "history.jsonl", "last.ckpt", "last.safetensors"]
+        ["best.ckpt", "best.safetensors", "history.jsonl", "last.ckpt", "last.safetensors", "words.txt"]
     )
     history = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
     assert len(history) == 1 and r0["history"] == r1["history"] == history

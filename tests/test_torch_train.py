@@ -136,6 +136,7 @@ def test_files_history_and_checkpoints(grid_root: Path, cache: Path, tmp_path: P
         "best.ckpt",
         "best.safetensors",
         "history.jsonl",
+        "words.txt",  # the training texts' words, for the lexicon decoder
     }
     assert result.last == out / "last.safetensors" and result.best == out / "best.safetensors"
     lines = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]

@@ -9,7 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..data.adapt import adapt_plan, missing_characters
+from ..data.adapt import adapt_plan
+from ..data.alphabet import accepting_all, missing_characters
 from ..data.grid import is_grid_sentence
 from ..data.training import FREEZABLE, TrainOptions
 from ..errors import BackendError, CheckpointError, DataError
@@ -105,7 +106,7 @@ def options_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str]:
 
     init = source_checkpoint(args.source)
     config = read_metadata(init)["config"]
-    clips = find_clips(args.data)
+    clips = find_clips(args.data, vocabulary=accepting_all(config.vocabulary))  # every clip, to name what is missing
     missing = missing_characters((c.text for c in clips), config.vocabulary)
     if missing:
         shown = " ".join(repr(c) for c in missing)

@@ -131,9 +131,11 @@ def draw_curves(history: Sequence[dict[str, Any]], out: Path, title: str = "") -
     s = series(history)
     fig = _figure(10, 4, out)
     loss, rates = fig.subplots(1, 2)
+    # Points as well as lines for a short run: a line through one epoch (a run's first) draws nothing at all.
+    mark: dict[str, Any] = {"marker": "o", "markersize": 3} if len(s["epoch"]) <= 30 else {}
     for key, label in (("train_loss", "training"), ("val_loss", "validation")):
         if not all(math.isnan(v) for v in s[key]):
-            loss.plot(s["epoch"], s[key], label=label)
+            loss.plot(s["epoch"], s[key], label=label, **mark)
     loss.set(xlabel="epoch", ylabel="CTC loss per clip", title="loss")
     decoders = list(dict.fromkeys(k.rsplit("_", 1)[0] for k in s if k.endswith(("_cer", "_wer"))))
     for i, decoder in enumerate(decoders):
@@ -141,14 +143,24 @@ def draw_curves(history: Sequence[dict[str, Any]], out: Path, title: str = "") -
             values = s.get(f"{decoder}_{metric}")
             if values:
                 rates.plot(
-                    s["epoch"], [100 * v for v in values], style, color=f"C{i}", label=f"{decoder} {metric.upper()}"
+                    s["epoch"],
+                    [100 * v for v in values],
+                    style,
+                    color=f"C{i}",
+                    label=f"{decoder} {metric.upper()}",
+                    **mark,
                 )
     wer = s.get("greedy_wer")
     if wer and not all(math.isnan(v) for v in wer):
         best = min(range(len(wer)), key=lambda i: (math.isinf(wer[i]) or math.isnan(wer[i]), wer[i]))
         rates.axvline(s["epoch"][best], color="grey", linestyle=":", label=f"best epoch ({s['epoch'][best]:g})")
     rates.set(xlabel="epoch", ylabel="per cent", title="validation error rates", ylim=(0, 100))
+    from matplotlib.ticker import FixedLocator, MaxNLocator
+
+    epochs = sorted({e for e in s["epoch"] if math.isfinite(e)})
     for ax in (loss, rates):
+        # Epochs are whole: no tick at 2.5, and a single epoch gets its own tick rather than 0.96, 0.98, ...
+        ax.xaxis.set_major_locator(FixedLocator(epochs) if len(epochs) == 1 else MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="small")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,16 @@ from ..config import MAX_BEAM_WIDTH, PRESETS, ModelConfig, get_preset
 from ..data.training import TrainOptions
 from ..errors import BackendError, DataError
 from ..progress import add_progress_argument
+from ..report import report_warning
 from ..weights import writable_folder
 from .parsing import non_negative, positive
 
-__all__ = ["add_parser", "options_from_args", "run"]
+__all__ = ["CURVES", "add_parser", "draw_run_curves", "options_from_args", "run"]
 
 _DEFAULTS = TrainOptions(data=Path("."), output=Path("."))
+
+CURVES = "curves.png"
+"""The figure of a run's curves that ``lipread train`` draws into its run folder at the end."""
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -41,6 +46,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--backend", default="torch", help="backend that trains (default: torch)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="lipnet", help="model preset (default: lipnet)")
     p.add_argument("--model-config", type=Path, metavar="JSON", help="a ModelConfig JSON file (instead of --preset)")
+    p.add_argument(
+        "--vocabulary",
+        type=Path,
+        metavar="FILE",
+        help="the model's characters, in class order: a UTF-8 text file, on one line or one per line (default: "
+        "for a manifest or an LRS folder the characters of its texts, space first, the rest by code point; "
+        "for GRID data and with --init the model's own); texts with other characters are refused",
+    )
     p.add_argument(
         "--crop",
         choices=("lipnet", "aligned"),
@@ -76,6 +89,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--colour", type=float, default=d.colour, metavar="F", help="random brightness, contrast, saturation, 1 +- F"
     )
     p.add_argument("--greyscale", type=float, default=d.greyscale, metavar="P", help="probability of a grey clip")
+    p.add_argument(
+        "--mixup",
+        type=float,
+        default=d.mixup,
+        metavar="ALPHA",
+        help="blend each training clip with another of its batch, weights from Beta(ALPHA, ALPHA), and the two "
+        "sentences' CTC losses the same way (0: off; torch backend only)",
+    )
     p.add_argument(
         "--word-clips",
         type=float,
@@ -131,6 +152,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--time-limit", type=float, metavar="MINUTES", help="stop after the epoch that passes this (default: no limit)"
     )
     p.add_argument("--extra", action="append", default=[], metavar="KEY=VALUE", help="backend-specific option")
+    p.add_argument(
+        "--plot",
+        action=argparse.BooleanOptionalAction,
+        help=f"draw the loss, CER and WER per epoch into <output>/{CURVES} when the run ends, as lipread plot "
+        'does (default: when matplotlib is installed, pip install "lipread[plot]"; a figure that cannot be '
+        "drawn is a warning, never a failed run)",
+    )
     return p
 
 
@@ -185,6 +213,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         rotation=args.rotation,
         colour=args.colour,
         greyscale=args.greyscale,
+        mixup=args.mixup,
         word_clips=args.word_clips,
         align_tolerance=args.align_tolerance,
         init=args.init,
@@ -203,6 +232,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         progress=args.progress,
         time_limit=args.time_limit,
         extra=_extra(args.extra),
+        vocabulary=args.vocabulary,
     )
 
 
@@ -215,8 +245,34 @@ def run(args: argparse.Namespace) -> int:
     if "train" not in backend.capabilities:
         raise BackendError(f"backend {backend.name!r} cannot train; use --backend torch or --backend tensorflow")
     writable_folder(options.output)  # before any clip is decoded: a run whose results cannot be written stops now
+    if args.plot:  # asked for by name: stop now, not after hours of training, when it cannot be drawn
+        from .plot import require_matplotlib
+
+        require_matplotlib(options.output / CURVES)
     result = backend.train(options)
-    if result.best is not None:
+    # Under torchrun every process gets here; only process 0 (the one that wrote the history) draws.
+    if args.plot is not False and os.environ.get("RANK", "0") == "0":
+        curves = draw_run_curves(options.output)
+        if curves is not None:
+            print(f"curves: {curves}")
+    if result.best is not None:  # the models last: scripts read the last line for the model
         print(f"best model: {result.best}")
     print(f"last model: {result.last}")
     return 0
+
+
+def draw_run_curves(output: Path) -> Path | None:
+    """Draw a finished run's curves (:func:`lipread.cli.plot.draw_curves` of its ``history.jsonl``) into
+    ``output/curves.png`` and return that path; None, after one warning line on stderr, when they cannot be
+    drawn (matplotlib missing, no epoch recorded, the file not writable): the run itself has finished."""
+    from .plot import draw_curves, read_history
+
+    out = output / CURVES
+    try:
+        draw_curves(read_history(output), out, title=output.resolve().name)
+    # Any failure of the figure, whatever its kind: the checkpoints are written, so the run has succeeded.
+    except Exception as e:
+        text = (str(e) or type(e).__name__).removeprefix(f"{out}: ")
+        report_warning(f"curves not drawn: {text}", out)
+        return None
+    return out

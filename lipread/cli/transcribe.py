@@ -274,8 +274,8 @@ def run(args: argparse.Namespace) -> int:
             **opts,
         )
     except DecodingError as e:  # the decoder name and beam width are checked by the parser: the word list is bad
-        if args.lexicon is None:
-            raise
+        if args.lexicon is None:  # the GRID words or grammar, which a model of another alphabet cannot spell
+            raise DecodingError(f"{args.model}: {e}") from None
         raise DecodingError(f"{args.lexicon}: {e}") from None
     single = len(args.inputs) == 1 and files == list(args.inputs)
     used: set[Path] = set()

@@ -1,6 +1,6 @@
 """Adapting a trained model to a new speaker from a few labelled clips: how long to train, how fast, and which
 weights to leave alone, chosen from the number of clips (``lipread adapt``), and the check that a model can
-write every character of the clips' texts.
+write every character of the clips' texts (:func:`lipread.data.alphabet.missing_characters`, here too).
 
 The rule (:func:`adapt_plan`), for ``n`` training clips:
 
@@ -26,11 +26,9 @@ Every clip trains: with a handful there is none to spare for validation, so the 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..vocab import Vocabulary
-from .manifest import normalise_text
+from .alphabet import missing_characters
 
 __all__ = [
     "CLIP_PASSES",
@@ -105,17 +103,3 @@ def adapt_plan(clips: int, epochs: int | None = None, lr: float | None = None) -
     constant = max(1, epochs // 2)
     decay = math.log(10) / max(1, epochs - constant)  # a tenth of the rate by the last epoch
     return AdaptPlan(clips, 1 if few else 4, (), lr, epochs, constant, decay)
-
-
-def missing_characters(texts: Iterable[str], vocabulary: Vocabulary) -> list[str]:
-    """The characters of ``texts`` (normalised for ``vocabulary`` as training reads them) that it cannot write,
-    in order of first appearance; ``[]`` when it writes them all or has an out-of-vocabulary slot."""
-    if vocabulary.oov_id is not None:
-        return []
-    known = set(vocabulary.characters)
-    missing: dict[str, None] = {}
-    for text in texts:
-        for c in normalise_text(text, vocabulary):
-            if c not in known:
-                missing.setdefault(c)
-    return list(missing)

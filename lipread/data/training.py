@@ -57,10 +57,19 @@ class TrainOptions:
     ``lr=2e-4``, ``constant_epochs=10``, ``decay=0.15`` for 30 epochs.
 
     Attributes:
-        data: GRID root folder (any layout :func:`lipread.data.dataset.find_clips` understands).
+        data: a GRID root folder, a manifest or an LRS-style folder (any layout
+            :func:`lipread.data.dataset.find_clips` understands).
         output: run folder: checkpoints (``last.ckpt``, ``best.ckpt``), canonical models
-            (``last.safetensors``, ``best.safetensors``) and ``history.jsonl``.
-        config: the model to train (a preset name or a :class:`ModelConfig`).
+            (``last.safetensors``, ``best.safetensors``), ``history.jsonl`` and the training texts' word list
+            ``words.txt`` (:data:`lipread.data.alphabet.WORDS_FILE`).
+        config: the model to train (a preset name or a :class:`ModelConfig`); its vocabulary is replaced as
+            ``vocabulary`` says (:func:`lipread.data.alphabet.with_training_vocabulary`).
+        vocabulary: the model's output characters. None (the default): for a manifest or an LRS-style folder
+            the characters of the data's texts (:func:`lipread.data.alphabet.vocabulary_from_texts`); for a
+            GRID layout, and when fine-tuning ``init``, the config's (a GRID model keeps its preset's classes,
+            so its checkpoints stay compatible with the shipped model's). A path: a vocabulary file
+            (:func:`lipread.data.alphabet.read_vocabulary`); a :class:`~lipread.vocab.Vocabulary`: that one.
+            A fixed vocabulary that lacks a character of the texts stops the run before it starts.
         split: ``"random"`` (seeded ``val_fraction`` of the clips), ``"unseen"`` or ``"overlapped"``.
         epochs: total epochs to reach (a resumed run continues up to this number).
         batch_size: clips per step (per process under distributed training).
@@ -74,6 +83,10 @@ class TrainOptions:
             zoom, degrees (0: off).
         colour: random brightness, contrast and saturation change per clip, relative (0: off).
         greyscale: probability of training on an RGB clip made grey.
+        mixup: mixup's ``alpha``: every training clip is blended with another clip of its batch, weight
+            ``max(lam, 1 - lam)`` with ``lam ~ Beta(alpha, alpha)``, and the loss is the same blend of the
+            two sentences' CTC losses (``lipread_torch.mixup``). 0 (the default) switches it off. Only the
+            torch backend supports it; the TensorFlow backend refuses a run that asks for it.
         word_clips: probability that a training clip is replaced by a run of 1 to 3 of its words, cut out
             with the frame times of its alignment (LipNet's word-level examples; 0 switches them off).
         align_tolerance: tie each clip's CTC alignment to its GRID word times: a word's characters may
@@ -131,6 +144,7 @@ class TrainOptions:
     rotation: float = 0.0
     colour: float = 0.0
     greyscale: float = 0.0
+    mixup: float = 0.0
     word_clips: float = 0.5
     align_tolerance: int | None = None
     init: Path | None = None
@@ -150,6 +164,7 @@ class TrainOptions:
     time_limit: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     freeze: tuple[str, ...] = ()
+    vocabulary: Path | Vocabulary | None = None
 
     def __post_init__(self) -> None:
         self.data = Path(self.data)
@@ -158,6 +173,10 @@ class TrainOptions:
             self.cache = Path(self.cache)
         if self.init is not None:
             self.init = Path(self.init)
+        if isinstance(self.vocabulary, (str, os.PathLike)):
+            self.vocabulary = Path(self.vocabulary)
+        elif self.vocabulary is not None and not isinstance(self.vocabulary, Vocabulary):
+            raise DataError(f"vocabulary is a file or a Vocabulary, not {self.vocabulary!r}")
         tolerance = self.align_tolerance
         if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 0):
             raise DataError(f"align_tolerance is a number of frames >= 0, not {self.align_tolerance!r}")
@@ -167,6 +186,8 @@ class TrainOptions:
         for name in ("shift", "scale", "colour"):
             if not 0 <= getattr(self, name) < 1:
                 raise DataError(f"{name} is a fraction in [0, 1), not {getattr(self, name)}")
+        if not 0 <= self.mixup <= 10:
+            raise DataError(f"mixup is a Beta distribution's alpha in [0, 10] (0: off), not {self.mixup}")
         if not 0 <= self.rotation <= 45:
             raise DataError(f"rotation is at most 45 degrees, not {self.rotation}")
         if isinstance(self.time_mask, bool) or not isinstance(self.time_mask, int) or self.time_mask < 0:
@@ -229,6 +250,10 @@ class TrainOptions:
         d["cache"] = str(self.cache) if self.cache else None
         d["init"] = str(self.init) if self.init else None
         d["config"] = self.model_config.name
+        if isinstance(self.vocabulary, Vocabulary):
+            d["vocabulary"] = self.vocabulary.to_json()
+        elif self.vocabulary is not None:
+            d["vocabulary"] = str(self.vocabulary)
         return d
 
 

@@ -4,7 +4,8 @@ Decoders (all in :mod:`lipread.decoding`):
 
 - ``"greedy"``: best path (arg-max per frame).
 - ``"beam"``: prefix beam search, unconstrained.
-- ``"lexicon"``: beam search whose output is one or more words of a word list (default: the 51 GRID words).
+- ``"lexicon"``: beam search whose output is one or more words of a word list (default: the 51 GRID words;
+  a training run writes its training texts' words into its folder: :data:`lipread.data.alphabet.WORDS_FILE`).
 - ``"grammar"``: beam search whose output is a sentence of the GRID grammar
   (command colour preposition letter digit adverb).
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from ..config import DECODERS, MAX_BEAM_WIDTH
 from ..data.grid import GRAMMAR, WORDS
+from ..data.manifest import normalise_text
 from ..errors import DecodingError
 from ..vocab import Vocabulary
 from .beam_batch import beam_search_batch
@@ -75,10 +77,13 @@ def make_decoder(
         name: ``"greedy"``, ``"beam"``, ``"lexicon"`` or ``"grammar"``.
         vocabulary: the model's vocabulary (the constraints are built over its ids).
         beam_width: for the beam decoders, >= 1.
-        lexicon: the word list of ``"lexicon"`` (default the GRID words); ignored by the others.
+        lexicon: the word list of ``"lexicon"`` (default the GRID words); ignored by the others. Its words
+            are normalised as training normalises texts (:func:`lipread.data.manifest.normalise_text`: NFC,
+            lower case unless the vocabulary has upper-case letters).
 
     Raises:
-        DecodingError: unknown name, bad beam width, or a lexicon/grammar the vocabulary cannot spell.
+        DecodingError: unknown name, bad beam width, or a lexicon/grammar the vocabulary cannot spell (for the
+            GRID defaults, a model with another alphabet: the message says so).
     """
     if name not in DECODERS:
         raise DecodingError(f"unknown decoder {name!r}; use one of {', '.join(DECODERS)}")
@@ -87,8 +92,17 @@ def make_decoder(
     if name != "greedy" and beam_width > MAX_BEAM_WIDTH:
         raise DecodingError(f"beam width {beam_width} is more than {MAX_BEAM_WIDTH}, the widest lipread searches")
     constraint: TokenAutomaton | None = None
+    if name in ("lexicon", "grammar") and (name == "grammar" or lexicon is None):
+        lacking = sorted({c for word in WORDS for c in word} - set(vocabulary.characters))
+        if lacking:  # a model of another alphabet, trained on its own data
+            what = "grammar" if name == "grammar" else "word list (the default lexicon)"
+            raise DecodingError(
+                f"the {name} decoder reads GRID sentences, but the model's alphabet lacks {''.join(lacking)!r} of "
+                f"the GRID {what}; give the model's own word list (a training run writes words.txt) to the lexicon "
+                "decoder, or read with the beam decoder"
+            )
     if name == "lexicon":
-        words = sorted(WORDS) if lexicon is None else [w.strip().lower() for w in lexicon if w.strip()]
+        words = sorted(WORDS) if lexicon is None else [normalise_text(w, vocabulary) for w in lexicon if w.strip()]
         constraint = LexiconConstraint(words, vocabulary)
     elif name == "grammar":
         constraint = GrammarConstraint(GRAMMAR, vocabulary)
