@@ -19,6 +19,7 @@ from lipread.live import source as live_source
 from lipread.live.segmenter import Segmenter, Span
 from lipread.live.stream import LiveSettings, _Stream, read_stream
 from lipread.video.mouth import Box, FixedCrop
+from lipread.video.preprocess import mouth_crops, normalise
 
 
 def reference_spans(speech: list[bool], pause: int, longest: int) -> list[Span]:
@@ -90,11 +91,23 @@ class NoiseModel:
         return lp
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What ``Transcriber.prepare`` gives: the model input, or (for ``run``) log-probabilities instead."""
+
+    frames: np.ndarray | None
+    logprobs: np.ndarray | None = None
+
+
 @dataclass
 class StandInReader:
     model: NoiseModel = field(default_factory=NoiseModel)
     locator: NoFaceOnBlack = field(default_factory=NoFaceOnBlack)
-    clips: list[int] = field(default_factory=list)
+    long: int = 250
+    """``prepare`` reads clips longer than this itself, as ``Transcriber.prepare`` reads long clips in windows."""
+    clips: list[tuple[str, int]] = field(default_factory=list)
+    """Every clip read: how (``transcribe``, or ``run`` on the log-probabilities of the run that saw its end)
+    and its length in frames."""
 
     @property
     def config(self) -> Any:
@@ -102,8 +115,24 @@ class StandInReader:
 
     def transcribe(self, frames: np.ndarray, fps: float | None = None) -> Transcript:
         """One word over the clip's noisy frames, named by how many there are."""
-        self.clips.append(len(frames))
-        busy = np.flatnonzero(frames.reshape(len(frames), -1).std(axis=1) > 10)
+        self.clips.append(("transcribe", len(frames)))
+        return self.word(np.flatnonzero(frames.reshape(len(frames), -1).std(axis=1) > 10))
+
+    def prepare(self, frames: np.ndarray, fps: float | None = None) -> Prepared:
+        """The model input; for a clip longer than ``long`` frames, the model's log-probabilities instead."""
+        x = normalise(mouth_crops(frames, self.config, self.locator))
+        if len(frames) > self.long:
+            return Prepared(None, self.model.logprobs(x[None], np.array([len(x)]))[0])
+        return Prepared(x)
+
+    def run(self, clips: list[Prepared]) -> list[Transcript]:
+        """The word ``transcribe`` gives, over the frames the model hears speech in."""
+        assert all(c.frames is None and c.logprobs is not None for c in clips)
+        self.clips += [("run", len(c.logprobs)) for c in clips]  # type: ignore[arg-type]
+        return [self.word(np.flatnonzero(np.exp(c.logprobs[:, 0]) < 0.5)) for c in clips]  # type: ignore[index]
+
+    @staticmethod
+    def word(busy: np.ndarray) -> Transcript:
         if not len(busy):
             return Transcript("", 0.0, (), "stand-in", "stand-in")
         word = Word(f"w{len(busy)}", busy[0] / 25, (busy[-1] + 1) / 25, 1.0)
@@ -134,8 +163,40 @@ def test_utterances_come_out_where_the_speech_is() -> None:
     assert spans_of(segments) == [(30, 70), (81, 111), (151, 171)]
     assert [s.text for s in segments] == ["w40", "w30", "w20"]
     assert segments[0].words[0].start == segments[0].start and segments[0].to_dict()["text"] == "w40"
-    # each clip holds its utterance and up to 12 frames (0.5 s) on each side, never the other utterances' speech
-    assert reader.clips == [12 + 40 + 11, 11 + 30 + 12, 12 + 20 + 3]
+    # each clip holds its utterance and up to 12 frames (0.5 s) before it, never the other utterances' speech.
+    # The second is read by the run of the model that saw it end: through the pause (10 frames) and the
+    # lookahead (5) after it. The first one's end was seen with the next one's speech in view, and the stream
+    # ends 3 frames after the third, so they are read again, with up to 12 frames after them.
+    assert reader.clips == [("transcribe", 12 + 40 + 11), ("run", 11 + 30 + 10 + 5), ("transcribe", 12 + 20 + 3)]
+
+
+@pytest.mark.parametrize(
+    ("settings", "after", "how"),
+    [
+        (LiveSettings(), 7 + 5, "run"),  # the pause (0.28 s) and the lookahead: the run that saw the end reads it
+        (LiveSettings(pause=0.4), 10 + 5, "run"),
+        (LiveSettings(context=1.0), 25, "transcribe"),  # its context (25 frames) is longer: it waits, is read again
+    ],
+)
+def test_an_utterance_comes_out_as_soon_as_its_end_can_be_seen(settings: LiveSettings, after: int, how: str) -> None:
+    """Frames pushed one at a time: the segment comes out with the frame that shows its end, ``pause`` and
+    :data:`LOOKAHEAD` frames after its last speech frame, or with the last frame of its context if that is later."""
+    reader = StandInReader()
+    state = _Stream(reader, settings, "<frames>")
+    out = []
+    for count, frame in enumerate(synthetic([("quiet", 30), ("speech", 40), ("quiet", 40)]), 1):
+        out += [(count, s) for s in state.push(frame)]
+    assert [(count, spans_of([s])[0], s.text) for count, s in out] == [(70 + after, (30, 70), "w40")]
+    assert [h for h, _ in reader.clips] == [how]
+
+
+def test_a_long_utterance_is_read_by_the_run_that_saw_it_end_too() -> None:
+    """A clip that ``prepare`` reads itself (in windows, for a real model) gives the log-probabilities that
+    decide the last frames and read the utterance."""
+    reader = StandInReader(long=30)
+    segments = list(read_stream(reader, synthetic([("quiet", 30), ("speech", 40), ("quiet", 40)]), LiveSettings()))
+    assert spans_of(segments) == [(30, 70)] and [s.text for s in segments] == ["w40"]
+    assert reader.clips == [("run", 12 + 40 + 7 + 5)]
 
 
 def test_a_short_pause_does_not_split_an_utterance_and_longest_cuts_one() -> None:

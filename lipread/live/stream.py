@@ -6,29 +6,41 @@ How it works, for frames at the model's 25 fps (``Transcriber.stream`` resamples
 1. Every ``hop`` frames (default 25, one second), the mouth is located in the new frames (one region for the
    hop, by the model's mouth locator), they are cropped for the model, and the model reads a window of the
    last ``config.frames`` crops (75, three seconds: what it was trained on), standardised together. Frames
-   where no face is found read as silence. While an utterance is in progress, the model also runs as soon
-   as its last speech frame is ``pause`` seconds old, so that its end is seen without waiting for the hop.
-2. A frame is speech when the window gives its blank class a posterior below one half. It is decided once
-   the window holds :data:`LOOKAHEAD` frames after it (0.2 s), and then for good;
+   where no face is found read as silence.
+2. A frame is speech when the model gives its blank class a posterior below one half there. It is decided
+   once the model has read :data:`LOOKAHEAD` frames after it (0.2 s), and then for good;
    :class:`~lipread.live.segmenter.Segmenter` turns these decisions into utterances: an utterance ends after
    ``pause`` seconds without speech (or without a face), or when it reaches ``longest`` seconds.
-3. An utterance that ends is read again as a clip of its own, exactly as
-   :meth:`Transcriber.transcribe <lipread.api.Transcriber.transcribe>` reads a frames array: its frames
-   from ``context`` seconds before its first speech frame to ``context`` seconds after its last (never into
-   the utterance before it or the speech after it). So an utterance reads as the same words as a clip of
-   it alone would, and its words are timed the same way. An utterance that reads as no words, or with a
-   confidence below ``min_confidence``, is dropped.
+3. While an utterance is in progress, the model also runs as soon as its last speech frame is ``pause``
+   seconds and :data:`LOOKAHEAD` frames old, the moment its end can be seen, without waiting for the hop.
+   That run reads the utterance itself instead of the window: its frames from ``context`` seconds before its
+   first speech frame up to the newest, as a clip of its own, exactly as
+   :meth:`Transcriber.transcribe <lipread.api.Transcriber.transcribe>` reads a frames array (one mouth region
+   for the clip, cropped and standardised together). When it shows the utterance has ended (nothing after
+   its last speech frame is speech), its log-probabilities are decoded at once: the utterance is read by the
+   same run of the model that saw it end.
+4. An utterance whose end was seen otherwise (by a window, when it reached ``longest``, when the stream
+   ended, or with the next speech already in view) is read again as a clip of its own, as ``transcribe``
+   reads it: from ``context`` seconds before its first speech frame to ``context`` seconds after its last
+   (never into the utterance before it or the speech after it; frames not decided yet count as the last run
+   heard them).
 
-Memory is bounded: the last ``config.frames`` mouth crops, and the frames of the utterance in progress
-(at most ``longest + 2 * context`` seconds of them, and a hop) or, between utterances, the last ``context``
-seconds and the frames not yet decided.
+So an utterance reads as the same words as a clip of it alone would, and its words are timed the same way.
+One read by the run that saw it end (3) keeps ``pause`` and 0.2 s after its last speech frame rather than
+``context`` (that run reads it only when ``context`` is not longer), and its domain score (``domain_score``,
+``in_domain``) counts the model's posteriors only, as a long clip's does. An utterance that reads as no
+words, or with a confidence below ``min_confidence``, is dropped.
+
+Memory is bounded: the last ``config.frames`` mouth crops, and the frames of the utterance in progress from
+``context`` before it to the newest (at most ``longest + context + pause`` seconds of them, a hop and
+:data:`LOOKAHEAD`) or, between utterances, the last ``context`` seconds and the frames not yet decided.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -60,7 +72,10 @@ class LiveSettings:
 
     Attributes:
         pause: time without speech (or without a face) that ends an utterance. Pauses between the words of
-            one sentence are shorter; between sentences, longer.
+            one sentence are shorter; between sentences, longer. On GRID speaker 1 the shipped model hears at
+            most 0.16 s without speech inside a sentence and 0.8 s or more between sentences; the default keeps
+            a margin of 0.12 s over the first, since the utterance's text comes no sooner than ``pause`` and
+            0.2 s (:data:`LOOKAHEAD`) after its end.
         longest: the longest utterance; one that reaches it ends there, and speech that goes on starts the
             next. Also bounds memory: the frames of the utterance in progress are kept.
         hop: frames (at 25 fps) between two runs of the model over the latest window; smaller reacts sooner
@@ -71,7 +86,7 @@ class LiveSettings:
             speech gives a sentence of near-zero confidence (a constrained decoder always finds one).
     """
 
-    pause: float = 0.4
+    pause: float = 0.28
     longest: float = 10.0
     hop: int = 25
     context: float = 0.5
@@ -101,6 +116,13 @@ class Reader(Protocol):
 
     def transcribe(self, source: Any, fps: float | None = None) -> Any:
         """A Transcript-like object (``text``, ``confidence``, ``words``, ``to_dict()``) for frames."""
+
+    def prepare(self, item: Any, fps: float | None = None) -> Any:
+        """Frames made ready for the model: a dataclass with the model input ``frames`` (``float32 (T, H, W, C)``)
+        or, for a clip too long for one run, None there and its ``logprobs`` (``float32 (T, V)``, read in windows)."""
+
+    def run(self, clips: Sequence[Any]) -> list[Any]:
+        """Transcripts of prepared clips; a clip whose ``frames`` are None is decoded from its ``logprobs``."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +201,24 @@ class _Ended:
     """The first frame its clip may include (the end of the utterance before it)."""
     after: int | None = None
     """The first speech frame after it, once seen: its clip stops there."""
+    read: bool = False
+    """Whether it has been read already, by the run of the model that saw it end (then ``segment`` is it)."""
+    segment: Segment | None = None
+
+
+@dataclass(frozen=True)
+class _Clip:
+    """The utterance in progress read as a clip of its own, from ``start`` to the newest frame (see
+    :meth:`_Stream.read_through`)."""
+
+    start: int
+    """Its first frame (a stream index)."""
+    utterance: int
+    """The utterance's first speech frame."""
+    prepared: Any
+    """What the reader's ``prepare`` made of its frames."""
+    logprobs: np.ndarray
+    """The model's ``float32 (T, V)`` over it."""
 
 
 class _Stream:
@@ -207,6 +247,8 @@ class _Stream:
         """The frame count at which the model runs without waiting for a full hop: when the utterance in
         progress has been silent for ``pause`` frames, or an ended one has its ``context`` frames after it."""
         self.shape: tuple[int, ...] | None = None
+        self.provisional = np.zeros(0, bool)
+        """``bool``: the last window's speech decisions of the frames after ``decided`` (not final yet)."""
 
     def push(self, frame: Any) -> Iterator[Segment]:
         if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
@@ -234,8 +276,9 @@ class _Stream:
         self.first = self.floor = self.decided = self.count
 
     def hop(self, final: bool = False) -> Iterator[Segment]:
-        """Run the model over the window ending with the pending frames and pass the decisions of the frames
-        with :data:`LOOKAHEAD` frames after them (of all, when ``final``) on."""
+        """Run the model over the window ending with the pending frames (over the utterance in progress, when
+        it may end here: :meth:`read_through`) and pass the decisions of the frames with :data:`LOOKAHEAD`
+        frames after them (of all, when ``final``) on."""
         if self.pending:
             frames = np.stack(self.pending)
             self.pending.clear()
@@ -245,20 +288,29 @@ class _Stream:
             except VideoError:  # no face in these frames: they read as silence
                 self.crops.extend([None] * len(frames))
         upto = self.count if final else max(self.decided, self.count - LOOKAHEAD)
-        decisions = self.speech(self.count - self.decided)[: upto - self.decided]
+        seg, new = self.segmenter, self.count - self.decided
+        clip = None
+        end = seg.last + seg.pause + 1 + LOOKAHEAD  # the utterance in progress ends here unless these frames speak
+        if not final and seg.start is not None and self.count == end and seg.last + 1 + self.context <= end:
+            clip = self.read_through(seg.start)
+        speech = self.speech(new) if clip is None else self.clip_speech(clip, new)
+        decisions, self.provisional = speech[: upto - self.decided], speech[upto - self.decided :]
         first, self.decided = self.decided, upto
-        for t, speech in enumerate(decisions.tolist(), first):
-            if speech:
+        for t, said in enumerate(decisions.tolist(), first):
+            if said:
                 for ended in self.ended:
                     ended.after = t if ended.after is None else ended.after
-            span = self.segmenter.push(speech)
+            span = self.segmenter.push(said)
             if span is not None:
-                self.ended.append(_Ended(span, self.floor))
+                ended = _Ended(span, self.floor)
+                if clip is not None and span.start == clip.utterance and not speech[max(0, span.stop - first) :].any():
+                    # it ended in the clip just read, and nothing after it is speech: that reading is its own
+                    ended.read, ended.segment = True, self.clip_segment(clip)
+                self.ended.append(ended)
                 self.floor = span.stop
         yield from self.read_ended(final=False)
-        seg = self.segmenter
         due = [seg.last + seg.pause + 1 + LOOKAHEAD] if seg.start is not None else []
-        due += [e.span.stop + self.context + LOOKAHEAD for e in self.ended if e.after is None]
+        due += [e.span.stop + self.context for e in self.ended if e.after is None and not e.read]
         self.due = min(due, default=-1)
         starts = [e.span.start for e in self.ended] + ([seg.start] if seg.start is not None else [])
         keep = min(starts, default=self.decided) - self.context  # undecided frames may start one
@@ -270,11 +322,20 @@ class _Stream:
         """Read the ended utterances whose context has come (all of them when ``final``)."""
         while self.ended:
             ended = self.ended[0]
+            if ended.read:
+                self.ended.popleft()
+                if ended.segment is not None:
+                    yield ended.segment
+                continue
             stop = ended.span.stop + self.context
             if ended.after is not None:
                 stop = min(stop, ended.after)
             if not final and self.decided < stop:
-                return
+                if self.count < stop:
+                    return  # its context has not come yet
+                # the context has come but is not decided yet: it ends where the last window hears speech
+                ahead = np.flatnonzero(self.provisional[: stop - self.decided])
+                stop = self.decided + int(ahead[0]) if ahead.size else stop
             self.ended.popleft()
             segment = self.segment(max(ended.span.start - self.context, ended.floor), min(stop, self.count))
             if segment is not None:
@@ -287,17 +348,54 @@ class _Stream:
         if valid.sum() < self.shortest:
             return np.zeros(new, bool)
         cfg = self.reader.config
-        x = np.zeros((1, len(crops), cfg.height, cfg.width, cfg.channels), np.float32)
-        x[0, valid] = normalise(np.stack([c for c in crops if c is not None]))
-        lp = np.asarray(self.reader.model.logprobs(x, np.array([len(crops)], np.int32)))
-        if lp.shape != (1, len(crops), cfg.num_classes):
-            raise BackendError(
-                f"the model returned log-probabilities of shape {lp.shape} for input {x.shape}; "
-                f"expected (1, {len(crops)}, {cfg.num_classes})"
-            )
+        x = np.zeros((len(crops), cfg.height, cfg.width, cfg.channels), np.float32)
+        x[valid] = normalise(np.stack([c for c in crops if c is not None]))
+        return self.heard(self.logprobs(x)[-new:], valid[-new:])
+
+    def clip_speech(self, clip: _Clip, new: int) -> np.ndarray:
+        """``bool (new,)``: which of the newest ``new`` frames are speech, by the model over ``clip``."""
+        return self.heard(clip.logprobs[-new:], np.array([c is not None for c in self.crops])[-new:])
+
+    @staticmethod
+    def heard(logprobs: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """``bool (T,)``: speech where the blank's posterior in ``float32 (T, V)`` is below :data:`SPEECH_BELOW`
+        and ``valid`` (a face was found)."""
         with np.errstate(invalid="ignore"):
-            blank = np.exp(lp[0, -new:, 0])
-        return (blank < SPEECH_BELOW) & valid[-new:]
+            return (np.exp(logprobs[:, 0]) < SPEECH_BELOW) & valid
+
+    def logprobs(self, x: np.ndarray) -> np.ndarray:
+        """The model's ``float32 (T, V)`` log-probabilities for one clip of input ``float32 (T, H, W, C)``."""
+        cfg = self.reader.config
+        lp = np.asarray(self.reader.model.logprobs(x[None], np.array([len(x)], np.int32)))
+        if lp.shape != (1, len(x), cfg.num_classes):
+            raise BackendError(
+                f"the model returned log-probabilities of shape {lp.shape} for input {(1, *x.shape)}; "
+                f"expected (1, {len(x)}, {cfg.num_classes})"
+            )
+        return lp[0]
+
+    def read_through(self, start: int) -> _Clip | None:
+        """The utterance in progress (first speech frame ``start``), read from ``context`` before it up to the
+        newest frame as :meth:`Transcriber.prepare <lipread.transcription.transcriber.Transcriber.prepare>`
+        prepares a clip; None when it cannot be read (no mouth found)."""
+        lo = max(start - self.context, self.floor, self.first)
+        frames = list(self.history)[lo - self.first :]
+        if len(frames) < self.shortest:
+            return None
+        try:
+            prepared = self.reader.prepare(np.stack(frames), FPS)
+        except VideoError:
+            return None
+        # a long clip comes back already read, in windows (as transcribe reads it)
+        logprobs = self.logprobs(prepared.frames) if prepared.frames is not None else prepared.logprobs
+        if logprobs is None or len(logprobs) != len(frames):
+            return None
+        return _Clip(lo, start, prepared, np.asarray(logprobs))
+
+    def clip_segment(self, clip: _Clip) -> Segment | None:
+        """The segment of a clip read by :meth:`read_through`, decoded from the log-probabilities at hand."""
+        (transcript,) = self.reader.run([replace(clip.prepared, frames=None, logprobs=clip.logprobs)])
+        return self.to_segment(transcript, clip.start)
 
     def segment(self, lo: int, hi: int) -> Segment | None:
         """Read an utterance from its frames ``lo`` to ``hi`` (stream indices) as a clip of its own; None when
@@ -310,6 +408,10 @@ class _Stream:
             transcript = self.reader.transcribe(np.stack(clip), FPS)
         except VideoError:  # no mouth in the utterance's clip: nothing to read
             return None
+        return self.to_segment(transcript, lo)
+
+    def to_segment(self, transcript: Any, lo: int) -> Segment | None:
+        """The segment of a clip's transcript (its first frame ``lo``); None for no words or a low confidence."""
         if not transcript.text or transcript.confidence < self.settings.min_confidence:
             return None
         offset = lo / FPS
