@@ -59,10 +59,11 @@ def test_train_defaults_are_the_shipped_models_recipe() -> None:
     parser = sub_parsers()["train"]
     defaults = train_command.options_from_args(parser.parse_args(["data", "-o", "run"]))
     recipe = train_command.options_from_args(parser.parse_args(card_recipe()))
-    # Where the run's files went, and how it was run on that machine, are not part of the recipe; the run
-    # was set to 400 epochs and stopped by hand after epoch 107, whose weights the fine-tuning started from.
-    ignore = {"data", "output", "cache", "resume", "amp", "epochs"}
+    # Where the run's files went, and how it was run on that machine, are not part of the recipe: threads
+    # (every batch's randomness is seeded by its position, not by the thread that makes it) and bfloat16 on
+    # the CPU.
+    ignore = {"data", "output", "cache", "resume", "amp", "workers"}
     differ = {k: (v, getattr(recipe, k)) for k, v in vars(defaults).items() if k not in ignore}
     differ = {k: pair for k, pair in differ.items() if pair[0] != pair[1]}
     assert not differ, f"defaults (left) differ from the card's recipe (right): {differ}"
-    assert defaults.epochs == 107 and "epochs 99-107" in CARD.read_text(encoding="utf-8")
+    assert defaults.epochs == 40 and "epochs 12-40" in CARD.read_text(encoding="utf-8")

@@ -283,6 +283,7 @@ def test_broken_clips_are_reported_once_and_skipped(
             lr=1e-4,
             constant_epochs=30,
             word_clips=0.0,
+            align_tolerance=None,
             conv_dropout=None,
             workers=1,
             progress=False,

@@ -268,6 +268,7 @@ def test_torch_trains_on_a_manifest_of_frame_folders_and_cuts(
         examples=0,
         device="cpu",
         word_clips=0.0,
+        align_tolerance=None,
         conv_dropout=None,
     )
     threads = torch.get_num_threads()

@@ -64,6 +64,7 @@ def options(grid_root: Path, output: Path, cache: Path, **changes: object) -> Tr
         "progress": False,
         "workers": 2,
         "word_clips": 0.0,  # the trainer's mechanics on whole clips, not the default recipe
+        "align_tolerance": None,
         "conv_dropout": None,
     }
     base.update(changes)

@@ -81,6 +81,7 @@ def options(grid_root: Path, output: Path, cache: Path, **kw: Any) -> TrainOptio
         lr=1e-4,
         constant_epochs=30,
         word_clips=0.0,
+        align_tolerance=None,
         conv_dropout=None,
     )
     base.update(kw)
@@ -373,6 +374,8 @@ def test_command_line_builds_options(tmp_path: Path) -> None:
     assert opts.train_on_validation and opts.extra == {"clip": 5.0} and opts.output == tmp_path
     defaults = train_command.options_from_args(parser_for_train.parse_args(["d", "-o", "o"]))
     assert defaults == TrainOptions(data=Path("d"), output=Path("o"))
+    plain = parser_for_train.parse_args(["d", "-o", "o", "--align-tolerance", "none"])
+    assert defaults.align_tolerance == 3 and train_command.options_from_args(plain).align_tolerance is None
     (tmp_path / "cfg.json").write_text(TINY.dumps())
     args = parser_for_train.parse_args(["d", "-o", "o", "--model-config", str(tmp_path / "cfg.json")])
     assert train_command.options_from_args(args).model_config == TINY

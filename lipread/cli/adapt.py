@@ -134,6 +134,7 @@ def options_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str]:
         lr=plan.lr,
         constant_epochs=plan.constant_epochs,
         decay=plan.decay,
+        align_tolerance=None,  # the plan was measured with plain CTC (docs/adapt.md)
         init=init,
         freeze=plan.freeze,
         cache=args.cache if args.cache is not None else args.output / "cache",

@@ -24,6 +24,11 @@ CURVES = "curves.png"
 """The figure of a run's curves that ``lipread train`` draws into its run folder at the end."""
 
 
+def _tolerance(text: str) -> int | None:
+    """``--align-tolerance``: frames >= 0, or ``none`` for plain CTC."""
+    return None if text.strip().lower() == "none" else non_negative(int)(text)
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``train`` and its flags (one per :class:`~lipread.data.training.TrainOptions` field)."""
     d = _DEFAULTS
@@ -33,7 +38,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Train a LipNet model. Checkpoints, canonical .safetensors models and history.jsonl go "
         "to the output folder; --resume continues an interrupted run exactly where it stopped. "
         "The defaults are the recipe that trained the shipped lipnet-grid-s1 from scratch on one speaker "
-        "(its model card lists the commands; it was then fine-tuned with --init and --align-tolerance 3). "
+        "(its model card lists the commands). "
         "Under `torchrun --nproc_per_node=N -m lipread train ...` the torch backend trains on N processes.",
     )
     p.add_argument(
@@ -106,10 +111,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--align-tolerance",
-        type=int,
+        type=_tolerance,
+        default=d.align_tolerance,
         metavar="FRAMES",
-        help="tie CTC alignments to the GRID word times, with this tolerance in frames, so that word times "
-        "follow the speaker (default: plain CTC)",
+        help="tie CTC alignments to the word times of the .align files, with this tolerance in frames, so that "
+        "word times follow the speaker and training starts reading sooner; 'none' for plain CTC (clips without "
+        "word times always train with plain CTC)",
     )
     p.add_argument(
         "--init",
