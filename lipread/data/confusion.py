@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from .metrics import edit_table
+
 __all__ = ["MISSING", "aligned_words", "confusion_matrix", "slot_counts", "slot_pairs"]
 
 MISSING = "(none)"
@@ -26,11 +28,7 @@ def aligned_words(reference: Sequence[str], hypothesis: Sequence[str]) -> list[s
     ['bin', 'blue', None, 'f', 'two', 'now']
     """
     n, m = len(reference), len(hypothesis)
-    table = [[i + j if i == 0 or j == 0 else 0 for j in range(m + 1)] for i in range(n + 1)]
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            same = reference[i - 1] == hypothesis[j - 1]
-            table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + (not same))
+    table = edit_table(reference, hypothesis)
     paired: list[str | None] = [None] * n
     i, j = n, m
     while i > 0 or j > 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["cer", "edit_distance", "missed_words", "sentence_accuracy", "summarise", "wer"]
+__all__ = ["cer", "edit_distance", "edit_table", "missed_words", "sentence_accuracy", "summarise", "wer"]
 
 
 def edit_distance(reference: Sequence[object], hypothesis: Sequence[object]) -> int:
@@ -20,6 +20,18 @@ def edit_distance(reference: Sequence[object], hypothesis: Sequence[object]) -> 
     return previous[-1]
 
 
+def edit_table(reference: Sequence[object], hypothesis: Sequence[object]) -> list[list[int]]:
+    """The Levenshtein table: ``table[i][j]`` is the edit distance of ``reference[:i]`` and ``hypothesis[:j]``,
+    ``(len(reference) + 1) x (len(hypothesis) + 1)``; tracing it back from the end gives an alignment."""
+    n, m = len(reference), len(hypothesis)
+    table = [[i + j if i == 0 or j == 0 else 0 for j in range(m + 1)] for i in range(n + 1)]
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            same = reference[i - 1] == hypothesis[j - 1]
+            table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + (not same))
+    return table
+
+
 def missed_words(reference: Sequence[object], hypothesis: Sequence[object]) -> tuple[list[bool], int]:
     """Which reference words a hypothesis gets wrong, by an optimal word alignment.
 
@@ -30,11 +42,7 @@ def missed_words(reference: Sequence[object], hypothesis: Sequence[object]) -> t
         the one kept prefers substitutions, then deletions, while tracing back from the end.
     """
     n, m = len(reference), len(hypothesis)
-    table = [[i + j if i == 0 or j == 0 else 0 for j in range(m + 1)] for i in range(n + 1)]
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            same = reference[i - 1] == hypothesis[j - 1]
-            table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + (not same))
+    table = edit_table(reference, hypothesis)
     missed = [False] * n
     inserted = 0
     i, j = n, m
