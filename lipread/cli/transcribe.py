@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import MAX_BEAM_WIDTH
+from ..data.text_file import read_text_file
 from ..decoding.decoders import DECODERS, DEFAULT_BEAM_WIDTH
 from ..errors import DecodingError, LipreadError
 from ..models import DEFAULT_MODEL
@@ -225,12 +226,7 @@ def _read_lexicon(path: Path) -> list[str]:
     Raises:
         LipreadError: the file cannot be read, is not UTF-8 text, or holds no words.
     """
-    try:
-        words = path.read_text(encoding="utf-8").split()
-    except OSError as e:
-        raise LipreadError(f"{path}: cannot read the word list: {e.strerror or e}") from None
-    except UnicodeDecodeError as e:
-        raise LipreadError(f"{path}: the word list is not UTF-8 text (bad byte at offset {e.start})") from None
+    words = read_text_file(path, "word list", error=LipreadError).split()
     if not words:
         raise LipreadError(f"{path}: the word list is empty (--lexicon expects one word per line)")
     return words

@@ -39,6 +39,7 @@ from ..vocab import Vocabulary
 from ..weights import atomic_write, read_metadata
 from .dataset import find_clips
 from .manifest import normalise_text
+from .text_file import read_text_file
 from .training import TrainOptions
 
 __all__ = [
@@ -108,12 +109,7 @@ def read_vocabulary(path: str | os.PathLike[str]) -> Vocabulary:
         DataError: the file cannot be read, is not UTF-8 text or is not a valid vocabulary; one line naming it.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise DataError(f"{path}: cannot read the vocabulary: {e.strerror or e}") from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: the vocabulary is not UTF-8 text (bad byte at offset {e.start})") from None
+    text = read_text_file(path, "vocabulary")
     try:
         return parse_vocabulary(text)
     except ValueError as e:

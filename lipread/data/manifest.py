@@ -40,6 +40,7 @@ from ..report import report_skipped
 from ..video.reader import VIDEO_EXTENSIONS, is_frame_folder
 from ..vocab import Vocabulary
 from .dataset import Clip
+from .text_file import read_text_file
 
 __all__ = ["MANIFEST_SUFFIXES", "find_lrs_clips", "normalise_text", "parse_manifest", "read_manifest"]
 
@@ -238,12 +239,7 @@ def read_manifest(path: str | os.PathLike[str], warn: bool = True, vocabulary: V
             row is usable.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as e:
-        raise DataError(f"{path}: cannot read the manifest: {e.strerror or e}") from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: the manifest is not UTF-8 text (bad byte at offset {e.start})") from None
+    text = read_text_file(path, "manifest", encoding="utf-8-sig")
     clips, bad = parse_manifest(text, path, vocabulary)
     if warn:
         for line, reason in bad:
