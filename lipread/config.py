@@ -38,11 +38,13 @@ LIMITS: dict[str, int] = {
     "classes": 4096,
     "features": 1 << 20,
     "parameters": 200_000_000,
+    "words": 1_000_000,
 }
 """The largest sizes a model config may have (:meth:`ModelConfig.validate`): input frames, height and width,
 input channels, convolution blocks, channels per block, kernel / stride / padding / pool per axis, recurrent
-units per direction, recurrent layers, output classes, features per frame, and parameters in all (200 million
-float32 parameters are 800 MB). A config beyond them is refused before any backend builds anything."""
+units per direction, recurrent layers, output classes, features per frame, parameters in all (200 million
+float32 parameters are 800 MB), and the words of its word list. A config beyond them is refused before any
+backend builds anything."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,10 @@ class ModelConfig:
             used when the user chooses none; None: plain beam search. It says how the output is best read,
             not what the network is, so two configs that differ only here compare equal (a model fine-tuned
             from a shipped one has the same network).
+        words: the words of the texts the model was trained on, in code point order
+            (:func:`lipread.data.alphabet.word_list`), the ``lexicon`` decoder's word list when the user gives
+            none; None: no list (the lexicon decoder then reads the GRID words). Like ``decoder`` it is not
+            part of the network and is left out of comparisons.
     """
 
     name: str
@@ -100,6 +106,7 @@ class ModelConfig:
     batchnorm_eps: float = 1e-5
     crop: Literal["lipnet", "aligned", "notebook"] = "lipnet"
     decoder: str | None = field(default=None, compare=False)
+    words: tuple[str, ...] | None = field(default=None, compare=False)
 
     @property
     def num_classes(self) -> int:
@@ -146,6 +153,8 @@ class ModelConfig:
         try:
             d = dict(data)
             d["vocabulary"] = Vocabulary.from_json(d["vocabulary"])
+            if isinstance(d.get("words"), list):
+                d["words"] = tuple(d["words"])
             d["frontend"] = tuple(
                 ConvBlock(
                     channels=int(b["channels"]),
@@ -235,6 +244,12 @@ class ModelConfig:
             raise ValueError(f"crop must be one of {', '.join(crops)}, not {self.crop!r}")
         if self.decoder is not None and self.decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {', '.join(DECODERS)} or null, not {self.decoder!r}")
+        if self.words is not None:
+            if not isinstance(self.words, tuple) or len(self.words) > LIMITS["words"]:
+                raise ValueError(f"words must be a list of at most {LIMITS['words']} words or null")
+            for word in self.words:
+                if not isinstance(word, str) or word.split() != [word]:
+                    raise ValueError(f"words must be words without spaces, not {word!r}")
         c, h, w = self.feature_shape()
         if h < 1 or w < 1:
             raise ValueError(

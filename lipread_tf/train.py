@@ -26,8 +26,8 @@ The same options and files as the PyTorch trainer (``lipread train --backend ten
   - ``history.jsonl``: one JSON object per epoch: ``epoch`` (1-based), ``lr``, ``train_loss``,
     ``val_loss``, ``metrics``, ``seconds``, ``clips_per_second``;
 
-  and, once, ``words.txt``: the words of the training clips' texts, one per line, for the ``lexicon`` decoder
-  (:func:`lipread.data.alphabet.write_word_list`).
+  and, once, ``words.txt``: the word list the checkpoints store for the ``lexicon`` decoder, one word per
+  line: the training clips' words, and those of the ``init`` model (:func:`lipread.data.alphabet.run_words`).
 
 Devices and distribution: with ``device="auto"`` and several GPUs visible the run uses
 ``tf.distribute.MirroredStrategy`` (one replica per GPU, each taking ``batch_size`` clips per step, so a
@@ -54,7 +54,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from lipread.config import ModelConfig
-from lipread.data.alphabet import with_training_vocabulary, write_word_list
+from lipread.data.alphabet import run_words, with_training_vocabulary, write_word_list
 from lipread.data.dataset import Clip, CropCache
 from lipread.data.training import (
     TrainOptions,
@@ -390,7 +390,7 @@ def load_training_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, st
 
 def _restore(path: Path, model: keras.Model, config: ModelConfig) -> _State:
     metadata, tensors = load_training_checkpoint(path)
-    if metadata["config"] != config.dumps():
+    if ModelConfig.loads(metadata["config"]) != config:  # (the word list may grow; the network may not)
         saved = ModelConfig.loads(metadata["config"])
         raise CheckpointError(
             f"{path}: was trained with model {saved.name!r} and another configuration than {config.name!r}; "
@@ -545,7 +545,8 @@ def train(options: TrainOptions, strategy: tf.distribute.Strategy | None = None)
         raise CheckpointError(f"{last_ckpt}: nothing to resume from (no checkpoint in {out})")
 
     train_set, val_set = _load_examples(options, config, workers)
-    write_word_list(out, train_set.texts)
+    config = config.with_(words=run_words(train_set.texts, options.init))
+    write_word_list(out, config.words or ())
     replicas = strategy.num_replicas_in_sync
     tqdm.write(f"training on {len(train_set)} clips, validating on {len(val_set)}; {replicas} replica(s)")
 

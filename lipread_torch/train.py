@@ -14,8 +14,8 @@ Files in ``options.output``:
   (ties: lower validation loss).
 - ``history.jsonl``: one JSON object per epoch: ``epoch`` (1-based), ``lr``, ``train_loss``, ``val_loss``,
   ``metrics``, ``seconds``, ``clips_per_second``.
-- ``words.txt``: the words of the training clips' texts, one per line, for the ``lexicon`` decoder
-  (:func:`lipread.data.alphabet.write_word_list`).
+- ``words.txt``: the word list the checkpoints store for the ``lexicon`` decoder, one word per line: the
+  training clips' words, and those of the ``init`` model (:func:`lipread.data.alphabet.run_words`).
 
 ``last.ckpt`` is written after the other files of its epoch, so a run killed at any moment leaves it at
 the last epoch whose files are all complete; ``resume`` trains from there and rewrites the others.
@@ -49,7 +49,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lipread.config import ModelConfig
-from lipread.data.alphabet import with_training_vocabulary, write_word_list
+from lipread.data.alphabet import run_words, with_training_vocabulary, write_word_list
 from lipread.data.dataset import Clip, CropCache
 from lipread.data.training import (
     TrainOptions,
@@ -259,7 +259,7 @@ def _restore(
     restore_rng: bool,
 ) -> _State:
     payload = load_training_checkpoint(path)
-    if payload["config"] != module.config.dumps():
+    if ModelConfig.loads(payload["config"]) != module.config:  # (the word list may grow; the network may not)
         saved = ModelConfig.loads(payload["config"])
         raise CheckpointError(
             f"{path}: was trained with model {saved.name!r} and another configuration than {module.config.name!r}; "
@@ -386,8 +386,9 @@ def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.d
 
     train_set, val_set = _load_data(options, config, d, workers)
     log(f"training on {len(train_set)} clips, validating on {len(val_set)}; device {device}, {d.world} process(es)")
+    config = config.with_(words=run_words((clip.text for clip in train_set.clips), options.init))
     if d.main:
-        write_word_list(out, (clip.text for clip in train_set.clips))
+        write_word_list(out, config.words or ())
 
     torch.manual_seed(options.seed)
     module = LipNet(config, options.conv_dropout).to(device)

@@ -15,18 +15,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lipread.cli.app import main
-from lipread.config import ConvBlock, get_preset
+from lipread.config import ConvBlock, ModelConfig, get_preset
 from lipread.data.alphabet import (
     WORDS_FILE,
     format_vocabulary,
     missing_characters,
     parse_vocabulary,
     read_vocabulary,
+    run_words,
     training_vocabulary,
     vocabulary_from_texts,
     with_training_vocabulary,
     word_list,
 )
+from lipread.data.grid import WORDS as GRID_WORDS
 from lipread.data.manifest import normalise_text
 from lipread.data.training import TrainOptions
 from lipread.decoding.decoders import make_decoder
@@ -157,6 +159,32 @@ def test_a_bad_vocabulary_file_is_named(tmp_path: Path, content: bytes, message:
 
 def test_the_word_list_is_every_word_once_in_code_point_order() -> None:
     assert word_list(["b a", "a c", "λόγος a"]) == ["a", "b", "c", "λόγος"]
+
+
+def test_a_run_keeps_the_words_of_the_model_it_starts_from(tmp_path: Path) -> None:
+    lipnet = get_preset("lipnet")
+    assert run_words(["b a", "a c"]) == ("a", "b", "c")
+    stored = save_checkpoint(tmp_path / "stored.safetensors", {}, lipnet.with_(words=("bin", "zebra")))
+    assert run_words(["bin blue"], stored) == ("bin", "blue", "zebra")
+    # a model that stores no words read the GRID words with the lexicon decoder: its fine-tune keeps them
+    grid = save_checkpoint(tmp_path / "grid.safetensors", {}, lipnet)
+    assert run_words(["hello there"], grid) == tuple(sorted({*GRID_WORDS, "hello", "there"}))
+    # ... unless its alphabet cannot write them: then it read none
+    greek = save_checkpoint(tmp_path / "greek.safetensors", {}, lipnet.with_(vocabulary=Vocabulary(" λόγος")))
+    assert run_words(["λόγος"], greek) == ("λόγος",)
+
+
+def test_the_word_list_is_part_of_the_config_but_not_of_the_network() -> None:
+    lipnet = get_preset("lipnet")
+    config = lipnet.with_(words=("bin", "λόγος"))
+    assert ModelConfig.loads(config.dumps()).words == ("bin", "λόγος")
+    assert ModelConfig.loads(lipnet.dumps()).words is None
+    assert config == lipnet  # a fine-tune that learns new words has the same network
+    for words in (("two words",), ("",), (" bin",), ("bin", 3)):
+        with pytest.raises(ValueError, match="words must be words without spaces"):
+            lipnet.with_(words=words).validate()
+    with pytest.raises(ValueError, match="words must be a list"):
+        ModelConfig.from_json({**lipnet.to_json(), "words": "bin"})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -337,6 +365,7 @@ def test_torch_training_stores_the_alphabet_and_the_word_list(torch_run: Path) -
         assert checkpoint.tensors["classifier.weight"].shape[0] == len(ALPHABET) + 1
     assert read_metadata(torch_run / "last.safetensors")["trained_on"]["vocabulary"]["characters"] == list(ALPHABET)
     assert (torch_run / WORDS_FILE).read_text(encoding="utf-8") == "grüße\nstraße\nλόγος\n"
+    assert checkpoint.config.words == ("grüße", "straße", "λόγος")
 
 
 @pytest.mark.torch
@@ -350,6 +379,7 @@ def test_the_alphabet_reaches_the_onnx_file_and_the_decoders(
     props = {p.key: p.value for p in onnx.load(str(exported)).metadata_props}
     assert json.loads(props["lipread_vocabulary"])["characters"] == list(ALPHABET)
     assert json.loads(props["lipread_config"])["vocabulary"]["characters"] == list(ALPHABET)
+    assert json.loads(props["lipread_config"])["words"] == ["grüße", "straße", "λόγος"]
 
     # ONNX Runtime reads the ONNX file; PyTorch (the only backend of the torch test session) the checkpoint
     models = [torch_run / "last.safetensors"]
@@ -367,6 +397,10 @@ def test_the_alphabet_reaches_the_onnx_file_and_the_decoders(
         assert main([*argv, str(torch_run / WORDS_FILE), "--format", "json"]) == 0
         text = json.loads(capsys.readouterr().out.strip().splitlines()[0])["text"]
         assert text and set(text.split()) <= {"grüße", "straße", "λόγος"}
+        # ... and so it does without --lexicon, with the word list the model stores
+        argv = ["transcribe", clip, "--model", str(model), "--decoder", "lexicon", "--format", "json"]
+        assert main(argv) == 0
+        assert json.loads(capsys.readouterr().out.strip().splitlines()[0])["text"] == text
         # the GRID grammar cannot be spelt in this alphabet: one line naming the model
         assert main(["transcribe", clip, "--model", str(model), "--decoder", "grammar"]) == 1
         err = capsys.readouterr().err.strip()
@@ -400,6 +434,7 @@ def test_tensorflow_trains_exports_and_reads_a_model_of_the_texts_alphabet(
     checkpoint = load_checkpoint(result.last)
     assert "".join(checkpoint.config.vocabulary.characters) == ALPHABET
     assert (result.output / WORDS_FILE).read_text(encoding="utf-8") == "grüße\nstraße\nλόγος\n"
+    assert checkpoint.config.words == ("grüße", "straße", "λόγος")
     model = backend.load(result.last)
     assert model.config.vocabulary == checkpoint.config.vocabulary
     frames = np.zeros((1, 20, TINY.height, TINY.width, TINY.channels), np.float32)

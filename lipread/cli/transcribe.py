@@ -104,7 +104,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     add_model_arguments(p)
     add_fps_argument(p)
-    p.add_argument("--lexicon", type=Path, metavar="FILE", help="word list (one per line) for --decoder lexicon")
+    p.add_argument(
+        "--lexicon",
+        type=Path,
+        metavar="FILE",
+        help="word list (one per line) for --decoder lexicon (default: the words the model was trained on, or the GRID "
+        "words for a model that stores none)",
+    )
     p.add_argument("--format", choices=FORMATS, default="txt", help="output format (default: txt)")
     p.add_argument("--output-dir", type=Path, metavar="DIR", help="where srt/vtt files go (default: current folder)")
     add_throughput_arguments(p)

@@ -20,9 +20,12 @@ a GRID layout, so that GRID checkpoints stay compatible with the shipped model; 
 LRS-style folder, the texts' own. A fixed alphabet (a file's or a checkpoint's) that lacks characters of the
 texts stops the run before anything is decoded, naming every missing character.
 
-**The word list.** Each run writes :data:`WORDS_FILE` into its folder (:func:`write_word_list`): the words of
-its training texts, which ``lipread transcribe --decoder lexicon --lexicon RUN/words.txt`` restricts the
-output to.
+**The word list** (:func:`run_words`): the words of a run's training texts, and, when it fine-tunes a model
+(``--init``, ``lipread adapt``), the words that model's lexicon decoder already read, so that a model adapted to
+a few clips does not forget the rest of its language. The run stores it in its checkpoints
+(:attr:`lipread.config.ModelConfig.words`, kept by the ONNX export), where ``lipread transcribe --decoder
+lexicon`` finds it, and writes it into its folder as :data:`WORDS_FILE` (:func:`write_word_list`) to read,
+edit, or give to another model with ``--lexicon``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from ..errors import DataError
 from ..vocab import Vocabulary
 from ..weights import atomic_write, read_metadata
 from .dataset import find_clips
+from .grid import WORDS as GRID_WORDS
 from .manifest import normalise_text
 from .text_file import read_text_file
 from .training import TrainOptions
@@ -49,6 +53,7 @@ __all__ = [
     "missing_characters",
     "parse_vocabulary",
     "read_vocabulary",
+    "run_words",
     "training_vocabulary",
     "vocabulary_from_texts",
     "with_training_vocabulary",
@@ -57,8 +62,8 @@ __all__ = [
 ]
 
 WORDS_FILE = "words.txt"
-"""The run folder's word list: every word of the training clips' texts, one per line, in code point order
-(:func:`write_word_list`), for ``lipread transcribe --decoder lexicon --lexicon RUN/words.txt``."""
+"""The run folder's word list (:func:`run_words`), one word per line, in code point order
+(:func:`write_word_list`)."""
 
 
 def vocabulary_from_texts(texts: Iterable[str], name: str = "custom") -> Vocabulary:
@@ -210,9 +215,28 @@ def with_training_vocabulary(options: TrainOptions) -> TrainOptions:
     return dataclasses.replace(options, config=config, vocabulary=vocabulary)
 
 
-def write_word_list(folder: str | os.PathLike[str], texts: Iterable[str]) -> Path:
-    """Write :data:`WORDS_FILE` into ``folder``: the words of ``texts``
-    (:func:`lipread.data.alphabet.word_list`), one per line. Returns its path."""
+def run_words(texts: Iterable[str], init: str | os.PathLike[str] | None = None) -> tuple[str, ...]:
+    """The word list a run stores in its model (:attr:`lipread.config.ModelConfig.words`), in code point order:
+    the words of its training ``texts`` (:func:`word_list`) and, when it starts from the checkpoint ``init``,
+    the words that model's lexicon decoder reads: those it stores, or for a model that stores none (such as
+    one trained before models stored their words), the GRID words when its alphabet can write them.
+
+    Raises:
+        CheckpointError: ``init`` is not a readable checkpoint.
+    """
+    words = set(word_list(texts))
+    if init is not None:
+        config = read_metadata(init)["config"]
+        if config.words is not None:
+            words.update(config.words)
+        elif not missing_characters(GRID_WORDS, config.vocabulary):
+            words.update(GRID_WORDS)
+    return tuple(sorted(words))
+
+
+def write_word_list(folder: str | os.PathLike[str], words: Iterable[str]) -> Path:
+    """Write :data:`WORDS_FILE` into ``folder``: ``words`` (:func:`run_words`), one per line. Returns its
+    path."""
     path = Path(folder) / WORDS_FILE
-    atomic_write(path, "".join(f"{word}\n" for word in word_list(texts)).encode("utf-8"))
+    atomic_write(path, "".join(f"{word}\n" for word in words).encode("utf-8"))
     return path

@@ -98,8 +98,8 @@ def make_decoder(
             what = "grammar" if name == "grammar" else "word list (the default lexicon)"
             raise DecodingError(
                 f"the {name} decoder reads GRID sentences, but the model's alphabet lacks {''.join(lacking)!r} of "
-                f"the GRID {what}; give the model's own word list (a training run writes words.txt) to the lexicon "
-                "decoder, or read with the beam decoder"
+                f"the GRID {what}; give a word list of its language to the lexicon decoder (a training run writes "
+                "words.txt), or read with the beam decoder"
             )
     if name == "lexicon":
         words = sorted(WORDS) if lexicon is None else [normalise_text(w, vocabulary) for w in lexicon if w.strip()]

@@ -147,7 +147,8 @@ class Transcriber:
             None: the decoder the model's metadata names (:attr:`ModelConfig.decoder
             <lipread.config.ModelConfig.decoder>`), else ``"beam"``.
         beam_width: prefixes kept per frame by the beam decoders.
-        lexicon: the words of the ``"lexicon"`` decoder (default the GRID words).
+        lexicon: the words of the ``"lexicon"`` decoder (default the words the model was trained on, which it
+            stores (:attr:`ModelConfig.words <lipread.config.ModelConfig.words>`), else the GRID words).
         locator: where the mouth is; the model's default locator when None.
         batch_size: clips (or windows of a long clip) per forward pass. On a CPU a clip costs the same in any
             batch, and every clip of a batch adds about 80 MB (the shipped model, 75 frames) to the peak memory.
@@ -179,7 +180,8 @@ class Transcriber:
             self.model_name = model.config.name
         self.config = self.model.config
         name = decoder or self.config.decoder or "beam"
-        self.decoder = make_decoder(name, self.config.vocabulary, beam_width, lexicon)
+        words = lexicon if lexicon is not None else self.config.words
+        self.decoder = make_decoder(name, self.config.vocabulary, beam_width, words)
         self.domain = DomainStats.of_model(self.model)  # None: the model carries no training statistics
         self.locator = locator
         self.batch_size = batch_size
