@@ -119,7 +119,8 @@ def transcribe(
         decoder: ``"greedy"``, ``"beam"``, ``"lexicon"`` or ``"grammar"``; None (default): the one the model's
             metadata names (``"grammar"`` for the shipped ``lipnet-grid-s1``), else ``"beam"``.
         beam_width: prefixes kept per frame by the beam decoders.
-        lexicon: the word list of the ``"lexicon"`` decoder (default the GRID words).
+        lexicon: the word list of the ``"lexicon"`` decoder (default the words the model was trained on, which it
+            stores, else the GRID words).
         locator: where the mouth is (default: the model's own, see :func:`lipread.video.preprocess.default_locator`).
         batch_size: clips per forward pass for a list, and windows per forward pass for a long clip.
         fps: the source's frame rate (default: the file's own; 25 for frame folders and frames arrays). Clips are

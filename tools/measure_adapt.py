@@ -9,7 +9,11 @@ read by:
 - ``random``: the same training (the same epochs and learning rate) from random weights, every weight
   training (frozen random layers would learn nothing), to show what the starting model contributes;
 - ``--variant NAME FIELD=VALUE ...``: an adaptation with some :class:`lipread.data.training.TrainOptions`
-  fields changed (values in JSON, e.g. ``colour=0.2``), measured as method ``NAME`` beside the others.
+  fields changed (values in JSON, e.g. ``colour=0.2``), measured as method ``NAME`` beside the others. The
+  pseudo-field ``word_times=true`` gives the adaptation clips as a GRID folder with their ``.align`` files
+  instead of a manifest, so that the training sees when each word is said (word clips, and the alignment
+  tolerance if the variant sets ``align_tolerance``); the other methods' manifests have no word times, as a
+  user's manifest has none.
 
 Each is read with the greedy, beam and grammar decoders. Results go to ``--out`` (JSON) after every fold, so an
 interrupted run continues where it stopped (``--fresh`` starts over), and a summary table (WER per method and
@@ -45,6 +49,18 @@ DECODERS = ("greedy", "beam", "grammar")
 METHODS = ("zero-shot", "adapted", "random")
 
 
+def _write_grid_folder(root: Path, clips: list[Clip]) -> Path:
+    """``clips`` as a GRID layout of links to their frame folders and ``.align`` files, under ``root``."""
+    shutil.rmtree(root, ignore_errors=True)
+    for c in clips:
+        if c.alignment is None:
+            sys.exit(f"{c.video}: no .align file, so no word times to adapt with")
+        for folder, target in ((root / f"s{c.speaker}", c.video), (root / "alignments" / f"s{c.speaker}", c.alignment)):
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / target.name).symlink_to(target.resolve())
+    return root
+
+
 def _write_manifest(path: Path, clips: list[Clip]) -> Path:
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -75,18 +91,20 @@ def _read(model: str, clip: Clip) -> dict[str, str]:
 
 
 def _train(
-    method: str, manifest: Path, run: Path, cache: Path, model: str, changes: dict[str, Any]
+    method: str, data: Path, run: Path, cache: Path, model: str, changes: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
-    """Adapt (or train from random weights) on ``manifest``; returns the ONNX path and facts of the run."""
+    """Adapt (or train from random weights) on ``data``; returns the ONNX path and facts of the run."""
     from lipread.cli.adapt import adapt, options_from_args
     from lipread.cli.app import build_parser
 
     args = build_parser().parse_args(
-        ["adapt", str(manifest), "-o", str(run), "--from", model, "--amp", "--workers", "1", "--cache", str(cache)]
+        ["adapt", str(data), "-o", str(run), "--from", model, "--amp", "--workers", "1", "--cache", str(cache)]
     )
     options, plan = options_from_args(args)
     if method == "random":
-        options = dataclasses.replace(options, init=None, freeze=())
+        # the starting model's classes, not the texts' own alphabet (which a run from scratch would take), so
+        # that it reads with the same decoders
+        options = dataclasses.replace(options, init=None, freeze=(), vocabulary=options.model_config.vocabulary)
     options = dataclasses.replace(options, **changes)
     started = time.monotonic()
     _, onnx = adapt(options)
@@ -205,9 +223,14 @@ def main() -> None:
                 fold[method] = {"read": _read(args.model, held)}
             else:
                 rest = [c for c in clips if c.speaker == held.speaker and c is not held]
-                manifest = _write_manifest(manifests / f"s{held.speaker}-without-{held.name}.csv", rest)
+                fields = dict(changes)
+                if fields.pop("word_times", False):
+                    data = _write_grid_folder(args.work / "grid" / f"s{held.speaker}-without-{held.name}", rest)
+                else:
+                    data = _write_manifest(manifests / f"s{held.speaker}-without-{held.name}.csv", rest)
                 run = args.work / method / f"s{held.speaker}-{held.name}"
-                onnx, facts = _train(method, manifest, run, cache, args.model, changes)
+                onnx, facts = _train(method, data, run, cache, args.model, fields)
+                facts["changes"] = changes
                 fold[method] = {**facts, "read": _read(onnx, held)}
                 shutil.rmtree(run)
             print(f"  {fold[method]['read']}", file=sys.stderr, flush=True)
