@@ -390,8 +390,8 @@ def load_training_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, st
 
 def _restore(path: Path, model: keras.Model, config: ModelConfig) -> _State:
     metadata, tensors = load_training_checkpoint(path)
-    if ModelConfig.loads(metadata["config"]) != config:  # (the word list may grow; the network may not)
-        saved = ModelConfig.loads(metadata["config"])
+    saved = ModelConfig.loads(metadata["config"])
+    if saved != config:  # (the word list may grow; the network may not)
         raise CheckpointError(
             f"{path}: was trained with model {saved.name!r} and another configuration than {config.name!r}; "
             "use a new output folder or the same model"

@@ -259,8 +259,8 @@ def _restore(
     restore_rng: bool,
 ) -> _State:
     payload = load_training_checkpoint(path)
-    if ModelConfig.loads(payload["config"]) != module.config:  # (the word list may grow; the network may not)
-        saved = ModelConfig.loads(payload["config"])
+    saved = ModelConfig.loads(payload["config"])
+    if saved != module.config:  # (the word list may grow; the network may not)
         raise CheckpointError(
             f"{path}: was trained with model {saved.name!r} and another configuration than {module.config.name!r}; "
             "use a new output folder or the same model"
