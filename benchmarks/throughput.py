@@ -177,7 +177,7 @@ def main() -> None:
     model = DEFAULT_MODEL
     int8 = args.int8
     if int8 is None:
-        shipped = get_shipped(DEFAULT_MODEL).file("onnx").with_suffix(".int8.onnx")
+        shipped = get_shipped(DEFAULT_MODEL).path("int8")
         int8 = shipped if shipped.is_file() else None
     dense = FaceMouthLocator(every=None, name="face")
     cores = available_cores()  # ONNX Runtime's default on a machine of this many cores, whatever the affinity

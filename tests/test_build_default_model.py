@@ -62,9 +62,19 @@ def test_builds_files_and_a_measured_card(grid_root: Path, tmp_path: Path) -> No
     out = tmp_path / "models"
     tool = _tool()
     both = 2 * sum(v.nbytes for v in tensors.values())
-    limit_mb = (both * 3 // 4 + tool.HEADROOM) / 1e6  # a quarter too many: large tensors must be 16-bit
+    int8 = tool.int8_model(run / "best.safetensors", grid_root, tmp_path / "probe.int8.onnx", clips=2).stat().st_size
+    limit_mb = (both * 3 // 4 + int8 + tool.HEADROOM) / 1e6  # a quarter too many: large tensors must be 16-bit
 
-    results = tool.build(run, grid_root, ["lipread train grid -o run"], out, "m", max_clips=2, size_limit_mb=limit_mb)
+    results = tool.build(
+        run,
+        grid_root,
+        ["lipread train grid -o run"],
+        out,
+        "m",
+        max_clips=2,
+        size_limit_mb=limit_mb,
+        calibration_clips=2,
+    )
 
     shipped = load_checkpoint(out / "m.safetensors")
     assert shipped.config == SMALL and shipped.trained_on == trained_on
@@ -80,20 +90,32 @@ def test_builds_files_and_a_measured_card(grid_root: Path, tmp_path: Path) -> No
     parity = results["parity"]
     assert 0 < parity["checkpoint"]["prob"] <= parity["checkpoint"]["log_prob"] < 1e-2
     assert abs(parity["onnx"]["log_prob"] - parity["checkpoint"]["log_prob"]) < 1e-4  # the same weights in both
-    assert results["total_mb"] == pytest.approx(sum(results["sizes_mb"].values()), abs=0.02)
+    assert set(results["sizes_mb"]) == {"m.safetensors", "m.onnx", "m.int8.onnx"}
+    assert (
+        results["total_mb"] == pytest.approx(sum(results["sizes_mb"].values()), abs=0.02)
+        and results["total_mb"] <= limit_mb
+    )
+    assert (out / "m.int8.onnx").read_bytes() == (tmp_path / "probe.int8.onnx").read_bytes()
+    int8_model = onnx.load(str(out / "m.int8.onnx"))
+    assert {"QuantizeLinear", "GRU"} <= {n.op_type for n in int8_model.graph.node}
+    assert any(i.data_type == onnx.TensorProto.INT8 and i.name.endswith("__int8") for i in int8_model.graph.initializer)
+    assert parity["onnx"]["log_prob"] < parity["int8"]["log_prob"] < 1.0
     assert results["epochs"] == 3 and results["selected_epoch"] == 2
-    assert set(results["eval"]) == {"greedy", "beam", "grammar"}
+    assert set(results["eval"]) == set(results["eval_int8"]) == {"greedy", "beam", "grammar"}
     card = " ".join((out / "m.md").read_text().split())  # words, whatever the line breaks
     assert "It is not a general lip reader" in card and "Creative Commons Attribution 4.0" in card
     assert all(f"`{k}`" in card for k in fixed) and "stored in 16-bit fixed point" in card
     assert f"{parity['onnx']['log_prob']:.2g} ({parity['onnx']['prob']:.2g}) for the ONNX model" in card
+    assert f"{parity['int8']['log_prob']:.2g} ({parity['int8']['prob']:.2g}) for the int8 model" in card
+    assert f"`m.int8.onnx` ({results['sizes_mb']['m.int8.onnx']} MB)" in card and "first 2 training clips" in card
     assert "lipread train grid -o run" in card and "3 epochs" in card and "epoch 2," in card
     assert "starting from the weights of `runs/a/last.safetensors`" in card and "`--align-tolerance 3`" in card
     plain = tool.card("m", "tiny", {**results, "trained_on": {"data": "grid"}}, [], 9)
     assert "starting from" not in plain and "align-tolerance" not in plain
-    for decoder, e in results["eval"].items():
-        assert e["clips"] == 2 and e["backend"] == "onnx"
-        assert f"| {decoder} | {100 * e['cer']:.1f}% | {100 * e['wer']:.1f}% |" in card
+    for precision, key in (("float32", "eval"), ("int8", "eval_int8")):
+        for decoder, e in results[key].items():
+            assert e["clips"] == 2 and e["backend"] == "onnx"
+            assert f"| {decoder} | {precision} | {100 * e['cer']:.1f}% | {100 * e['wer']:.1f}% |" in card
 
 
 def test_fixed16_plan_is_the_least_harmful_set_that_fits(grid_root: Path) -> None:

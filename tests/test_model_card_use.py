@@ -35,13 +35,15 @@ def test_the_card_generator_points_to_the_use_file() -> None:
     parity = {"log_prob": 1e-4, "prob": 1e-5}
     results = {
         "eval": {"greedy": e},
-        "parity": {"checkpoint": parity, "onnx": parity},
+        "eval_int8": {"greedy": e},
+        "parity": {"checkpoint": parity, "onnx": parity, "int8": parity},
+        "calibration_clips": 32,
         "fixed16": [],
         "trained_on": {},
         "epochs": 1,
         "selected_epoch": 1,
-        "sizes_mb": {".onnx": 1.0, ".safetensors": 1.0},
-        "total_mb": 2.0,
+        "sizes_mb": {"m.onnx": 1.0, "m.safetensors": 1.0, "m.int8.onnx": 0.5},
+        "total_mb": 2.5,
     }
     assert "`m-use.md` beside this card" in tool.card("m", "lipnet", results, [], 9, use_file=True)
     assert "-use.md" not in tool.card("m", "lipnet", results, [], 9)

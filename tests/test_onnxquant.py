@@ -137,6 +137,45 @@ def test_dynamic_quantisation_of_an_exported_lipnet(lipnet_onnx: tuple[Path, Pat
     assert diff < 0.05 and same >= 0.9
 
 
+def _recurrent_weights(path: Path) -> dict[str, np.ndarray]:
+    """The ``W`` and ``R`` weights of every GRU node of the model at ``path`` as float32, computed from its
+    initializers as ONNX Runtime computes them (an int8 row times its scale, or the float32 initializer)."""
+    graph = onnx.load(str(path)).graph
+    values = {init.name: onnx.numpy_helper.to_array(init) for init in graph.initializer}
+    made = {node.output[0]: node for node in graph.node if node.op_type in ("Cast", "Mul")}
+    out = {}
+    for i, node in enumerate(n for n in graph.node if n.op_type == "GRU"):
+        for kind, name in zip("WR", node.input[1:3]):
+            if name in values:
+                out[f"{i}{kind}"] = values[name]
+                continue
+            cast, scale = made[name].input  # Mul(Cast(int8 rows), scale per row)
+            rows = values[made[cast].input[0]]
+            assert rows.dtype == np.int8 and values[scale].shape == (*rows.shape[:-1], 1)
+            out[f"{i}{kind}"] = rows.astype(np.float32) * values[scale]
+    return out
+
+
+@pytest.mark.parametrize("static", [True, False], ids=["static", "dynamic"])
+def test_recurrent_weights_are_stored_as_int8_rows(
+    lipnet_onnx: tuple[Path, Path], tmp_path: Path, static: bool
+) -> None:
+    _, fp32 = lipnet_onnx
+    calibration = _clips(SMALL, 4, 20, seed=2) if static else None
+    int8 = quantize_int8(fp32, tmp_path / "int8.onnx", calibration=calibration)
+    before, after = _recurrent_weights(fp32), _recurrent_weights(int8)
+    assert before.keys() == after.keys() and len(before) == 8  # two bidirectional layers, W and R each
+    for key, w in before.items():
+        assert not np.array_equal(after[key], w)  # rounded: stored in 8 bits, not in float32
+        # each row to within half a step of its scale, the row's largest magnitude over 127
+        step = np.abs(w).max(axis=-1, keepdims=True) / 127
+        assert np.all(np.abs(after[key] - w) <= step / 2 + 1e-7), key
+    onnx_bytes = sum(v.nbytes for v in before.values())
+    assert fp32.stat().st_size - int8.stat().st_size > 0.6 * onnx_bytes  # three quarters of those bytes saved
+    diff, same = _compare(fp32, int8, SMALL)
+    assert diff < 0.05 and same >= 0.9
+
+
 def test_export_command_quantises(
     lipnet_onnx: tuple[Path, Path], grid_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

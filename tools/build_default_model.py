@@ -5,18 +5,21 @@ Reads ``RUN/best.safetensors`` (float32, as the trainer writes it) and ``RUN/his
 
 - ``<name>.safetensors``: the canonical checkpoint;
 - ``<name>.onnx``: exported by the torch backend from that checkpoint;
+- ``<name>.int8.onnx``: the int8 export (``--precision int8``) of the run's float32 weights, its activation
+  ranges measured on the first training clips of the run's split (:func:`int8_model`);
 - ``<name>.md``: the model card. Its numbers are measured here, never typed in: the largest log-probability
   difference of the shipped checkpoint and ONNX model from the run's float32 weights on validation clips,
   and ``lipread eval`` of the shipped ONNX model on the validation split (the seed-0 random 10%) with greedy,
   beam and grammar-constrained beam decoding, with the median word-boundary errors against the alignments.
 
-The two files hold the same weights and must fit in ``--size-limit`` megabytes together. Tensors are stored
-in 16-bit fixed point (:mod:`lipread.fixed16`: int16 times a power of two per row, several times closer to the
-float32 weights than float16) only as far as that needs: of the sets of large tensors whose rounding would make
-the files fit, the one that changes the log-probabilities of validation clips least. The ONNX model stores
-exactly those weights the same way, so the two give the same outputs.
+The checkpoint and the ONNX model hold the same weights, and the three model files must fit in ``--size-limit``
+megabytes together. The int8 model is made first; then the other two files' tensors are stored in 16-bit fixed
+point (:mod:`lipread.fixed16`: int16 times a power of two per row, several times closer to the float32 weights
+than float16) only as far as the room left needs: of the sets of large tensors whose rounding would make the
+files fit, the one that changes the log-probabilities of validation clips least. The ONNX model stores exactly
+those weights the same way, so the two give the same outputs.
 
-Both files' metadata also get the statistics of the run's training clips that give every transcript its
+The three files' metadata also get the statistics of the run's training clips that give every transcript its
 ``domain_score`` and ``in_domain``, with the calibration of word confidences (``tools/domain_stats.py``, run on
 the ONNX model; ``--cache`` names a crop cache for it, ``--no-domain-stats`` leaves it out).
 
@@ -37,17 +40,19 @@ from typing import Any
 import numpy as np
 
 from lipread.cli.eval import evaluate
+from lipread.cli.export import CALIBRATION_CLIPS
 from lipread.data.dataset import find_clips, split_clips
 from lipread.fixed16 import from_fixed16, to_fixed16
 from lipread.models import DEFAULT_MODEL
 from lipread.onnx.half import store_weights_fixed16
+from lipread.onnx.quantize import quantize_int8
 from lipread.video.preprocess import load_clip
 from lipread.weights import load_checkpoint, save_checkpoint
 
 DECODERS = ("greedy", "beam", "grammar")
 PARITY_CLIPS = 8
 SIZE_LIMIT_MB = 25.0
-"""Both shipped files together, in megabytes of 10**6 bytes."""
+"""The shipped model files together (checkpoint, ONNX and int8 ONNX), in megabytes of 10**6 bytes."""
 HEADROOM = 200_000
 """Bytes kept free under the limit for what is not weights: the ONNX graph, the checkpoint's header."""
 
@@ -64,6 +69,28 @@ LARGEST = 12
 FOLDED = ("frontend.",)
 """Tensors the ONNX export changes (it folds batch normalisation into the convolutions), so that they could not
 stay 16-bit there: never chosen."""
+
+
+def run_split(trained_on: dict[str, Any]) -> tuple[str, float, int]:
+    """The split a run trained with, as :func:`lipread.data.dataset.split_clips` takes it: (split, val_fraction,
+    seed)."""
+    return trained_on.get("split", "random"), trained_on.get("val_fraction", 0.1), trained_on.get("split_seed", 0)
+
+
+def int8_model(best: Path, data: Path, out: Path, clips: int = CALIBRATION_CLIPS) -> Path:
+    """Write the int8 export of the float32 checkpoint ``best`` to ``out``, as ``lipread export --quantize int8``
+    does, with the activation ranges of the first ``clips`` training clips of the run's split (never the
+    validation clips the card's figures are measured on)."""
+    import tempfile
+
+    from lipread.backend import get_backend
+
+    ck = load_checkpoint(best)
+    train = split_clips(find_clips(data), *run_split(ck.trained_on))[0][:clips]
+    torch_backend = get_backend("torch")
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = torch_backend.export_onnx(torch_backend.load(best), Path(tmp) / "float32.onnx")
+        return quantize_int8(fp32, out, [load_clip(c.video, ck.config) for c in train])
 
 
 def rounded(w: np.ndarray) -> np.ndarray:
@@ -137,11 +164,12 @@ def build(
     decoder: str = "grammar",
     domain: bool = False,
     cache: Path | None = None,
+    calibration_clips: int = CALIBRATION_CLIPS,
 ) -> dict[str, Any]:
-    """Write ``out/<name>.{safetensors,onnx,md}`` from ``run``, naming ``decoder`` in the model's metadata as
-    the one its users get by default; returns the measurements. ``domain``: also store the statistics of the
-    training clips that give transcripts their domain score (:func:`domain_statistics`; ``cache``: a crop cache
-    folder for them)."""
+    """Write ``out/<name>.{safetensors,onnx,int8.onnx,md}`` from ``run``, naming ``decoder`` in the model's
+    metadata as the one its users get by default; returns the measurements. ``domain``: also store the statistics
+    of the training clips that give transcripts their domain score (:func:`domain_statistics`; ``cache``: a crop
+    cache folder for them). ``calibration_clips``: training clips that set the int8 model's activation ranges."""
     from lipread.backend import get_backend
 
     best = run / "best.safetensors"
@@ -150,21 +178,22 @@ def build(
     tensors = ck.as_float32()
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines() if line.strip()]
     x, lengths = validation_batch(data, ck.config)
-    budget = int(size_limit_mb * 1e6) - HEADROOM
-    fixed, _ = compact_plan(tensors, ck.config, x, lengths, budget)
     out.mkdir(parents=True, exist_ok=True)
+    int8_path = int8_model(best, data, out / f"{name}.int8.onnx", calibration_clips)
+    budget = int(size_limit_mb * 1e6) - HEADROOM - int8_path.stat().st_size  # what the other two files may take
+    fixed, _ = compact_plan(tensors, ck.config, x, lengths, budget)
     checkpoint = save_checkpoint(
         out / f"{name}.safetensors", tensors, config, trained_on=ck.trained_on, metrics=ck.metrics, fixed16=fixed
     )
     torch_backend = get_backend("torch")
     onnx_path = torch_backend.export_onnx(torch_backend.load(checkpoint), out / f"{name}.onnx")
     store_weights_fixed16(onnx_path, onnx_path)
-    domain_stats = domain_statistics(checkpoint, onnx_path, data, ck.trained_on, cache) if domain else None
-    total = checkpoint.stat().st_size + onnx_path.stat().st_size
+    files = (checkpoint, onnx_path, int8_path)
+    domain_stats = domain_statistics(onnx_path, files, data, ck.trained_on, cache) if domain else None
+    total = sum(p.stat().st_size for p in files)
     if total > size_limit_mb * 1e6:
-        raise SystemExit(f"the two files take {total / 1e6:.2f} MB together, over the {size_limit_mb:g} MB limit")
+        raise SystemExit(f"the model files take {total / 1e6:.2f} MB together, over the {size_limit_mb:g} MB limit")
     reference = torch_backend.load(best).logprobs(x, lengths)
-    files = (checkpoint, onnx_path)
     results = {
         "epochs": len(history),
         "selected_epoch": ck.metrics.get("epoch"),
@@ -175,11 +204,17 @@ def build(
         "parity": {
             "checkpoint": differences(checkpoint, "torch", reference, x, lengths),
             "onnx": differences(onnx_path, "onnx", reference, x, lengths),
+            "int8": differences(int8_path, "onnx", reference, x, lengths),
         },
-        "sizes_mb": {p.suffix: round(p.stat().st_size / 1e6, 2) for p in files},
-        "total_mb": round(sum(p.stat().st_size for p in files) / 1e6, 2),
+        "calibration_clips": calibration_clips,
+        "sizes_mb": {p.name: round(p.stat().st_size / 1e6, 2) for p in files},
+        "total_mb": round(total / 1e6, 2),
         "eval": {
             d: evaluate(data, str(onnx_path), "onnx", d, split="val", max_clips=max_clips, progress=True)
+            for d in DECODERS
+        },
+        "eval_int8": {
+            d: evaluate(data, str(int8_path), "onnx", d, split="val", max_clips=max_clips, progress=True)
             for d in DECODERS
         },
     }
@@ -189,10 +224,11 @@ def build(
 
 
 def domain_statistics(
-    checkpoint: Path, onnx_path: Path, data: Path, trained_on: dict[str, Any], cache: Path | None = None
+    onnx_path: Path, files: tuple[Path, ...], data: Path, trained_on: dict[str, Any], cache: Path | None = None
 ) -> dict[str, Any]:
-    """Measure the training clips of the run's split with the ONNX model and store the domain statistics in
-    both files' metadata, as ``tools/domain_stats.py`` does; returns what was stored, in short."""
+    """Measure the training clips of the run's split with the float32 ONNX model ``onnx_path`` and store the
+    domain statistics in the metadata of every file of ``files``, as ``tools/domain_stats.py`` does; returns what
+    was stored, in short."""
     import importlib.util
 
     from lipread.transcription.domain_fit import fit_statistics
@@ -201,10 +237,9 @@ def domain_statistics(
     assert spec is not None and spec.loader is not None
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    split = (trained_on.get("split", "random"), trained_on.get("val_fraction", 0.1), trained_on.get("split_seed", 0))
-    measured = tool.measure(onnx_path, data, *split, cache, workers=2)
+    measured = tool.measure(onnx_path, data, *run_split(trained_on), cache, workers=2)
     stats = fit_statistics(measured)
-    tool.write_statistics([checkpoint, onnx_path], stats)
+    tool.write_statistics(list(files), stats)
     return {"clips": len(measured), "threshold": stats.threshold, "confidence_calibration": stats.confidence}
 
 
@@ -222,15 +257,18 @@ def card(name: str, preset: str, r: dict[str, Any], commands: list[str], clips: 
         else ""
     )
     rows = []
-    for d, e in r["eval"].items():
-        ms = (
-            f"{e['median_start_error_ms']:.0f} / {e['median_end_error_ms']:.0f}"
-            if e["median_start_error_ms"] is not None
-            else "n/a"
-        )
-        rows.append(f"| {d} | {_pct(e['cer'])} | {_pct(e['wer'])} | {_pct(e['sentence_accuracy'])} | {ms} |")
+    for precision, key in (("float32", "eval"), ("int8", "eval_int8")):
+        for d, e in r[key].items():
+            ms = (
+                f"{e['median_start_error_ms']:.0f} / {e['median_end_error_ms']:.0f}"
+                if e["median_start_error_ms"] is not None
+                else "n/a"
+            )
+            cells = (_pct(e["cer"]), _pct(e["wer"]), _pct(e["sentence_accuracy"]), ms)
+            rows.append(f"| {d} | {precision} | {' | '.join(cells)} |")
     val_clips = next(iter(r["eval"].values()))["clips"]
-    ck, ox = r["parity"]["checkpoint"], r["parity"]["onnx"]
+    ck, ox, q = r["parity"]["checkpoint"], r["parity"]["onnx"], r["parity"]["int8"]
+    size = {file.removeprefix(name): mb for file, mb in r["sizes_mb"].items()}
     storage = (
         f"{100 * r['fixed16_share']:.0f}% of them ({', '.join(f'`{k}`' for k in r['fixed16'])}) stored in 16-bit "
         "fixed point (int16 times a power of two per row, `lipread.fixed16`; read back as float32) to fit the "
@@ -277,22 +315,27 @@ epoch {r["selected_epoch"]}, the epoch with the lowest validation greedy WER (ti
 
 ## Accuracy on the validation clips
 
-`lipread eval` of the shipped ONNX model on the {val_clips} validation clips (the epoch was chosen on these
-clips too). Word-boundary error: median absolute difference between each predicted word's start / end and
-the `.align` time of the word in the same position, over the clips with as many predicted words as spoken
-ones.
+`lipread eval` of the shipped ONNX models (float32, and int8: `--precision int8`) on the {val_clips} validation
+clips (the epoch was chosen on these clips too). Word-boundary error: median absolute difference between each
+predicted word's start / end and the `.align` time of the word in the same position, over the clips with as
+many predicted words as spoken ones.
 
-| decoder | CER | WER | sentence accuracy | median start / end error (ms) |
-| --- | --- | --- | --- | --- |
+| decoder | precision | CER | WER | sentence accuracy | median start / end error (ms) |
+| --- | --- | --- | --- | --- | --- |
 {chr(10).join(rows)}
 
 ## Files
 
-- `{name}.onnx` ({r["sizes_mb"][".onnx"]} MB) and `{name}.safetensors` ({r["sizes_mb"][".safetensors"]} MB),
-  {r["total_mb"]} MB together. They hold the float32 weights the run trained, {storage}.
+- `{name}.onnx` ({size[".onnx"]} MB) and `{name}.safetensors` ({size[".safetensors"]} MB). They hold the float32
+  weights the run trained, {storage}.
+- `{name}.int8.onnx` ({size[".int8.onnx"]} MB), which `--precision int8` runs: the convolutions and the output
+  layer compute in int8 (ONNX Runtime's static quantisation, its activation ranges measured on the first
+  {r["calibration_clips"]} training clips), the recurrent layers in float32 from weights stored as int8 rows.
+- {r["total_mb"]} MB together.
 - The largest difference from the run's float32 weights, over every frame and class of {PARITY_CLIPS}
   validation clips: {ck["log_prob"]:.2g} in log-probability ({ck["prob"]:.2g} in probability) for the
-  checkpoint (torch backend), {ox["log_prob"]:.2g} ({ox["prob"]:.2g}) for the ONNX model (onnxruntime).
+  checkpoint (torch backend), {ox["log_prob"]:.2g} ({ox["prob"]:.2g}) for the ONNX model (onnxruntime),
+  {q["log_prob"]:.2g} ({q["prob"]:.2g}) for the int8 model.
 """
 
 
@@ -309,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "--size-limit",
         type=float,
         default=SIZE_LIMIT_MB,
-        help=f"megabytes (10**6 bytes) both files may take together (default {SIZE_LIMIT_MB:g})",
+        help=f"megabytes (10**6 bytes) the three model files may take together (default {SIZE_LIMIT_MB:g})",
     )
     p.add_argument(
         "--no-domain-stats",

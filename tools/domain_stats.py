@@ -8,8 +8,9 @@ in the metadata of MODEL (and of every ``--also`` file, e.g. the ONNX export of 
 metadata changes: the checkpoint's tensors and the ONNX graph stay byte for byte the same (checked before the
 files are replaced). Transcripts of the model then carry ``domain_score`` and ``in_domain``.
 
-MODEL is a shipped model's name (both its files are written) or a ``.safetensors`` / ``.onnx`` file. Writing an
-ONNX file needs the ``onnx`` package (the ``torch`` or ``tf`` extra). Usage::
+MODEL is a shipped model's name (its checkpoint and ONNX files are written, and its int8 file where there is
+one) or a ``.safetensors`` / ``.onnx`` file. Writing an ONNX file needs the ``onnx`` package (the ``torch`` or
+``tf`` extra). Usage::
 
     python tools/domain_stats.py lipnet-grid-s1 ../shared/data/grid --cache runs/cache \\
         --measurements /tmp/lipnet-grid-s1-train.npz
@@ -134,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.model in SHIPPED:
         shipped = SHIPPED[args.model]
-        run_with, targets = shipped.file("onnx"), [shipped.file("checkpoint"), shipped.file("onnx")]
+        run_with = shipped.file("onnx")
+        targets = [shipped.file(kind) for kind in ("checkpoint", "onnx", "int8") if shipped.has(kind)]
     else:
         run_with = Path(args.model)
         targets = [run_with]

@@ -1,8 +1,9 @@
 """The models that ship inside the lipread package, so that transcription needs no download.
 
-Each shipped model is three files in this folder: ``<name>.onnx`` (for the ONNX Runtime backend),
-``<name>.safetensors`` (the canonical checkpoint, for PyTorch and TensorFlow) and ``<name>.md`` (its model
-card: training data and licence, how it was trained, measured accuracy, what it can and cannot read).
+Each shipped model is four files in this folder: ``<name>.onnx`` (for the ONNX Runtime backend),
+``<name>.safetensors`` (the canonical checkpoint, for PyTorch and TensorFlow), ``<name>.int8.onnx`` (its int8
+export, which ``--precision int8`` runs) and ``<name>.md`` (its model card: training data and licence, how it
+was trained, measured accuracy, what it can and cannot read).
 The face detector the default mouth locator uses (``face_detection_short_range.tflite``) and the face-mesh
 landmark model of the aligned crop (``face_landmark.onnx``) live here too, each with its licence.
 """
@@ -20,8 +21,8 @@ __all__ = ["DEFAULT_MODEL", "SHIPPED", "ShippedModel", "get_shipped", "is_shippe
 FOLDER = Path(__file__).resolve().parent
 """Where the shipped model files live."""
 
-FileKind = Literal["onnx", "checkpoint", "card"]
-_SUFFIX: dict[FileKind, str] = {"onnx": ".onnx", "checkpoint": ".safetensors", "card": ".md"}
+FileKind = Literal["onnx", "checkpoint", "int8", "card"]
+_SUFFIX: dict[FileKind, str] = {"onnx": ".onnx", "checkpoint": ".safetensors", "int8": ".int8.onnx", "card": ".md"}
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class ShippedModel:
     description: str
 
     def path(self, kind: FileKind) -> Path:
-        """Where the ``"onnx"`` model, ``"checkpoint"`` or model ``"card"`` file belongs (it may be missing)."""
+        """Where the ``"onnx"`` model, ``"checkpoint"``, ``"int8"`` ONNX model or model ``"card"`` file belongs (it
+        may be missing)."""
         return FOLDER / f"{self.name}{_SUFFIX[kind]}"
 
     def has(self, kind: FileKind) -> bool:

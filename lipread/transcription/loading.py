@@ -90,7 +90,7 @@ def with_precision(model: str | os.PathLike[str], precision: str) -> str | os.Pa
             f"{name}: int8 precision picks a shipped model's int8 file; for a model of your own, pass its int8 "
             "export (lipread export --quantize int8) as the model"
         )
-    path = get_shipped(name).path("onnx").with_suffix(".int8.onnx")
+    path = get_shipped(name).path("int8")
     if not path.is_file():
         raise CheckpointError(
             f"{path}: the int8 file of {name} is not in this installation; use fp32, or build it with "
