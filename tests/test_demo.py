@@ -163,6 +163,9 @@ def test_accuracy_sentence_takes_the_cards_numbers() -> None:
     sentence = _tool().accuracy_sentence(card)
     assert "90 held-out clips" in sentence and "CER 4.2%, WER 10.6%, 44.4% of sentences" in sentence
     assert "CER 6.3%, WER 17.2% with an unconstrained beam search" in sentence
+    with_int8 = card.replace("| 9.0%", "| float32 | 9.0%").replace("| 6.3%", "| float32 | 6.3%")
+    with_int8 = with_int8.replace("| 4.2%", "| float32 | 4.2%") + "| grammar | int8 | 5.0% | 12.0% | 40.0% | n/a |\n"
+    assert _tool().accuracy_sentence(with_int8) == sentence  # the float32 model's figures
     with pytest.raises(SystemExit):
         _tool().accuracy_sentence("no table")
 

@@ -315,10 +315,10 @@ epoch {r["selected_epoch"]}, the epoch with the lowest validation greedy WER (ti
 
 ## Accuracy on the validation clips
 
-`lipread eval` of the shipped ONNX models (float32, and int8: `--precision int8`) on the {val_clips} validation
-clips (the epoch was chosen on these clips too). Word-boundary error: median absolute difference between each
-predicted word's start / end and the `.align` time of the word in the same position, over the clips with as
-many predicted words as spoken ones.
+`lipread eval` of the shipped ONNX models on the {val_clips} validation clips (the epoch was chosen on these
+clips too): the float32 one, and the int8 one that `--precision int8` runs. Word-boundary error: median absolute
+difference between each predicted word's start / end and the `.align` time of the word in the same position,
+over the clips with as many predicted words as spoken ones.
 
 | decoder | precision | CER | WER | sentence accuracy | median start / end error (ms) |
 | --- | --- | --- | --- | --- | --- |

@@ -30,7 +30,9 @@ def _block(name: str) -> re.Pattern[str]:
 
 
 CARD = ROOT / "lipread" / "models" / "lipnet-grid-s1.md"
-ROW = re.compile(r"^\| (\w+) \| ([\d.]+%) \| ([\d.]+%) \| ([\d.]+%) \|", re.MULTILINE)
+ROW = re.compile(r"^\| (\w+) \| (?:float32 \| )?([\d.]+%) \| ([\d.]+%) \| ([\d.]+%) \|", re.MULTILINE)
+"""A row of the card's accuracy table: decoder, CER, WER, sentence accuracy (the float32 model's, where the table
+also has int8 rows)."""
 CLIPS = re.compile(r"on the (\d+) validation clips")
 
 
