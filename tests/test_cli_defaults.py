@@ -66,4 +66,4 @@ def test_train_defaults_are_the_shipped_models_recipe() -> None:
     differ = {k: (v, getattr(recipe, k)) for k, v in vars(defaults).items() if k not in ignore}
     differ = {k: pair for k, pair in differ.items() if pair[0] != pair[1]}
     assert not differ, f"defaults (left) differ from the card's recipe (right): {differ}"
-    assert defaults.epochs == 40 and "epochs 12-40" in CARD.read_text(encoding="utf-8")
+    assert defaults.epochs == 68 and "epochs 53-68" in CARD.read_text(encoding="utf-8")

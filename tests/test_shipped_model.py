@@ -28,9 +28,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_every_file_and_the_card_ship() -> None:
-    assert MODEL.has("checkpoint") and MODEL.has("card")
-    size = MODEL.file("onnx").stat().st_size + MODEL.file("checkpoint").stat().st_size
-    assert size <= 25e6
+    assert MODEL.has("checkpoint") and MODEL.has("int8") and MODEL.has("card")
+    assert sum(MODEL.file(kind).stat().st_size for kind in ("onnx", "checkpoint", "int8")) <= 25e6  # the size limit
     card = " ".join(MODEL.file("card").read_text().split())
     assert "It is not a general lip reader" in card
     assert "Creative Commons Attribution 4.0" in card
@@ -70,6 +69,20 @@ def test_reads_validation_clips(grid_root: Path) -> None:
         ends += clip_ends
     assert len(starts) >= 18  # at least three clips with all six words
     assert statistics.median(starts) <= 0.2 and statistics.median(ends) <= 0.2
+
+
+@pytest.mark.onnx
+def test_the_int8_model_reads_as_the_float32_one(grid_root: Path) -> None:
+    """``--precision int8`` runs the int8 file: the same model, rounded, so nearly the same words."""
+    pytest.importorskip("onnxruntime")
+    val = split_clips(find_clips(grid_root), "random", 0.1, 0)[1][:6]
+    fp32 = lipread.transcribe([c.video for c in val], model=MODEL.file("onnx"))
+    int8 = lipread.transcribe([c.video for c in val], model=MODEL.file("int8"))
+    assert isinstance(fp32, list) and isinstance(int8, list)
+    assert lipread.Transcriber(MODEL.file("int8")).config == lipread.Transcriber(MODEL.file("onnx")).config
+    differ = sum(a != b for x, y in zip(fp32, int8) for a, b in zip(x.text.split(), y.text.split()))
+    assert all(len(t.text.split()) == 6 for t in int8) and differ <= 2  # of 36 words
+    assert all(x.in_domain and y.in_domain for x, y in zip(fp32, int8))  # the statistics are in the int8 file too
 
 
 @pytest.mark.parity
