@@ -16,6 +16,7 @@ pytest.importorskip("onnxruntime")
 
 from lipread.config import ConvBlock, get_preset  # noqa: E402
 from lipread.fixed16 import from_fixed16, to_fixed16  # noqa: E402
+from lipread.onnx.metadata import parse_metadata  # noqa: E402
 from lipread.weights import SCALE_SUFFIX, load_checkpoint, save_checkpoint  # noqa: E402
 from lipread_torch import backend  # noqa: E402
 from lipread_torch.wrapper import canonical_state  # noqa: E402
@@ -98,6 +99,8 @@ def test_builds_files_and_a_measured_card(grid_root: Path, tmp_path: Path) -> No
     assert (out / "m.int8.onnx").read_bytes() == (tmp_path / "probe.int8.onnx").read_bytes()
     int8_model = onnx.load(str(out / "m.int8.onnx"))
     assert {"QuantizeLinear", "GRU"} <= {n.op_type for n in int8_model.graph.node}
+    int8_config = parse_metadata({p.key: p.value for p in int8_model.metadata_props}, "m.int8.onnx")["config"]
+    assert int8_config == SMALL and int8_config.decoder == "grammar"  # the default the other two files name
     assert any(i.data_type == onnx.TensorProto.INT8 and i.name.endswith("__int8") for i in int8_model.graph.initializer)
     assert parity["onnx"]["log_prob"] < parity["int8"]["log_prob"] < 1.0
     assert results["epochs"] == 3 and results["selected_epoch"] == 2

@@ -81,6 +81,7 @@ def test_the_int8_model_reads_as_the_float32_one(grid_root: Path) -> None:
     assert isinstance(fp32, list) and isinstance(int8, list)
     assert lipread.Transcriber(MODEL.file("int8")).config == lipread.Transcriber(MODEL.file("onnx")).config
     differ = sum(a != b for x, y in zip(fp32, int8) for a, b in zip(x.text.split(), y.text.split()))
+    assert all(t.decoder == "grammar" for t in int8)  # the default decoder the other two files name
     assert all(len(t.text.split()) == 6 for t in int8) and differ <= 2  # of 36 words
     assert all(x.in_domain and y.in_domain for x, y in zip(fp32, int8))  # the statistics are in the int8 file too
 

@@ -77,10 +77,11 @@ def run_split(trained_on: dict[str, Any]) -> tuple[str, float, int]:
     return trained_on.get("split", "random"), trained_on.get("val_fraction", 0.1), trained_on.get("split_seed", 0)
 
 
-def int8_model(best: Path, data: Path, out: Path, clips: int = CALIBRATION_CLIPS) -> Path:
+def int8_model(best: Path, data: Path, out: Path, clips: int = CALIBRATION_CLIPS, decoder: str = "grammar") -> Path:
     """Write the int8 export of the float32 checkpoint ``best`` to ``out``, as ``lipread export --quantize int8``
-    does, with the activation ranges of the first ``clips`` training clips of the run's split (never the
-    validation clips the card's figures are measured on)."""
+    does, naming ``decoder`` as its default as the other shipped files do, with the activation ranges of the
+    first ``clips`` training clips of the run's split (never the validation clips the card's figures are
+    measured on)."""
     import tempfile
 
     from lipread.backend import get_backend
@@ -89,7 +90,14 @@ def int8_model(best: Path, data: Path, out: Path, clips: int = CALIBRATION_CLIPS
     train = split_clips(find_clips(data), *run_split(ck.trained_on))[0][:clips]
     torch_backend = get_backend("torch")
     with tempfile.TemporaryDirectory() as tmp:
-        fp32 = torch_backend.export_onnx(torch_backend.load(best), Path(tmp) / "float32.onnx")
+        named = save_checkpoint(
+            Path(tmp) / "float32.safetensors",
+            ck.as_float32(),
+            ck.config.with_(decoder=decoder),
+            trained_on=ck.trained_on,
+            metrics=ck.metrics,
+        )
+        fp32 = torch_backend.export_onnx(torch_backend.load(named), Path(tmp) / "float32.onnx")
         return quantize_int8(fp32, out, [load_clip(c.video, ck.config) for c in train])
 
 
@@ -179,7 +187,7 @@ def build(
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines() if line.strip()]
     x, lengths = validation_batch(data, ck.config)
     out.mkdir(parents=True, exist_ok=True)
-    int8_path = int8_model(best, data, out / f"{name}.int8.onnx", calibration_clips)
+    int8_path = int8_model(best, data, out / f"{name}.int8.onnx", calibration_clips, decoder)
     budget = int(size_limit_mb * 1e6) - HEADROOM - int8_path.stat().st_size  # what the other two files may take
     fixed, _ = compact_plan(tensors, ck.config, x, lengths, budget)
     checkpoint = save_checkpoint(
