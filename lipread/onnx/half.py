@@ -24,20 +24,29 @@ import numpy as np
 from ..fixed16 import exact_fixed16
 from ..weights import atomic_write
 
-__all__ = ["store_exact_16_bit", "store_weights_fixed16", "store_weights_fp16"]
+__all__ = ["Encoder", "rewrite_initializers", "store_exact_16_bit", "store_weights_fixed16", "store_weights_fp16"]
 
 Encoder = Callable[[str, np.ndarray], "tuple[list[Any], list[Any]] | None"]
 """``(name, float32 values) -> (initializers, nodes)`` that compute the tensor ``name``, or None to keep it."""
 
 
 def _rewrite(src: str | os.PathLike[str], dst: str | os.PathLike[str], min_size: int, *encoders: Encoder) -> Path:
-    """Replace each float32 initializer of at least ``min_size`` elements that one of ``encoders`` takes (the
-    first that does) by the initializers and nodes it returns (placed before every other node); write ``dst``
-    atomically."""
+    """:func:`rewrite_initializers` of the ONNX model ``src``, written to ``dst`` atomically."""
+    import onnx
+
+    model = onnx.load(str(src))
+    rewrite_initializers(model, min_size, *encoders)
+    atomic_write(dst, model.SerializeToString())
+    return Path(dst)
+
+
+def rewrite_initializers(model: Any, min_size: int, *encoders: Encoder) -> None:
+    """Replace, in the ``onnx.ModelProto`` ``model``, each float32 initializer of at least ``min_size`` elements
+    that one of ``encoders`` takes (the first that does) by the initializers and nodes it returns (placed before
+    every other node), and check the result."""
     import onnx
     from onnx import TensorProto, numpy_helper
 
-    model = onnx.load(str(src))
     graph = model.graph
     kept, added = [], []
     for init in graph.initializer:
@@ -56,8 +65,6 @@ def _rewrite(src: str | os.PathLike[str], dst: str | os.PathLike[str], min_size:
     del graph.node[:]
     graph.node.extend(added + nodes)
     onnx.checker.check_model(model)
-    atomic_write(dst, model.SerializeToString())
-    return Path(dst)
 
 
 def _fp16_encoder(exact_only: bool) -> Encoder:

@@ -28,11 +28,13 @@ import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import BackendError
 from ..weights import atomic_write
+from .half import rewrite_initializers
 from .metadata import INPUT_FRAMES, INPUT_LENGTHS
 
 __all__ = ["MIN_INT8_CHANNELS", "RECURRENT_OPS", "quantize_int8"]
@@ -108,7 +110,6 @@ def quantize_int8(
             raise BackendError(f"{src}: ONNX Runtime could not quantise the model: {e}") from e
         quantised = onnx.load(str(out))
     _store_recurrent_int8(quantised)
-    onnx.checker.check_model(quantised)
     del quantised.metadata_props[:]
     quantised.metadata_props.extend(model.metadata_props)
     quantised.producer_name = model.producer_name
@@ -121,32 +122,22 @@ def _store_recurrent_int8(model) -> None:  # type: ignore[no-untyped-def]
     rows times a float32 scale per row, computed back by a ``Cast`` and a ``Mul`` placed before every node."""
     from onnx import TensorProto, helper, numpy_helper
 
-    graph = model.graph
-    inits = {init.name: init for init in graph.initializer}
-    names = {
-        name
-        for node in graph.node
-        if node.op_type in RECURRENT_OPS
-        for name in node.input[1:3]
-        if name in inits and inits[name].data_type == TensorProto.FLOAT
-    }
-    added = []
-    for name in sorted(names):
-        weights = numpy_helper.to_array(inits[name]).astype(np.float32)
-        scale = np.abs(weights).max(axis=-1, keepdims=True) / 127
+    recurrent = {name for node in model.graph.node if node.op_type in RECURRENT_OPS for name in node.input[1:3]}
+
+    def encode(name: str, weights: np.ndarray) -> tuple[list[Any], list[Any]] | None:
+        if name not in recurrent:
+            return None
+        scale = np.abs(weights).max(axis=-1, keepdims=True).astype(np.float32) / 127
         scale[scale == 0] = 1  # an all-zero row stays zero
         rows = np.clip(np.round(weights / scale), -127, 127).astype(np.int8)
-        graph.initializer.remove(inits[name])
-        graph.initializer.extend(
-            [numpy_helper.from_array(rows, f"{name}__int8"), numpy_helper.from_array(scale, f"{name}__scale")]
-        )
-        added += [
+        stored = [numpy_helper.from_array(rows, f"{name}__int8"), numpy_helper.from_array(scale, f"{name}__scale")]
+        nodes = [
             helper.make_node("Cast", [f"{name}__int8"], [f"{name}__float"], to=TensorProto.FLOAT),
             helper.make_node("Mul", [f"{name}__float", f"{name}__scale"], [name]),
         ]
-    nodes = list(graph.node)
-    del graph.node[:]
-    graph.node.extend(added + nodes)
+        return stored, nodes
+
+    rewrite_initializers(model, 1, encode)
 
 
 def _reader(quantization, clips: Sequence[np.ndarray]):  # type: ignore[no-untyped-def]
