@@ -13,7 +13,9 @@ read by:
   pseudo-field ``word_times=true`` gives the adaptation clips as a GRID folder with their ``.align`` files
   instead of a manifest, so that the training sees when each word is said (word clips, and the alignment
   tolerance if the variant sets ``align_tolerance``); the other methods' manifests have no word times, as a
-  user's manifest has none.
+  user's manifest has none. The pseudo-field ``interpolate=A`` reads with the weights
+  ``A * adapted + (1 - A) * starting model`` instead of the adapted ones (every float tensor, BatchNorm
+  statistics too), to see whether staying nearer the starting model generalises better from a handful of clips.
 
 Each is read with the greedy, beam and grammar decoders. Results go to ``--out`` (JSON) after every fold, so an
 interrupted run continues where it stopped (``--fresh`` starts over), and a summary table (WER per method and
@@ -90,6 +92,26 @@ def _read(model: str, clip: Clip) -> dict[str, str]:
     return {d: transcribe(clip.video, model=model, decoder=d).text for d in DECODERS}
 
 
+def _interpolate(run: Path, model: str, share: float) -> str:
+    """``share`` of the adapted weights in ``run`` plus ``1 - share`` of ``model``'s, exported beside them."""
+    import numpy as np
+
+    from lipread.backend import get_backend
+    from lipread.cli.adapt import source_checkpoint
+    from lipread.weights import load_checkpoint, save_checkpoint
+
+    adapted, start = load_checkpoint(run / "model.safetensors"), load_checkpoint(source_checkpoint(model))
+    tensors = {
+        name: (share * a.astype(np.float64) + (1 - share) * start.tensors[name]).astype(np.float32)
+        if a.dtype.kind == "f"
+        else a
+        for name, a in adapted.tensors.items()
+    }
+    backend = get_backend("torch")
+    checkpoint = save_checkpoint(run / "interpolated.safetensors", tensors, adapted.config)
+    return str(backend.export_onnx(backend.load(checkpoint), run / "interpolated.onnx"))
+
+
 def _train(
     method: str, data: Path, run: Path, cache: Path, model: str, changes: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
@@ -105,9 +127,12 @@ def _train(
         # the starting model's classes, not the texts' own alphabet (which a run from scratch would take), so
         # that it reads with the same decoders
         options = dataclasses.replace(options, init=None, freeze=(), vocabulary=options.model_config.vocabulary)
+    share = changes.pop("interpolate", None)
     options = dataclasses.replace(options, **changes)
     started = time.monotonic()
     _, onnx = adapt(options)
+    if share is not None:
+        onnx = _interpolate(run, model, float(share))
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines() if line.strip()]
     facts = {
         "plan": plan,
