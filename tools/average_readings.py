@@ -64,7 +64,7 @@ def main() -> None:
     crops = [cache.get(c) for c in val]
     texts = [c.text for c in val]
     readings: dict[str, np.ndarray] = {}
-    for path, model in models.items():
+    for path, model in models.items():  # every reading has the same lengths: the clips' frame counts
         for mirror in (False, True) if args.mirror else (False,):
             readings[f"{path}{' mirrored' if mirror else ''}"], lengths = posteriors(model, crops, mirror)
     stacked = np.stack(list(readings.values()))

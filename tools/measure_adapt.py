@@ -127,12 +127,9 @@ def _train(
         # the starting model's classes, not the texts' own alphabet (which a run from scratch would take), so
         # that it reads with the same decoders
         options = dataclasses.replace(options, init=None, freeze=(), vocabulary=options.model_config.vocabulary)
-    share = changes.pop("interpolate", None)
     options = dataclasses.replace(options, **changes)
     started = time.monotonic()
     _, onnx = adapt(options)
-    if share is not None:
-        onnx = _interpolate(run, model, float(share))
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines() if line.strip()]
     facts = {
         "plan": plan,
@@ -253,8 +250,11 @@ def main() -> None:
                     data = _write_grid_folder(args.work / "grid" / f"s{held.speaker}-without-{held.name}", rest)
                 else:
                     data = _write_manifest(manifests / f"s{held.speaker}-without-{held.name}.csv", rest)
+                share = fields.pop("interpolate", None)
                 run = args.work / method / f"s{held.speaker}-{held.name}"
                 onnx, facts = _train(method, data, run, cache, args.model, fields)
+                if share is not None:
+                    onnx = _interpolate(run, args.model, float(share))
                 facts["changes"] = changes
                 fold[method] = {**facts, "read": _read(onnx, held)}
                 shutil.rmtree(run)
