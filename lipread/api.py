@@ -45,7 +45,7 @@ it is read, so it is never held twice: a 10 s 3840x2160 clip is read within 1 GB
 
 Warnings. What lipread notices that may make a reading wrong is told in :attr:`Transcript.warnings` (and the
 ``warnings`` of ``to_dict()``, which ``lipread transcribe`` prints on stderr), one sentence each, starting
-with what it is: ``frames without a face`` (the face is lost in some of the frames examined, every 12th),
+with what it is: ``frames without a face`` (the face is lost in some of the frames examined, every 15th),
 ``colour missing`` (a greyscale video for a colour model), ``frame rate resampled`` (the clip's rate is not
 the model's 25 fps) and ``clip cut short`` (the file is truncated: it declares more frames than decode, or an
 ``.mpg`` ends inside a packet). The transcript is still made; the text may be wrong where they say.

@@ -72,9 +72,19 @@ def test_a_short_clip_is_searched_once_per_frame_with_the_same_crops(
     prepared = Transcriber(runner.model, decoder="greedy", locator=locator).prepare(frames)
     assert runs and twice(runs) == 0, f"{twice(runs)} frames searched twice"
     assert prepared.notes == () and np.array_equal(prepared.frames, expected)  # type: ignore[arg-type]
-    # Frame 0 is examined both for the warnings (every 12th frame) and by the locator (every 15th): once is enough.
+    # Frame 0 is examined both for the warnings and by the locator (every 15th frame each): once is enough.
     first = hashlib.sha1(np.ascontiguousarray(frames[0]).tobytes()).hexdigest()
     assert runs[first, face.MIN_SCORE, 0] == 1
+
+
+def test_the_warnings_search_no_frame_the_default_locator_does_not(
+    runner: Transcriber, clips: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = clips[0]  # a still GRID face: the default locator looks at every 15th frame and the last
+    runs = record_detections(monkeypatch)
+    runner.prepare(frames)
+    looked_at = {hashlib.sha1(np.ascontiguousarray(frames[t]).tobytes()).hexdigest() for t in (0, 15, 30, 45, 60, 74)}
+    assert {key[0] for key in runs} == looked_at and sum(runs.values()) == len(looked_at)
 
 
 def test_a_long_clip_is_searched_once_per_frame_with_the_same_log_probabilities(
@@ -92,7 +102,7 @@ def test_a_long_clip_is_searched_once_per_frame_with_the_same_log_probabilities(
     assert twice(Counter({k: n for k, n in runs.items() if k[0] != grey})) == 0
     assert prepared.logprobs is not None and np.array_equal(prepared.logprobs, expected)
     [note] = prepared.notes
-    assert note.startswith("frames without a face: no face in 5 of the 25 frames examined (between 4.32 s and 6.28 s)")
+    assert note.startswith("frames without a face: no face in 4 of the 20 frames examined (between 4.20 s and 6.04 s)")
 
 
 def test_the_watch_alone_still_finds_the_frames_without_a_face(clips: list[np.ndarray]) -> None:
@@ -100,7 +110,7 @@ def test_the_watch_alone_still_finds_the_frames_without_a_face(clips: list[np.nd
     frames[30:55] = 128
     watch = ClipWatch(runner_config(), FaceMouthLocator(), 25.0, 25.0)
     assert sum(1 for _ in watch.watch(iter(frames))) == 75
-    assert watch.notes()[0].startswith("frames without a face: no face in 2 of the 7 frames examined")
+    assert watch.notes()[0].startswith("frames without a face: no face in 2 of the 5 frames examined")
 
 
 def runner_config() -> ModelConfig:

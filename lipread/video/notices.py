@@ -22,12 +22,13 @@ if TYPE_CHECKING:
 
 __all__ = ["COLOUR_SAMPLE_STEP", "FACE_STEP", "GREY_LEVELS", "ClipWatch"]
 
-FACE_STEP = 12
-"""Every this many frames (at 25 fps: every 0.48 s) a face-based locator's clip is searched for a face: 7
+FACE_STEP = 15
+"""Every this many frames (at 25 fps: every 0.6 s) a face-based locator's clip is searched for a face: 5
 detections for a 3 s clip, about 3 ms each on a GRID frame (one look at the whole frame; a frame without a
 face is also searched in smaller windows before it counts as one). The locator reuses those it also needs
-(:attr:`ClipWatch.locator`): the default one, which looks at every 15th frame, 2 of the 7 in a 3 s clip; one
-that looks at every third frame, all of them."""
+(:attr:`ClipWatch.locator`): the default one, which looks at every 15th frame and the last, all 5 of a 3 s
+clip (the same step, so that the warnings cost no detection of their own); one that looks at every third
+frame, all of them too."""
 
 COLOUR_SAMPLE_STEP = 25
 """Every this many frames (one a second at 25 fps) the colour of a clip for a colour model is measured."""
