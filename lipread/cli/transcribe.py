@@ -132,7 +132,7 @@ def add_throughput_arguments(p: argparse.ArgumentParser) -> None:
         "--precision",
         choices=PRECISIONS,
         default="fp32",
-        help="int8: a shipped model's int8 ONNX file (<name>.int8.onnx), about 1.7x the clips per second on a "
+        help="int8: a shipped model's int8 ONNX file (<name>.int8.onnx), about 2x the clips per second on a "
         "CPU and reading within a word or two of fp32's on the validation clips; fp32 reads as the checkpoint does "
         "in every backend (default: fp32)",
     )
