@@ -18,7 +18,7 @@ start. Measured in the same run:
 
 Usage::
 
-    python benchmarks/live.py [--minutes 10] [--threads 1] [--hop 25] [--pause 0.28] [--json]
+    python benchmarks/live.py [--minutes 10] [--threads 1] [--precision fp32] [--hop 25] [--pause 0.28] [--json]
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def main() -> None:
     p = common.parser(__doc__.splitlines()[0], rounds=1)
     p.add_argument("--minutes", type=float, default=10.0, help="length of the stream (default 10)")
     p.add_argument("--threads", type=int, default=1, help="inference threads (default 1)")
+    p.add_argument("--precision", choices=("fp32", "int8"), default="fp32", help="the model's (default fp32)")
     p.add_argument("--hop", type=int, default=25, help="LiveSettings.hop (default 25)")
     p.add_argument("--pause", type=float, help="LiveSettings.pause (default: its default, 0.28)")
     args = p.parse_args()
@@ -69,10 +70,12 @@ def main() -> None:
     from lipread.api import Transcriber
     from lipread.live import LiveSettings
     from lipread.live.stream import LOOKAHEAD
+    from lipread.models import DEFAULT_MODEL
+    from lipread.transcription.loading import with_precision
 
     clips = sorted((GRID / "s1").glob("*.mp4"))
     total = round(args.minutes * 60 * FPS)
-    reader = Transcriber(threads=args.threads)
+    reader = Transcriber(with_precision(DEFAULT_MODEL, args.precision), threads=args.threads)
     settings = LiveSettings(hop=args.hop) if args.pause is None else LiveSettings(pause=args.pause, hop=args.hop)
     fifth = max(1, total // 5)
     lags: list[float] = []
@@ -119,6 +122,7 @@ def main() -> None:
     report.settings = {
         "stream": f"{args.minutes:g} min of GRID speaker 1 clips ({total} frames at 25 fps, {len(clips)} clips cycled)",
         "threads": args.threads,
+        "precision": args.precision,
         "hop": settings.hop,
         "pause": f"{settings.pause:g} s",
         "context": f"{settings.context:g} s",

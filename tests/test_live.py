@@ -82,6 +82,18 @@ def test_lipread_live_prints_each_utterance(
     assert abs(float(start) - record["start"]) < 0.006 and abs(float(end) - record["end"]) < 0.006
 
 
+def test_lipread_live_reads_with_the_int8_model_when_asked(
+    grid_clip: Path, transcriber: object, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["live", str(grid_clip), "--format", "json", "--threads", "1", "--precision", "int8"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    record = json.loads(line)
+    assert Path(record["model"]).name == "lipnet-grid-s1.int8.onnx"
+    assert record["text"] == transcriber.transcribe(grid_clip).text  # type: ignore[attr-defined]
+    assert main(["live", str(grid_clip), "--precision", "int8", "--model", str(grid_clip)]) == 1
+    assert "int8 precision picks a shipped model" in capsys.readouterr().err
+
+
 def test_a_source_that_cannot_be_opened_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     pytest.importorskip("onnxruntime")
     assert main(["live", str(tmp_path / "missing.mp4")]) == 1

@@ -23,7 +23,7 @@ from typing import Any
 from ..models import DEFAULT_MODEL
 from ..report import report_error
 from .parsing import non_negative, positive
-from .transcribe import add_model_arguments
+from .transcribe import add_model_arguments, add_precision_argument
 
 __all__ = ["add_parser", "run"]
 
@@ -51,6 +51,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--realtime", action="store_true", help="play a video file at its frame rate, as a camera would")
     p.add_argument("--format", choices=FORMATS, default="txt", help="output format")
     add_model_arguments(p)
+    add_precision_argument(p)
     p.add_argument(
         "--pause",
         type=positive(float),
@@ -88,10 +89,13 @@ def run(args: argparse.Namespace) -> int:
     from ..api import Transcriber
     from ..live.source import open_source
     from ..live.stream import LiveSettings
+    from ..transcription.loading import with_precision
 
     settings = LiveSettings(args.pause, args.longest, args.hop, args.context, args.min_confidence)
     opts: dict[str, Any] = {} if args.threads is None else {"threads": args.threads}
-    runner = Transcriber(args.model or DEFAULT_MODEL, args.backend, args.decoder, args.beam_width, **opts)
+    runner = Transcriber(
+        with_precision(args.model or DEFAULT_MODEL, args.precision), args.backend, args.decoder, args.beam_width, **opts
+    )
     source = open_source(args.source, realtime=args.realtime)
 
     def interrupted(signum: int, frame: Any) -> None:

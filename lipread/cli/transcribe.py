@@ -55,6 +55,7 @@ __all__ = [
     "add_fps_argument",
     "add_model_arguments",
     "add_parser",
+    "add_precision_argument",
     "add_throughput_arguments",
     "expand_inputs",
     "model_options",
@@ -124,10 +125,9 @@ each clip of a batch adds about 80 MB (the shipped model, a 3 s clip) to the pea
 any size stays within 400 MB on two cores (the throughput benchmark measures it)."""
 
 
-def add_throughput_arguments(p: argparse.ArgumentParser) -> None:
-    """``--precision``, ``--batch-size``, ``--workers`` and ``--threads``, shared with ``lipread eval`` (which
-    passes ``args.model`` through :func:`lipread.transcription.loading.with_precision` and the threads through
-    :func:`model_options`)."""
+def add_precision_argument(p: argparse.ArgumentParser) -> None:
+    """``--precision``, shared with ``lipread eval`` and ``lipread live`` (each passes ``args.model`` through
+    :func:`lipread.transcription.loading.with_precision`)."""
     p.add_argument(
         "--precision",
         choices=PRECISIONS,
@@ -136,6 +136,12 @@ def add_throughput_arguments(p: argparse.ArgumentParser) -> None:
         "CPU and reading within a word or two of fp32's on the validation clips; fp32 reads as the checkpoint does "
         "in every backend (default: fp32)",
     )
+
+
+def add_throughput_arguments(p: argparse.ArgumentParser) -> None:
+    """``--precision`` (:func:`add_precision_argument`), ``--batch-size``, ``--workers`` and ``--threads``, shared
+    with ``lipread eval`` (which passes the threads through :func:`model_options`)."""
+    add_precision_argument(p)
     p.add_argument(
         "--batch-size",
         type=positive(int),
