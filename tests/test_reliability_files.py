@@ -285,6 +285,14 @@ def test_a_program_stream_cut_inside_a_packet_is_found(tmp_path_factory: Any, si
         assert found is not None and found.startswith("the file is truncated"), (cut, found)
 
 
+@pytest.mark.parametrize("extra", [1, 2])
+def test_a_program_stream_cut_inside_a_start_code_is_found(tmp_path: Path, extra: int) -> None:
+    whole = _program_stream([100, 200])
+    path = tmp_path / "cut.mpg"
+    path.write_bytes(whole[: 12 + 6 + 12 + 6 + 100 + extra])  # one or two bytes of the last packet's start code
+    assert (mpeg.truncation(path) or "").startswith("the file is truncated")
+
+
 @given(st.binary(max_size=3000))
 @settings(max_examples=200, deadline=None)
 def test_random_bytes_never_break_the_mpeg_readers(tmp_path_factory: Any, data: bytes) -> None:

@@ -58,6 +58,8 @@ def _walk(data: mmap.mmap, size: int) -> str | None:
     pos = 0
     while pos < size:
         if data[pos : pos + 3] != b"\x00\x00\x01":
+            if size - pos < 3 and b"\x00\x00\x01".startswith(data[pos:size]):
+                return _cut(pos, size, "start code")  # the file ends one or two bytes into the next start code
             return None  # padding after the last packet, or a layout this does not read: nothing to say
         if pos + 4 > size:
             return _cut(pos, size, "start code")
