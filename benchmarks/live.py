@@ -18,7 +18,8 @@ start. Measured in the same run:
 
 Usage::
 
-    python benchmarks/live.py [--minutes 10] [--threads 1] [--precision fp32] [--hop 25] [--pause 0.28] [--json]
+    python benchmarks/live.py [--minutes 10] [--threads 1] [--precision fp32] [--hop 25] [--pause 0.2]
+        [--context 0.32] [--json]
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="inference threads (default 1)")
     p.add_argument("--precision", choices=("fp32", "int8"), default="fp32", help="the model's (default fp32)")
     p.add_argument("--hop", type=int, default=25, help="LiveSettings.hop (default 25)")
-    p.add_argument("--pause", type=float, help="LiveSettings.pause (default: its default, 0.28)")
+    p.add_argument("--pause", type=float, help="LiveSettings.pause (default: its default)")
+    p.add_argument("--context", type=float, help="LiveSettings.context (default: its default)")
     args = p.parse_args()
     common.need_data()
     from lipread.api import Transcriber
@@ -76,7 +78,8 @@ def main() -> None:
     clips = sorted((GRID / "s1").glob("*.mp4"))
     total = round(args.minutes * 60 * FPS)
     reader = Transcriber(with_precision(DEFAULT_MODEL, args.precision), threads=args.threads)
-    settings = LiveSettings(hop=args.hop) if args.pause is None else LiveSettings(pause=args.pause, hop=args.hop)
+    chosen = {name: getattr(args, name) for name in ("pause", "context") if getattr(args, name) is not None}
+    settings = LiveSettings(hop=args.hop, **chosen)
     fifth = max(1, total // 5)
     lags: list[float] = []
     memory: dict[str, float] = {}

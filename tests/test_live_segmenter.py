@@ -159,7 +159,7 @@ def spans_of(segments: list[Any]) -> list[tuple[int, int]]:
 def test_utterances_come_out_where_the_speech_is() -> None:
     reader = StandInReader()
     plan = [("quiet", 30), ("speech", 40), ("quiet", 11), ("speech", 30), ("quiet", 40), ("speech", 20), ("quiet", 3)]
-    segments = list(read_stream(reader, synthetic(plan), LiveSettings(pause=0.4, hop=25)))
+    segments = list(read_stream(reader, synthetic(plan), LiveSettings(pause=0.4, hop=25, context=0.5)))
     assert spans_of(segments) == [(30, 70), (81, 111), (151, 171)]
     assert [s.text for s in segments] == ["w40", "w30", "w20"]
     assert segments[0].words[0].start == segments[0].start and segments[0].to_dict()["text"] == "w40"
@@ -173,9 +173,10 @@ def test_utterances_come_out_where_the_speech_is() -> None:
 @pytest.mark.parametrize(
     ("settings", "after", "how"),
     [
-        (LiveSettings(), 7 + 5, "run"),  # the pause (0.28 s) and the lookahead: the run that saw the end reads it
+        (LiveSettings(), 5 + 5, "run"),  # the pause (0.2 s) and the lookahead: the run that saw the end reads it
         (LiveSettings(pause=0.4), 10 + 5, "run"),
         (LiveSettings(context=1.0), 25, "transcribe"),  # its context (25 frames) is longer: it waits, is read again
+        (LiveSettings(context=0.5), 12, "transcribe"),  # 12 frames: longer than the pause and lookahead too
     ],
 )
 def test_an_utterance_comes_out_as_soon_as_its_end_can_be_seen(settings: LiveSettings, after: int, how: str) -> None:
@@ -196,7 +197,7 @@ def test_a_long_utterance_is_read_by_the_run_that_saw_it_end_too() -> None:
     reader = StandInReader(long=30)
     segments = list(read_stream(reader, synthetic([("quiet", 30), ("speech", 40), ("quiet", 40)]), LiveSettings()))
     assert spans_of(segments) == [(30, 70)] and [s.text for s in segments] == ["w40"]
-    assert reader.clips == [("run", 12 + 40 + 7 + 5)]
+    assert reader.clips == [("run", 8 + 40 + 5 + 5)]
 
 
 def test_a_short_pause_does_not_split_an_utterance_and_longest_cuts_one() -> None:

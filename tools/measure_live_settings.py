@@ -1,0 +1,94 @@
+"""How the live settings ``pause`` and ``context`` cut a stream of GRID sentences, and how soon each text comes.
+
+``--clips`` clips of GRID speaker 1 (in name order, after the first ``--skip``) are joined into one stream and
+read by :meth:`lipread.api.Transcriber.stream` as fast as possible, once for each ``PAUSE:CONTEXT`` pair (seconds).
+Each segment belongs to the clip that holds its middle. For each pair it prints:
+
+- the segments, and the clips with exactly one (a sentence split in two, or lost, counts against this);
+- the clips whose one segment reads as ``Transcriber.transcribe`` reads the clip alone;
+- the median *waiting*: the stream time from a segment's end (its last word's) to the frame that brought it
+  out, the part of the latency that the settings decide (the rest is the reading, which
+  ``benchmarks/live.py`` times in real time).
+
+    OMP_NUM_THREADS=1 python tools/measure_live_settings.py 0.2:0.32 0.28:0.5 [--clips 200] [--skip 60]
+        [--data ../shared/data/grid]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from lipread.api import Transcriber  # noqa: E402
+from lipread.live import LiveSettings  # noqa: E402
+from lipread.video.reader import read_frames  # noqa: E402
+
+FPS = 25.0
+
+
+def pair(text: str) -> tuple[float, float]:
+    """``PAUSE:CONTEXT`` in seconds."""
+    pause, _, context = text.partition(":")
+    return float(pause), float(context)
+
+
+def measure(reader: Transcriber, clips: list[np.ndarray], alone: list[str], settings: LiveSettings) -> dict[str, float]:
+    """Segments, clips read once, clips read as alone and the median waiting (s) of one reading of the stream."""
+    starts = np.cumsum([0] + [len(c) for c in clips])
+    taken = 0
+
+    def frames() -> Iterator[np.ndarray]:
+        nonlocal taken
+        for clip in clips:
+            for frame in clip:
+                taken += 1
+                yield frame
+
+    texts: dict[int, list[str]] = {}
+    waiting = []
+    for segment in reader.stream(frames(), FPS, settings):
+        waiting.append(taken / FPS - segment.end)
+        middle = (segment.start + segment.end) / 2 * FPS
+        texts.setdefault(int(np.searchsorted(starts, middle, side="right")) - 1, []).append(segment.text)
+    once = {k: t[0] for k, t in texts.items() if len(t) == 1}
+    return {
+        "segments": sum(len(t) for t in texts.values()),
+        "once": len(once),
+        "as_alone": sum(text == alone[k] for k, text in once.items()),
+        "waiting": statistics.median(waiting) if waiting else float("nan"),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("pairs", nargs="+", type=pair, metavar="PAUSE:CONTEXT")
+    p.add_argument("--clips", type=int, default=200)
+    p.add_argument("--skip", type=int, default=60, help="clips left out first (benchmarks/live.py plays them)")
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "grid")
+    args = p.parse_args()
+    paths = sorted((args.data / "s1").glob("*.mp4"))[args.skip : args.skip + args.clips]
+    reader = Transcriber(threads=1)
+    clips = [read_frames(path) for path in paths]
+    alone = [reader.transcribe(path).text for path in paths]  # type: ignore[union-attr]
+    print(f"{len(paths)} clips of {args.data / 's1'}, from clip {args.skip + 1} in name order on, as one stream\n")
+    print("| pause | context | segments | clips with one | read as alone | waiting (median) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for pause, context in args.pairs:
+        m = measure(reader, clips, alone, LiveSettings(pause=pause, context=context))
+        print(
+            f"| {pause:g} s | {context:g} s | {m['segments']} | {m['once']} | {m['as_alone']} | {m['waiting']:.2f} s |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
