@@ -6,6 +6,8 @@ Each segment belongs to the clip that holds its middle. For each pair it prints:
 
 - the segments, and the clips with exactly one (a sentence split in two, or lost, counts against this);
 - the clips whose one segment reads as ``Transcriber.transcribe`` reads the clip alone;
+- the word error rate of the segments against the clips' sentences (a clip without its one segment counts
+  all its words wrong), beside that of the clips read alone (printed once, above the table);
 - the median *waiting*: the stream time from a segment's end (its last word's) to the frame that brought it
   out, the part of the latency that the settings decide (the rest is the reading, which
   ``benchmarks/live.py`` times in real time).
@@ -29,6 +31,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from lipread.api import Transcriber  # noqa: E402
+from lipread.data.dataset import find_clips  # noqa: E402
+from lipread.data.metrics import edit_distance  # noqa: E402
 from lipread.live import LiveSettings  # noqa: E402
 from lipread.video.reader import read_frames  # noqa: E402
 
@@ -41,8 +45,17 @@ def pair(text: str) -> tuple[float, float]:
     return float(pause), float(context)
 
 
-def measure(reader: Transcriber, clips: list[np.ndarray], alone: list[str], settings: LiveSettings) -> dict[str, float]:
-    """Segments, clips read once, clips read as alone and the median waiting (s) of one reading of the stream."""
+def wer(readings: list[str], truths: list[str]) -> float:
+    """Word edits over reference words."""
+    edits = sum(edit_distance(t.split(), r.split()) for r, t in zip(readings, truths))
+    return edits / sum(len(t.split()) for t in truths)
+
+
+def measure(
+    reader: Transcriber, clips: list[np.ndarray], alone: list[str], truths: list[str], settings: LiveSettings
+) -> dict[str, float]:
+    """Segments, clips read once, clips read as alone, the WER and the median waiting (s) of one reading of the
+    stream."""
     starts = np.cumsum([0] + [len(c) for c in clips])
     taken = 0
 
@@ -64,6 +77,7 @@ def measure(reader: Transcriber, clips: list[np.ndarray], alone: list[str], sett
         "segments": sum(len(t) for t in texts.values()),
         "once": len(once),
         "as_alone": sum(text == alone[k] for k, text in once.items()),
+        "wer": wer([once.get(k, "") for k in range(len(clips))], truths),
         "waiting": statistics.median(waiting) if waiting else float("nan"),
     }
 
@@ -79,13 +93,17 @@ def main() -> None:
     reader = Transcriber(threads=1)
     clips = [read_frames(path) for path in paths]
     alone = [reader.transcribe(path).text for path in paths]  # type: ignore[union-attr]
-    print(f"{len(paths)} clips of {args.data / 's1'}, from clip {args.skip + 1} in name order on, as one stream\n")
-    print("| pause | context | segments | clips with one | read as alone | waiting (median) |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    sentences = {clip.video: clip.text for clip in find_clips(args.data, speakers=[1], warn=False)}
+    truths = [sentences[path] for path in paths]
+    print(f"{len(paths)} clips of {args.data / 's1'}, from clip {args.skip + 1} in name order on, as one stream;")
+    print(f"WER of the clips read alone: {100 * wer(alone, truths):.2f}%\n")
+    print("| pause | context | segments | clips with one | read as alone | WER | waiting (median) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for pause, context in args.pairs:
-        m = measure(reader, clips, alone, LiveSettings(pause=pause, context=context))
+        m = measure(reader, clips, alone, truths, LiveSettings(pause=pause, context=context))
         print(
-            f"| {pause:g} s | {context:g} s | {m['segments']} | {m['once']} | {m['as_alone']} | {m['waiting']:.2f} s |",
+            f"| {pause:g} s | {context:g} s | {m['segments']} | {m['once']} | {m['as_alone']} | {100 * m['wer']:.2f}% "
+            f"| {m['waiting']:.2f} s |",
             flush=True,
         )
 
