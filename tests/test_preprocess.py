@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from lipread.config import get_preset
 from lipread.errors import VideoError
@@ -94,6 +98,34 @@ def test_normalise() -> None:
     np.testing.assert_allclose(x, expected, atol=1e-5)
     flat = normalise(np.full((3, 4, 4, 1), 128, np.uint8))
     assert flat.dtype == np.float32 and not flat.any()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    hnp.arrays(np.uint8, hnp.array_shapes(min_dims=4, max_dims=4, max_side=6)),
+    st.sampled_from([np.uint8, np.float32]),
+)
+def test_normalise_standardises_with_the_exact_mean_and_deviation(crops: np.ndarray, dtype: type) -> None:
+    values = [int(v) for v in crops.reshape(-1)]
+    n = len(values)
+    mean = Fraction(sum(values), n)
+    var = Fraction(sum(v * v for v in values), n) - mean * mean
+    got = normalise(crops.astype(dtype))
+    expected = np.asarray(values, np.float32) - np.float32(mean)
+    if float(var) ** 0.5 > 1e-6:
+        expected *= np.float32(1 / float(var) ** 0.5)
+    # uint8 crops: exactly; any other type: NumPy's float64 mean and deviation, to within their rounding
+    tolerance = 0 if dtype is np.uint8 else 1e-6
+    np.testing.assert_allclose(got.reshape(-1), expected, rtol=tolerance, atol=tolerance)
+
+
+def test_normalise_of_a_grid_sized_clip_matches_numpy_bit_for_bit() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        crops = rng.integers(0, 256, (75, 50, 100, 3), dtype=np.uint8)
+        x = crops.astype(np.float32)
+        expected = (x - np.float32(x.mean(dtype=np.float64))) * np.float32(1 / x.std(dtype=np.float64))
+        np.testing.assert_array_equal(normalise(crops), expected)
 
 
 def test_fixed_crop() -> None:

@@ -36,7 +36,7 @@ from lipread.video import access, frame_folder, mpeg
 from lipread.video.fitting import MIN_FACE_FRAME, WORK_PIXELS, FrameBuffer, fit_frames
 from lipread.video.mouth import GRID_BOX, Box, FaceMouthLocator, FixedCrop
 from lipread.video.notices import ClipWatch
-from lipread.video.reader import frame_rate, probe, read_frames, shrink
+from lipread.video.reader import frame_rate, iter_frames, probe, read_frames, shrink
 
 onnx = pytest.importorskip("onnxruntime", reason="the transcription tests run the tiny ONNX model")
 
@@ -498,6 +498,37 @@ def test_a_file_without_a_frame_rate_is_read_at_25_fps_with_a_warning(
     notes: list[str] = []
     assert frame_rate(path, 25.0, notes) == 25.0
     assert notes == ["the file states no usable frame rate (nan fps); read as 25 fps"]
+
+
+def test_the_frames_of_a_file_come_with_the_rate_frame_rate_gives_it(
+    tmp_path: Path, grid_clip: Path, mpg_clip: Path
+) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i + 1}.png"), np.full((40, 40, 3), 90, np.uint8))
+    cut = _cut(mpg_clip, tmp_path, 0.02)  # FFmpeg alone guesses 50 fps; the sequence header says 25
+    for path in (grid_clip, mpg_clip, cut, folder):
+        rate: list[float] = []
+        frames = iter_frames(path, rate=rate)
+        next(frames)
+        assert rate == ([] if path.is_dir() else [frame_rate(path)]), path
+        frames.close()
+
+
+def test_a_video_file_is_opened_once_to_transcribe_it(
+    grid_clip: Path, runner: Transcriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[tuple[Any, ...]] = []
+    capture = cv2.VideoCapture
+
+    def counted(*args: Any) -> Any:
+        opened.append(args)
+        return capture(*args)
+
+    monkeypatch.setattr(cv2, "VideoCapture", counted)
+    runner.prepare(grid_clip)
+    assert [args[0] for args in opened] == [str(grid_clip)]
 
 
 def test_a_truncated_mpg_that_still_reads_warns_clip_cut_short(

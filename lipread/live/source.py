@@ -121,12 +121,12 @@ def open_source(spec: str, realtime: bool = False) -> FrameSource:
         return _open_capture(int(spec), f"camera {spec}", "camera")
     if "://" in spec:
         return _open_capture(spec, spec, "stream")
-    from ..video.reader import frame_rate, iter_frames
+    from ..video.reader import iter_frames
 
-    frames = iter_frames(spec)
+    stated: list[float] = []
+    frames = iter_frames(spec, rate=stated)
     first = next(frames)  # a missing or undecodable file fails here, not while reading
-    fps = frame_rate(spec, 25.0)
-    fps = fps if math.isfinite(fps) and fps > 0 else 25.0
+    fps = stated[0] if stated else 25.0
     source = FrameSource(str(Path(spec)), "file", fps, _chain(first, frames))
     if realtime:
         source._frames = _paced(source._frames, fps)

@@ -220,13 +220,15 @@ class Transcriber:
             stream: Iterator[np.ndarray] = iter(item)
             rate = fps or DEFAULT_FPS
         elif isinstance(item, (str, os.PathLike)):
-            from ..video.reader import frame_rate, iter_frames
+            from ..video.reader import iter_frames
 
             source = path = str(item)
             grey = decodes_grey(self.config, locator)
-            stream = iter_frames(path, grey=grey, max_pixels=work_pixels(locator), notes=notes)
+            stated: list[float] = []  # the file's own rate, read by the capture that decodes it (a folder: none)
+            pixels = work_pixels(locator)
+            stream = iter_frames(path, grey=grey, max_pixels=pixels, notes=notes, rate=None if fps else stated)
             stream = chain([next(stream)], stream)  # an unreadable file fails here, before its rate is read
-            rate = fps or frame_rate(path, DEFAULT_FPS, notes)
+            rate = fps or (stated[0] if stated else DEFAULT_FPS)
         else:
             raise VideoError(f"{item!r}: expected a video path or a uint8 (T, H, W, 3) frames array")
         low, high = SOURCE_FPS_RANGE

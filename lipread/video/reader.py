@@ -143,6 +143,7 @@ def iter_frames(
     grey: bool = False,
     max_pixels: int | None = None,
     notes: list[str] | None = None,
+    rate: list[float] | None = None,
 ) -> Iterator[np.ndarray]:
     """Decode a video one frame at a time, holding only the current frame (for clips of any length).
 
@@ -154,6 +155,9 @@ def iter_frames(
             (:func:`shrink`), before any colour conversion; None: full size.
         notes: when given, what the reader noticed and the caller may want to tell is appended to it: a clip
             cut short (a few frames fewer than the file declares, or an ``.mpg`` cut off inside a packet).
+        rate: when given, the file's frame rate is appended to it once the file is open, before the first
+            frame is yielded: what ``frame_rate(path, notes=notes)`` gives, read from the capture already open
+            rather than by opening the file a second time. Nothing is appended for a frame folder.
 
     Yields:
         ``uint8 (H, W, 3)`` RGB frames (``(H, W, 1)`` grey with ``grey``), in order.
@@ -173,6 +177,8 @@ def iter_frames(
         return
     cap = _open(p)
     try:
+        if rate is not None:
+            rate.append(_usable_rate(_stated_rate(p, cap), FOLDER_FPS, notes))
         luma = grey and _luma_plane(cap)
         index = _skip(cap, start)
         while True:
@@ -419,7 +425,6 @@ def probe(path: str | os.PathLike[str], fps: float | None = None) -> VideoInfo:
     Raises:
         VideoError: as :func:`read_frames`.
     """
-    import cv2
 
     p = Path(path)
     if p.is_dir():
@@ -433,8 +438,7 @@ def probe(path: str | os.PathLike[str], fps: float | None = None) -> VideoInfo:
         return VideoInfo(str(p), n, float(fps) if fps else FOLDER_FPS, width, height)
     cap = _open(p)
     try:
-        stated = sequence_rate(p) if p.suffix.lower() in MPEG_EXTENSIONS else None  # see frame_rate
-        fps = stated or float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        fps = _stated_rate(p, cap)
         n, width, height = 0, 0, 0
         while cap.grab():
             if n == 0:
@@ -473,6 +477,19 @@ def frame_rate(path: str | os.PathLike[str], default: float = FOLDER_FPS, notes:
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     finally:
         cap.release()
+    return _usable_rate(fps, default, notes)
+
+
+def _stated_rate(path: Path, cap) -> float:  # type: ignore[no-untyped-def]
+    """The rate an open capture of ``path`` states: an ``.mpg``'s sequence header's, else FFmpeg's (0: none)."""
+    import cv2
+
+    stated = sequence_rate(path) if path.suffix.lower() in MPEG_EXTENSIONS else None
+    return stated or float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+
+
+def _usable_rate(fps: float, default: float, notes: list[str] | None) -> float:
+    """``fps`` when it is a rate a video can have, else ``default`` (noted in ``notes`` when given)."""
     if np.isfinite(fps) and 0 < fps < 1000:
         return fps
     if notes is not None:
