@@ -75,7 +75,7 @@ class Trainer:
         args = [sys.executable, "-m", "lipread", "train", str(self.data), "-o", str(out), "--backend", "torch"]
         args += ["--model-config", str(self.config), "--cache", str(self.cache), "--device", "cpu"]
         args += ["--epochs", str(EPOCHS), "--batch-size", "2", "--val-fraction", "0.25", "--workers", "1"]
-        args += ["--beam-width", "0", "--examples", "0", "--no-progress", "--seed", "3"]
+        args += ["--beam-width", "0", "--examples", "0", "--no-progress", "--no-plot", "--seed", "3"]
         args += ["--resume"] if resume else []
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
         with open(log, "wb") as f:
@@ -133,7 +133,9 @@ def between_files(epochs: dict[str, int]) -> bool:
 
 
 def kill_when_writing(proc: subprocess.Popen[bytes], out: Path, delay: float, limit: float) -> bool:
-    """SIGKILL ``proc`` ``delay`` seconds after it starts writing a checkpoint (a temporary file appears).
+    """SIGKILL ``proc`` ``delay`` seconds after it starts writing a checkpoint (a temporary file appears) once
+    ``out`` holds a complete ``last.ckpt``, so that the next run has a checkpoint to resume from, however
+    long the start-up takes against the epochs (random kill times may all fall before the first checkpoint).
 
     Returns whether it was killed (False: it ended first)."""
     suffix = f".tmp{proc.pid}"
@@ -143,7 +145,7 @@ def kill_when_writing(proc: subprocess.Popen[bytes], out: Path, delay: float, li
             names = os.listdir(out)
         except FileNotFoundError:
             names = []
-        if any(n.endswith(suffix) and not n.startswith(".history") for n in names):
+        if "last.ckpt" in names and any(n.endswith(suffix) and not n.startswith(".history") for n in names):
             time.sleep(delay)
             break
         time.sleep(0.0005)
