@@ -425,7 +425,6 @@ def probe(path: str | os.PathLike[str], fps: float | None = None) -> VideoInfo:
     Raises:
         VideoError: as :func:`read_frames`.
     """
-
     p = Path(path)
     if p.is_dir():
         from .frame_folder import iter_folder
