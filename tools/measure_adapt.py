@@ -16,6 +16,9 @@ read by:
   user's manifest has none. The pseudo-field ``interpolate=A`` reads with the weights
   ``A * adapted + (1 - A) * starting model`` instead of the adapted ones (every float tensor, BatchNorm
   statistics too), to see whether staying nearer the starting model generalises better from a handful of clips.
+  The pseudo-field ``rehearse=N`` adds ``N`` clips of the starting model's own speaker to every fold's
+  adaptation data (drawn once, with a fixed seed, from the training split of ``--rehearsal-data``), so that the
+  training keeps seeing the words the new speaker's few clips never show.
 
 Each is read with the greedy, beam and grammar decoders. Results go to ``--out`` (JSON) after every fold, so an
 interrupted run continues where it stopped (``--fresh`` starts over), and a summary table (WER per method and
@@ -61,6 +64,17 @@ def _write_grid_folder(root: Path, clips: list[Clip]) -> Path:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / target.name).symlink_to(target.resolve())
     return root
+
+
+def _rehearsal_clips(data: Path, count: int) -> list[Clip]:
+    """``count`` clips of ``data``'s training split (the split ``lipread train`` makes), drawn with seed 0."""
+    import numpy as np
+
+    from lipread.data.dataset import split_clips
+
+    train, _ = split_clips(find_clips(data))
+    chosen = np.random.default_rng(0).choice(len(train), size=count, replace=False)
+    return [train[i] for i in sorted(chosen.tolist())]
 
 
 def _write_manifest(path: Path, clips: list[Clip]) -> Path:
@@ -191,6 +205,12 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "grid" / "faces")
     p.add_argument("--work", type=Path, default=ROOT / "runs" / "adapt-loo")
     p.add_argument("--out", type=Path, default=ROOT / "tools" / "adapt_results.json")
+    p.add_argument(
+        "--rehearsal-data",
+        type=Path,
+        default=ROOT.parent / "shared" / "data" / "grid",
+        help="the starting model's own clips, for variants that set rehearse=N",
+    )
     p.add_argument("--model", default="lipnet-grid-s1", help="the model to adapt (a shipped name or .safetensors)")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     p.add_argument("--fresh", action="store_true", help="forget the results in --out and measure everything again")
@@ -246,10 +266,13 @@ def main() -> None:
             else:
                 rest = [c for c in clips if c.speaker == held.speaker and c is not held]
                 fields = dict(changes)
+                rehearse = int(fields.pop("rehearse", 0))
                 if fields.pop("word_times", False):
                     data = _write_grid_folder(args.work / "grid" / f"s{held.speaker}-without-{held.name}", rest)
                 else:
-                    data = _write_manifest(manifests / f"s{held.speaker}-without-{held.name}.csv", rest)
+                    extra = _rehearsal_clips(args.rehearsal_data, rehearse) if rehearse else []
+                    name = f"s{held.speaker}-without-{held.name}" + (f"-rehearse{rehearse}" if rehearse else "")
+                    data = _write_manifest(manifests / f"{name}.csv", rest + extra)
                 share = fields.pop("interpolate", None)
                 run = args.work / method / f"s{held.speaker}-{held.name}"
                 onnx, facts = _train(method, data, run, cache, args.model, fields)
