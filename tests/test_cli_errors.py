@@ -291,6 +291,19 @@ USAGE = [
     (["train", "grid"], "train", "the following arguments are required: -o/--output"),
     (["preview", "clip.mp4", "-o", "x.gif", "--scale", "0"], "preview", "argument --scale: must be positive"),
     (["info"], "info", "the following arguments are required: VIDEO_OR_FOLDER"),
+    (["info", ""], "info", "argument VIDEO_OR_FOLDER: an empty path"),
+    (["transcribe", ""], "transcribe", "argument VIDEO_OR_FOLDER: an empty path"),
+    (["train", "grid", "-o", ""], "train", "argument -o/--output: an empty path"),
+    (
+        ["transcribe", "clip.mp4", "--fps", "inf"],
+        "transcribe",
+        "argument --fps: a frame rate from 1 to 1000 fps, not inf",
+    ),
+    (["transcribe", "clip.mp4", "--fps", "nan"], "transcribe", "argument --fps: a frame rate from 1 to 1000 fps"),
+    (["info", "clip.mp4", "--fps", "1e9"], "info", "argument --fps: a frame rate from 1 to 1000 fps, not 1e9"),
+    (["eval", "grid", "--fps", "0.5"], "eval", "argument --fps: a frame rate from 1 to 1000 fps, not 0.5"),
+    (["preview", "clip.mp4", "-o", "x.gif", "--fps", "0.001"], "preview", "argument --fps: a frame rate from 1"),
+    (["live", "clip.mp4", "--fps", "inf"], "live", "argument --fps: a frame rate from 1 to 1000 fps, not inf"),
     (["no-such-command"], "", "argument COMMAND: invalid choice: 'no-such-command'"),
 ]
 
@@ -316,6 +329,40 @@ def test_an_os_error_about_a_file_is_one_line(lipread: Run, monkeypatch: pytest.
     monkeypatch.setattr(backends, "run", fail)
     status, out, err = lipread("backends")
     assert (status, out, err) == (1, "", f"{PREFIX}/read-only/model.onnx: Permission denied\n")
+
+
+def test_output_to_a_full_disk_is_one_line(lipread: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import os
+
+    from lipread.cli import app, backends
+
+    def fail(args: object) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as print() to a full disk raises it: no file
+
+    monkeypatch.setattr(backends, "run", fail)
+    monkeypatch.setattr(app, "_silence_stdout", lambda: None)  # the test's captured stdout has no descriptor
+    status, out, err = lipread("backends")
+    assert (status, out, err) == (1, "", f"{PREFIX}cannot write the output: {os.strerror(errno.ENOSPC)}\n")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a device that is always full")
+def test_the_entry_point_writing_to_a_full_device_is_one_line() -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "lipread", "backends"], cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True
+        )
+    assert (done.returncode, done.stderr) == (1, f"{PREFIX}cannot write the output: No space left on device\n")
+
+
+def test_an_interrupt_while_the_parser_is_built_is_one_line(lipread: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lipread.cli import app
+
+    def interrupted() -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(app, "build_parser", interrupted)
+    assert lipread("transcribe", "clip.mp4") == (130, "", "lipread: interrupted\n")
 
 
 @pytest.mark.parametrize("bug", [ValueError("a bug"), OSError("a bug with no file"), TypeError("a bug")])

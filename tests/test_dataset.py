@@ -120,6 +120,17 @@ def test_overlapped_split(tmp_path: Path) -> None:
     assert split_clips(clips, "overlapped") == (train, val)
 
 
+def test_a_part_after_the_end_of_its_video_is_named(tmp_path: Path, grid_clip: Path) -> None:
+    cache = CropCache(tmp_path, get_preset("lipnet-notebook"))
+    late = Clip(grid_clip, "now", 1, start=10.0, end=12.0, id="late")  # the clip is 3 s long
+    with pytest.raises(VideoError) as caught:
+        cache.get(late)
+    assert str(caught.value) == f"{grid_clip}: the part from 10 s to 12 s: no frames there (the video ends before it)"
+    whole = Clip(grid_clip.parent / "missing.mp4", "now", 1)  # a whole video's errors stay as they are
+    with pytest.raises(VideoError, match=r"missing\.mp4: video file not found$"):
+        cache.get(whole)
+
+
 def test_bad_splits() -> None:
     clips = [Clip(Path(f"{n}.mpg"), grid.sentence_from_name(n), 1) for n in _grid_names(4)]
     with pytest.raises(DataError, match="unknown split 'diagonal'"):

@@ -148,6 +148,39 @@ def test_eval_reads_a_manifest_with_cuts(dataset: Path, capsys: pytest.CaptureFi
     assert result["clips"] == 3 and result["failed"] == 0 and result["wer"] < 1
 
 
+@needs_onnx
+def test_eval_names_the_part_of_a_video_it_cannot_read(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = dataset / "list.jsonl"
+    rows = [
+        {"video": "videos/bbaf2n.mp4", "text": "bin blue at f two now"},
+        {"video": "videos/bbaf2n.mp4", "text": "bin", "start": 1.0, "end": 1.1},  # 3 frames: too short
+        {"video": "videos/bbaf2n.mp4", "text": "now", "start": 10.0, "end": 12.0},  # after the 3 s clip ends
+    ]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert main(["eval", str(manifest), "--split", "all", "--json", "--decoder", "greedy"]) == 1
+    captured = capsys.readouterr()
+    video = dataset / "videos" / "bbaf2n.mp4"
+    lines = [line for line in captured.err.splitlines() if line.startswith("lipread: error: ")]
+    assert len(lines) == 2 and "<frames>" not in captured.err and "Traceback" not in captured.err
+    assert lines[0].startswith(f"lipread: error: {video}: the part from 1 s to 1.1 s: too short to read: 3 frames")
+    assert (
+        lines[1] == f"lipread: error: {video}: the part from 10 s to 12 s: no frames there (the video ends before it)"
+    )
+    assert json.loads(captured.out)["clips"] == 1  # the whole clip was still read
+
+
+@needs_onnx
+def test_eval_warns_of_characters_the_model_cannot_write(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = dataset / "list.csv"
+    manifest.write_text("video,text\nvideos/bbaf2n.mp4,bin blue at f 2 now\n", encoding="utf-8")
+    assert main(["eval", str(manifest), "--split", "all", "--json", "--decoder", "greedy"]) == 0
+    err = capsys.readouterr().err
+    assert err == (
+        f"lipread: warning: {manifest}: the texts use 1 character(s) that lipnet-grid-s1 cannot write: '2'; "
+        "every one of them counts as an error\n"
+    )
+
+
 def test_manifest_errors(tmp_path: Path) -> None:
     bad = tmp_path / "list.csv"
     bad.write_text("path,sentence\na.mp4,hello\n")

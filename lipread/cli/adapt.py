@@ -17,7 +17,7 @@ from ..errors import BackendError, CheckpointError, DataError
 from ..models import DEFAULT_MODEL, get_shipped, is_shipped
 from ..progress import add_progress_argument
 from ..weights import read_metadata, writable_folder
-from .parsing import non_negative, positive
+from .parsing import file_path, non_negative, positive
 
 __all__ = ["adapt", "add_parser", "options_from_args", "source_checkpoint"]
 
@@ -39,11 +39,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "data",
-        type=Path,
+        type=file_path,
         help="the clips: a manifest (.csv, .jsonl: video, text, optional start, end), an LRS-style folder or a "
         "GRID-style folder; videos may be files or folders of numbered frames",
     )
-    p.add_argument("-o", "--output", type=Path, required=True, help="run folder for the adapted model")
+    p.add_argument("-o", "--output", type=file_path, required=True, help="run folder for the adapted model")
     p.add_argument(
         "--from",
         dest="source",
@@ -70,7 +70,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--workers", type=non_negative(int), default=2, help="threads for decoding and batches (0: all cores)"
     )
-    p.add_argument("--cache", type=Path, help="folder for decoded mouth crops (default: RUN/cache)")
+    p.add_argument("--cache", type=file_path, help="folder for decoded mouth crops (default: RUN/cache)")
     p.add_argument("--seed", type=int, default=0, help="seed of shuffling and augmentation")
     add_progress_argument(p)
     return p

@@ -4,6 +4,7 @@ exposing ``add_parser(subparsers)`` and ``run(args) -> int``; none imports a fra
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -53,27 +54,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     never a traceback: a :class:`~lipread.errors.LipreadError`, or an ``OSError`` about a file (one that cannot
     be read or written). Usage errors (exit status 2) print the usage summary, then a line in that format.
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
-        parser.print_help()
-        return 2
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "_run", None):
+            parser.print_help()
+            return 2
         return int(args._run(args) or 0)
     except LipreadError as e:
         report_error(e)
         return 1
     except BrokenPipeError:  # the reader of our output left (`lipread transcribe ... | head -1`): stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail too
+        _silence_stdout()
         return 1
     except OSError as e:  # a file the user named cannot be read or written (a bug's OSError names no file)
-        if e.filename is None:
+        if e.filename is not None:
+            report_error(e.strerror or str(e), e.filename)
+        elif e.errno in _FULL:  # the output went to a full disk or a dead device: no file is named, but no bug
+            _silence_stdout()
+            report_error(f"cannot write the output: {e.strerror or e}")
+        else:
             raise
-        report_error(e.strerror or str(e), e.filename)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # also while the parser is built (its sub-commands imported)
         print("lipread: interrupted", file=sys.stderr)
         return 130
+
+
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
+"""Errors of writing to standard output or error that say where the output goes, not what lipread did."""
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that the flush at exit cannot fail a second time."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

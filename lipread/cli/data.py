@@ -7,14 +7,13 @@ and how they are checked.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from ..data.download import read_checksums
 from ..data.grid_download import SOURCES, download_grid, parse_speakers
 from ..errors import ArgumentError
 from ..progress import add_progress_argument
-from .parsing import non_negative
+from .parsing import file_path, non_negative
 
 CORPORA = ("grid",)
 """The corpora ``lipread data`` can download."""
@@ -39,7 +38,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "(Cooke, Barker, Cunningham and Shao, 2006) wherever you show results made with it.",
     )
     p.add_argument("corpus", choices=CORPORA, metavar="CORPUS", help="the corpus: grid")
-    p.add_argument("--dest", type=Path, required=True, metavar="DIR", help="data folder to fill (created)")
+    p.add_argument("--dest", type=file_path, required=True, metavar="DIR", help="data folder to fill (created)")
     p.add_argument(
         "--speakers",
         type=_speakers,
@@ -66,7 +65,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--checksums",
-        type=Path,
+        type=file_path,
         metavar="FILE",
         help="sha256sum-style file ('<sha256>  <archive name>' per line) to check the archives against "
         "(default: sizes and archive integrity only; no published checksums ship)",

@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from ..decoding.decoders import DEFAULT_BEAM_WIDTH
-from ..errors import DataError, LipreadError
+from ..errors import DataError, LipreadError, VideoError
 from ..models import DEFAULT_MODEL
 from ..progress import add_progress_argument
-from ..report import report_error
+from ..report import report_error, report_warning
 from ..transcription.subtitles import TimedText
-from .parsing import positive
+from .parsing import file_path, positive
 from .transcribe import (
     DEFAULT_BATCH_SIZE,
     add_fps_argument,
@@ -58,7 +58,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "data",
-        type=Path,
+        type=file_path,
         help="GRID folder (videos or frame folders), manifest (.csv, .jsonl) or LRS-style folder "
         "(any layout lipread.data.dataset.find_clips understands)",
     )
@@ -75,7 +75,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     p.add_argument(
         "--confusion",
-        type=Path,
+        type=file_path,
         metavar="FILE",
         help="also draw the confusion matrix of the GRID letter slot into FILE (.png, .svg, .pdf; needs "
         'pip install "lipread[plot]")',
@@ -133,6 +133,7 @@ def evaluate(
     """
     from ..api import Transcriber
     from ..data.align import load_alignment
+    from ..data.alphabet import missing_characters
     from ..data.confusion import slot_counts, slot_pairs
     from ..data.dataset import find_clips, split_clips
     from ..data.grid import SLOT_NAMES, is_grid_sentence
@@ -150,6 +151,14 @@ def evaluate(
     if not clips:
         raise DataError(f"{data}: no clips to evaluate in split {split!r}")
     runner = Transcriber(model, backend, decoder, beam_width, None, None, batch_size, workers, **opts)
+    missing = missing_characters((c.text for c in clips), runner.config.vocabulary)
+    if missing:  # the rates still mean something for the rest of the text; say why they are high
+        shown = " ".join(repr(c) for c in missing)
+        report_warning(
+            f"the texts use {len(missing)} character(s) that {model} cannot write: {shown}; "
+            "every one of them counts as an error",
+            data,
+        )
     refs: list[str] = []
     hyps: list[str] = []
     starts: list[float] = []
@@ -206,7 +215,10 @@ def _prepare(runner: Any, clip: Any, fps: float | None) -> Any:
         return runner.prepare(clip.video, folder_fps)
     rate = folder_fps or frame_rate(clip.video)
     first, count = clip.frame_span(rate)
-    return runner.prepare(read_frames(clip.video, count, first), rate)
+    try:
+        return runner.prepare(read_frames(clip.video, count, first), rate)
+    except VideoError as e:  # it names the frames it was given, or reads as a damaged file: name the part
+        raise clip.part_error(e) from None
 
 
 def _report(r: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..config import ModelConfig
 from ..errors import BackendError, LipreadError, VideoError
+from .parsing import file_path
 
 __all__ = ["CALIBRATION_CLIPS", "add_parser", "run"]
 
@@ -26,8 +27,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "'frames' float32 (B,T,H,W,C) and 'lengths' int32 (B,), output 'logprobs' (B,T,V); batch and time "
         "dynamic; the checkpoint's metadata is kept). The result runs with `--backend onnx`.",
     )
-    p.add_argument("checkpoint", type=Path, help="a .safetensors checkpoint written by lipread")
-    p.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
+    p.add_argument("checkpoint", type=file_path, help="a .safetensors checkpoint written by lipread")
+    p.add_argument("-o", "--output", type=file_path, required=True, help="the .onnx file to write")
     p.add_argument("--backend", default="torch", help="backend that exports (default: torch)")
     p.add_argument(
         "--fp16-weights",
@@ -43,7 +44,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--calibration",
         nargs="+",
-        type=Path,
+        type=file_path,
         metavar="VIDEO_OR_FOLDER",
         help="clips to calibrate int8 activations on (folders searched recursively; the first "
         f"{CALIBRATION_CLIPS} videos are used): convolutions become int8 too, about twice as fast; without "

@@ -7,10 +7,10 @@ is understood so far; reading it needs TensorFlow (``pip install "lipread[tf]"``
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError
+from .parsing import file_path
 
 __all__ = ["add_parser", "run"]
 
@@ -25,8 +25,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "becoming a 'lipnet-notebook' model with the notebook's vocabulary (needs TensorFlow).",
     )
     p.add_argument("format", choices=("notebook",), help="what the checkpoint is")
-    p.add_argument("path", type=Path, help="the checkpoint: PATH/checkpoint, its prefix, its .index file or the folder")
-    p.add_argument("-o", "--output", type=Path, required=True, help="the .safetensors file to write")
+    p.add_argument(
+        "path", type=file_path, help="the checkpoint: PATH/checkpoint, its prefix, its .index file or the folder"
+    )
+    p.add_argument("-o", "--output", type=file_path, required=True, help="the .safetensors file to write")
     return p
 
 

@@ -8,12 +8,12 @@ and the others are still shown; the exit status is then 1."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from ..errors import VideoError
 from ..report import report_error
 from ..video.reader import probe
+from .parsing import file_path
 from .transcribe import add_fps_argument, expand_inputs
 
 
@@ -29,7 +29,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "videos",
         nargs="+",
-        type=Path,
+        type=file_path,
         metavar="VIDEO_OR_FOLDER",
         help="video files, frame folders, or folders of either",
     )

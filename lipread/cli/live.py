@@ -22,7 +22,7 @@ from typing import Any
 
 from ..models import DEFAULT_MODEL
 from ..report import report_error
-from .parsing import non_negative, positive
+from .parsing import frame_rate, non_negative, positive
 from .transcribe import add_model_arguments, add_precision_argument
 
 __all__ = ["add_parser", "run"]
@@ -77,7 +77,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=defaults.min_confidence,
         help="utterances read with a lower confidence are dropped (lip twitches)",
     )
-    p.add_argument("--fps", type=positive(float), help="the source's frame rate (default: the rate it states)")
+    p.add_argument("--fps", type=frame_rate, help="the source's frame rate (default: the rate it states)")
     p.add_argument(
         "--threads", type=positive(int), help="inference threads of the onnx backend (default: one per physical core)"
     )

@@ -5,13 +5,15 @@ reject bad numbers as usage errors (exit status 2) instead of letting them fail 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from ..report import error_line
 
-__all__ = ["CommandParser", "HelpFormatter", "non_negative", "positive"]
+__all__ = ["CommandParser", "HelpFormatter", "file_path", "frame_rate", "non_negative", "positive"]
 
 N = TypeVar("N", int, float)
 
@@ -82,3 +84,22 @@ def non_negative(kind: Callable[[str], N], most: N | None = None, why: str = "")
         return value
 
     return convert
+
+
+def frame_rate(text: str) -> float:
+    """An argparse type: a frame rate in frames per second, finite and within
+    :data:`lipread.transcription.frames.SOURCE_FPS_RANGE` (the rates lipread reads)."""
+    from ..transcription.frames import SOURCE_FPS_RANGE
+
+    value = _number(float, text)
+    low, high = SOURCE_FPS_RANGE
+    if not (math.isfinite(value) and low <= value <= high):
+        raise argparse.ArgumentTypeError(f"a frame rate from {low:g} to {high:g} fps, not {text}")
+    return value
+
+
+def file_path(text: str) -> Path:
+    """An argparse type: a file or folder path, not empty (``Path("")`` would silently be the current folder)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path")
+    return Path(text)

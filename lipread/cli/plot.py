@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, DataError
+from .parsing import file_path
 
 __all__ = [
     "add_parser",
@@ -42,9 +43,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         f"epoch, from the {HISTORY} of a run folder that lipread train wrote. Needs matplotlib: "
         'pip install "lipread[plot]".',
     )
-    p.add_argument("run", type=Path, metavar="RUN", help=f"run folder (or its {HISTORY} file)")
+    p.add_argument("run", type=file_path, metavar="RUN", help=f"run folder (or its {HISTORY} file)")
     p.add_argument(
-        "-o", "--output", type=Path, metavar="FILE", help="image to write, .png, .svg or .pdf (default: RUN/curves.png)"
+        "-o",
+        "--output",
+        type=file_path,
+        metavar="FILE",
+        help="image to write, .png, .svg or .pdf (default: RUN/curves.png)",
     )
     return p
 

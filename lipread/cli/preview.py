@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,7 +11,7 @@ from ..config import PRESETS, get_preset
 from ..errors import ArgumentError, LipreadError
 from ..video.gif import write_gif
 from ..video.preprocess import load_clip
-from .parsing import positive
+from .parsing import file_path, frame_rate, positive
 
 MAX_SCALE = 10
 """The largest ``--scale``: a preset's crop (at most 140 pixels wide) enlarged to at most 1,400 pixels wide; the
@@ -28,7 +27,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "and write the clip as an animated GIF (stretched to the full grey or colour range for viewing).",
     )
     p.add_argument("video", metavar="VIDEO", help="video file or frame folder (numbered images)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="GIF file to write")
+    p.add_argument("-o", "--output", type=file_path, required=True, help="GIF file to write")
     p.add_argument("--preset", choices=sorted(PRESETS), default="lipnet", help="model preset (default: lipnet)")
     p.add_argument(
         "--scale",
@@ -38,7 +37,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--fps",
-        type=positive(float),
+        type=frame_rate,
         default=25.0,
         help="playback frame rate, and a frame folder's (default: 25, GRID's)",
     )

@@ -14,7 +14,7 @@ from ..errors import BackendError, DataError
 from ..progress import add_progress_argument
 from ..report import report_warning
 from ..weights import writable_folder
-from .parsing import non_negative, positive
+from .parsing import file_path, non_negative, positive
 
 __all__ = ["CURVES", "add_parser", "draw_run_curves", "options_from_args", "run"]
 
@@ -43,17 +43,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "data",
-        type=Path,
+        type=file_path,
         help="GRID root folder (s<N>/*.mp4 or s<N>/<clip>/ frame folders with alignments/s<N>/*.align, or the "
         "official layout), a manifest (.csv, .jsonl: video, text, start, end, speaker) or an LRS-style folder",
     )
-    p.add_argument("-o", "--output", type=Path, required=True, help="run folder for checkpoints and history")
+    p.add_argument("-o", "--output", type=file_path, required=True, help="run folder for checkpoints and history")
     p.add_argument("--backend", default="torch", help="backend that trains (default: torch)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="lipnet", help="model preset (default: lipnet)")
-    p.add_argument("--model-config", type=Path, metavar="JSON", help="a ModelConfig JSON file (instead of --preset)")
+    p.add_argument(
+        "--model-config", type=file_path, metavar="JSON", help="a ModelConfig JSON file (instead of --preset)"
+    )
     p.add_argument(
         "--vocabulary",
-        type=Path,
+        type=file_path,
         metavar="FILE",
         help="the model's characters, in class order: a UTF-8 text file, on one line or one per line (default: "
         "for a manifest or an LRS folder the characters of its texts, space first, the rest by code point; "
@@ -120,7 +122,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--init",
-        type=Path,
+        type=file_path,
         metavar="CHECKPOINT",
         help="start from the weights of this .safetensors checkpoint (fine-tuning) instead of random ones",
     )
@@ -132,7 +134,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="spatial dropout after each convolution block, in place of the preset's (LipNet's 0.5 never "
         "converged on one speaker's 810 clips)",
     )
-    p.add_argument("--cache", type=Path, help="folder for decoded crops (default: <output>/../cache)")
+    p.add_argument("--cache", type=file_path, help="folder for decoded crops (default: <output>/../cache)")
     p.add_argument("--resume", action="store_true", help="continue from <output>/last.ckpt")
     p.add_argument("--device", default=d.device, help="auto, cpu or cuda")
     p.add_argument(

@@ -48,7 +48,7 @@ from ..models import DEFAULT_MODEL
 from ..progress import add_progress_argument
 from ..report import report_error, report_warning
 from ..weights import writable_folder
-from .parsing import non_negative, positive
+from .parsing import file_path, frame_rate, non_negative, positive
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -99,7 +99,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "inputs",
         nargs="+",
-        type=Path,
+        type=file_path,
         metavar="VIDEO_OR_FOLDER",
         help="video files, frame folders (numbered images, one clip each), or folders of either",
     )
@@ -107,13 +107,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_fps_argument(p)
     p.add_argument(
         "--lexicon",
-        type=Path,
+        type=file_path,
         metavar="FILE",
         help="word list (one per line) for --decoder lexicon (default: the words the model was trained on, or the GRID "
         "words for a model that stores none)",
     )
     p.add_argument("--format", choices=FORMATS, default="txt", help="output format (default: txt)")
-    p.add_argument("--output-dir", type=Path, metavar="DIR", help="where srt/vtt files go (default: current folder)")
+    p.add_argument(
+        "--output-dir", type=file_path, metavar="DIR", help="where srt/vtt files go (default: current folder)"
+    )
     add_throughput_arguments(p)
     add_progress_argument(p)
     return p
@@ -182,7 +184,7 @@ def add_fps_argument(p: argparse.ArgumentParser) -> None:
     """``--fps``: the frame rate of frame folders (video files keep their own)."""
     p.add_argument(
         "--fps",
-        type=positive(float),
+        type=frame_rate,
         help="frame rate of frame folders (default: 25, GRID's); video files keep their own",
     )
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ModelConfig
-from ..errors import DataError, LipreadError
+from ..errors import DataError, LipreadError, VideoError
 from ..report import report_skipped
 from ..video.mouth import MouthLocator
 from ..video.preprocess import decodes_grey, default_locator, load_crops
@@ -89,6 +89,15 @@ class Clip:
         if self.end is None:
             return first, None
         return first, max(1, round(self.end * rate) - first)
+
+    def part_error(self, error: VideoError) -> VideoError:
+        """``error``, raised reading the part :attr:`start` and :attr:`end` cut, reworded to name the file and
+        the part (a part after the video's end decodes to nothing, which alone reads like a damaged file)."""
+        part = f"the part from {self.start or 0:g} s to " + ("its end" if self.end is None else f"{self.end:g} s")
+        text = str(error).removeprefix("<frames>: ").removeprefix(f"{self.video}: ")
+        if self.start and text == "no frames could be decoded":
+            text = "no frames there (the video ends before it)"
+        return VideoError(f"{self.video}: {part}: {text}")
 
 
 def _videos_in(folder: Path) -> list[Path]:
@@ -331,7 +340,10 @@ class CropCache:
             except (ValueError, OSError, EOFError):
                 p.unlink(missing_ok=True)
         start, count = clip.frame_span()
-        crops = load_crops(clip.video, self.config, self.locator, start, count)
+        try:
+            crops = load_crops(clip.video, self.config, self.locator, start, count)
+        except VideoError as e:
+            raise (e if count is None and not start else clip.part_error(e)) from None
         if not self.writable:
             return crops
         tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")

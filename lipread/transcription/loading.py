@@ -124,7 +124,10 @@ def load_model(model: str | os.PathLike[str] = DEFAULT_MODEL, backend: str | Non
     try:
         inspect.signature(impl.load).bind(path, **opts)
     except TypeError:
-        raise BackendError(f"backend {name!r} does not take the option(s) {', '.join(sorted(opts))}") from None
+        raise BackendError(
+            f"{path}: the {name} backend reads this model and does not take the option(s) "
+            f"{', '.join(sorted(opts))} (options of the onnx backend, which reads .onnx models)"
+        ) from None
     return impl.load(path, **opts)
 
 

@@ -367,5 +367,7 @@ class Transcriber:
         """
         rate, (low, high) = fps or DEFAULT_FPS, SOURCE_FPS_RANGE
         if not low <= rate <= high:
-            raise VideoError(f"<frames>: a frame rate of {rate:g} fps is outside the {low:g} to {high:g} fps read")
+            raise VideoError(
+                f"<frames>: a frame rate of {rate:g} fps is outside the {low:g} to {high:g} fps lipread reads"
+            )
         return read_stream(self, resample(frames, rate), settings)
