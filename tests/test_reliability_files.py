@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import struct
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,25 @@ def test_a_folder_that_cannot_be_searched_is_named_with_the_reason(
     assert code == 1
     _one_error(err, folder, "cannot list the folder: Permission denied")
     assert "Permission denied" in err and "no videos found" not in err
+
+
+def test_a_sub_folder_that_cannot_be_searched_is_named_and_the_rest_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tiny: Path, grid_clip: Path
+) -> None:
+    folder = tmp_path / "videos"
+    (folder / "locked").mkdir(parents=True)
+    shutil.copy(grid_clip, folder / "bbaf2n.mp4")
+    real = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        if Path(os.fsdecode(path)) == folder / "locked":
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    code, out, err = _cli(capsys, "transcribe", folder, "--model", tiny)
+    assert code == 1 and len(out.splitlines()) == 1  # the readable clip is still read
+    _one_error(err, folder, "cannot list its folder locked: Permission denied")
 
 
 @pytest.mark.parametrize("size", [(8, 8), (16, 12), (MIN_FACE_FRAME - 2, 200)])

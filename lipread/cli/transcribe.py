@@ -190,7 +190,8 @@ def add_fps_argument(p: argparse.ArgumentParser) -> None:
 
 
 def expand_inputs(inputs: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """(clips, [(input, reason)] for folders without any): the video files and frame folders to read.
+    """(clips, [(input, reason)] for folders without any or with sub-folders that cannot be listed): the video
+    files and frame folders to read.
 
     A file stays itself. A folder that is a frame folder (:func:`lipread.video.reader.is_frame_folder`) is one
     clip; any other folder is searched recursively for video files and frame folders (a frame folder's own
@@ -208,18 +209,18 @@ def expand_inputs(inputs: list[Path]) -> tuple[list[Path], list[tuple[Path, str]
             files.append(item)
             continue
         found: list[Path] = []
-        unlisted: list[OSError] = []  # os.walk skips what it cannot list; the first such is the reason
+        unlisted: list[OSError] = []  # os.walk skips what it cannot list; each is named, whatever else is found
         for top, dirs, names in os.walk(item, onerror=unlisted.append):
             here = Path(top)
             found += (here / n for n in names if Path(n).suffix.lower() in VIDEO_EXTENSIONS)
             frame_dirs = {d for d in dirs if is_frame_folder(here / d)}
             found += (here / d for d in frame_dirs)
             dirs[:] = sorted(d for d in dirs if d not in frame_dirs)
-        if not found and unlisted:
-            where = os.path.relpath(unlisted[0].filename, item) if unlisted[0].filename else "."
+        for error in unlisted:
+            where = os.path.relpath(error.filename, item) if error.filename else "."
             what = "the folder" if where == "." else f"its folder {where}"
-            problems.append((item, f"cannot list {what}: {unlisted[0].strerror}"))
-        elif not found:
+            problems.append((item, f"cannot list {what}: {error.strerror}"))
+        if not found and not unlisted:
             kinds = ", ".join(VIDEO_EXTENSIONS)
             problems.append((item, f"no videos found ({kinds}) and no frame folders (numbered images)"))
         files += sorted(found)
