@@ -276,6 +276,25 @@ def test_preview_to_a_bad_output_path(lipread: Run, grid_clip: Path, tmp_path: P
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]  # no temporary file is left behind
 
 
+def test_export_refuses_what_lipread_could_not_read_back(lipread: Run, tmp_path: Path) -> None:
+    checkpoint = get_shipped(DEFAULT_MODEL).file("checkpoint")
+    status, out, err = lipread("export", checkpoint, "-o", tmp_path / "model.txt")
+    assert (status, out, err) == (1, "", f"{PREFIX}{tmp_path / 'model.txt'}: the file to write must end in .onnx\n")
+    onnx = get_shipped(DEFAULT_MODEL).file("onnx")
+    status, out, err = lipread("export", onnx, "-o", tmp_path / "model.onnx")
+    assert (status, out) == (1, "")
+    assert err == f"{PREFIX}{onnx}: an ONNX model cannot be exported again; give its .safetensors checkpoint instead\n"
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.torch
+def test_export_takes_a_shipped_model_by_name(lipread: Run, tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="the torch backend exports")
+    pytest.importorskip("onnx", reason="exporting writes ONNX")
+    status, out, err = lipread("export", DEFAULT_MODEL, "-o", tmp_path / "model.onnx")
+    assert (status, out.strip(), err) == (0, str(tmp_path / "model.onnx"), "")
+
+
 # --- usage errors: exit status 2, the same line after the usage summary --------------------------------------
 
 USAGE = [

@@ -76,18 +76,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def source_checkpoint(source: str) -> Path:
-    """The canonical checkpoint ``--from`` names: a shipped model's, or a ``.safetensors`` file.
+def source_checkpoint(source: str | os.PathLike[str], use: str = "be fine-tuned") -> Path:
+    """The canonical checkpoint ``source`` names (``--from``, ``lipread export``'s argument): a shipped
+    model's, or a ``.safetensors`` file.
+
+    Args:
+        use: what the checkpoint is for, as the refusal of an ONNX file says it: "an ONNX model cannot <use>".
 
     Raises:
-        CheckpointError: neither a shipped model nor an existing checkpoint; an ONNX file (which cannot be
-            trained).
+        CheckpointError: neither a shipped model nor an existing checkpoint; an ONNX file (which holds no
+            canonical weights).
     """
+    source = os.fspath(source)
     path = Path(source)
     if path.suffix.lower() == ".onnx":
-        raise CheckpointError(
-            f"{source}: an ONNX model cannot be fine-tuned; start from its .safetensors checkpoint instead"
-        )
+        raise CheckpointError(f"{source}: an ONNX model cannot {use}; give its .safetensors checkpoint instead")
     if path.is_file():
         return path
     if is_shipped(source) or (os.sep not in source and not path.suffix):

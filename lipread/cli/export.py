@@ -27,7 +27,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "'frames' float32 (B,T,H,W,C) and 'lengths' int32 (B,), output 'logprobs' (B,T,V); batch and time "
         "dynamic; the checkpoint's metadata is kept). The result runs with `--backend onnx`.",
     )
-    p.add_argument("checkpoint", type=file_path, help="a .safetensors checkpoint written by lipread")
+    p.add_argument(
+        "checkpoint", type=file_path, help="a .safetensors checkpoint written by lipread, or a shipped model's name"
+    )
     p.add_argument("-o", "--output", type=file_path, required=True, help="the .onnx file to write")
     p.add_argument("--backend", default="torch", help="backend that exports (default: torch)")
     p.add_argument(
@@ -56,7 +58,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Export; prints the path written. Returns 0."""
     from ..backend import get_backend
+    from .adapt import source_checkpoint
 
+    if args.output.suffix.lower() != ".onnx":  # lipread (and most tools) tell an ONNX model by its name
+        raise LipreadError(f"{args.output}: the file to write must end in .onnx")
+    checkpoint = source_checkpoint(args.checkpoint, "be exported again")
     backend = get_backend(args.backend)
     if "export" not in backend.capabilities:
         raise BackendError(f"backend {backend.name!r} cannot export; use --backend torch or --backend tensorflow")
@@ -64,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         raise LipreadError("--calibration is only used with --quantize int8")
     if args.quantize and args.fp16_weights:
         raise LipreadError("--quantize int8 and --fp16-weights do not go together; choose one")
-    model = backend.load(args.checkpoint)
+    model = backend.load(checkpoint)
     path = backend.export_onnx(model, args.output)
     if args.fp16_weights:
         from ..onnx.half import store_weights_fp16
