@@ -9,6 +9,7 @@ as a traceback would), except one run of the installed entry point; nothing load
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -274,6 +275,37 @@ def test_preview_to_a_bad_output_path(lipread: Run, grid_clip: Path, tmp_path: P
     assert_reported(err, target)
     assert "cannot write the GIF" in err
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]  # no temporary file is left behind
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--lexicon", "words.txt", "--decoder", "beam"], "--lexicon is only used with --decoder lexicon, not with"),
+        (["--output-dir", "subs"], "--output-dir is only used with --format srt or vtt, not with --format txt"),
+    ],
+)
+def test_an_option_that_would_be_ignored_is_refused(
+    lipread: Run, grid_clip: Path, options: list[str], message: str
+) -> None:
+    status, out, err = lipread("transcribe", grid_clip, *options)
+    assert (status, out) == (1, "")
+    assert err.startswith(f"{PREFIX}{message}") and len(err.splitlines()) == 1
+
+
+def test_a_word_list_implies_the_lexicon_decoder(lipread: Run, grid_clip: Path, tmp_path: Path) -> None:
+    words = tmp_path / "words.txt"
+    words.write_text("bin\nblue\nat\nf\ntwo\nnow\n")
+    status, out, err = lipread("transcribe", grid_clip, "--lexicon", words, "--format", "json")
+    assert (status, err) == (0, "")
+    transcript = json.loads(out)
+    assert transcript["decoder"] == "lexicon" and set(transcript["text"].split()) <= {
+        "bin",
+        "blue",
+        "at",
+        "f",
+        "two",
+        "now",
+    }
 
 
 def test_export_refuses_what_lipread_could_not_read_back(lipread: Run, tmp_path: Path) -> None:

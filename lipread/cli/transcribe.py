@@ -109,8 +109,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--lexicon",
         type=file_path,
         metavar="FILE",
-        help="word list (one per line) for --decoder lexicon (default: the words the model was trained on, or the GRID "
-        "words for a model that stores none)",
+        help="word list (one per line) for --decoder lexicon, which it implies (without it the lexicon decoder uses "
+        "the words the model was trained on, or the GRID words for a model that stores none)",
     )
     p.add_argument("--format", choices=FORMATS, default="txt", help="output format (default: txt)")
     p.add_argument(
@@ -257,6 +257,10 @@ def run(args: argparse.Namespace) -> int:
     from ..transcription.pipeline import transcribe_stream
     from ..transcription.subtitles import write_subtitles
 
+    if args.lexicon is not None and args.decoder not in (None, "lexicon"):
+        raise LipreadError(f"--lexicon is only used with --decoder lexicon, not with --decoder {args.decoder}")
+    if args.output_dir is not None and args.format not in ("srt", "vtt"):
+        raise LipreadError(f"--output-dir is only used with --format srt or vtt, not with --format {args.format}")
     files, problems = expand_inputs(list(args.inputs))
     for item, reason in problems:
         report_error(reason, item)
@@ -277,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
         runner = Transcriber(
             model,
             args.backend,
-            args.decoder,
+            "lexicon" if lexicon is not None else args.decoder,  # a word list asks for the decoder that uses it
             args.beam_width,
             lexicon,
             None,
