@@ -184,6 +184,8 @@ def get_backend(name: str) -> Backend:
         try:
             module = importlib.import_module(info.module)
         except ImportError as e:
+            if isinstance(e.__cause__, KeyboardInterrupt):  # Ctrl-C while an extension initialised: no bad install
+                raise KeyboardInterrupt from None
             raise BackendError(
                 f'backend {key!r} failed to import ({e}); reinstall it with: pip install "lipread[{info.extra}]"'
             ) from e

@@ -61,6 +61,23 @@ def test_backend_that_fails_to_import(monkeypatch: pytest.MonkeyPatch, fresh_reg
         lipread.get_backend("broken")
 
 
+def test_an_import_interrupted_by_ctrl_c_is_an_interrupt(monkeypatch: pytest.MonkeyPatch, fresh_registry: None) -> None:
+    # An extension module whose initialisation Ctrl-C interrupts raises ImportError("initialization failed")
+    # from the KeyboardInterrupt (ONNX Runtime does): the user stopped it, the install is not broken.
+    info = registry.BackendInfo("slow", "slow_backend_module", ("json",), "slow", ("inference",), "test")
+    monkeypatch.setitem(registry.BUILTIN, "slow", info)
+
+    def import_module(name: str) -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as e:
+            raise ImportError("initialization failed") from e
+
+    monkeypatch.setattr(registry.importlib, "import_module", import_module)
+    with pytest.raises(KeyboardInterrupt):
+        lipread.get_backend("slow")
+
+
 def test_loaded_backends_are_cached(monkeypatch: pytest.MonkeyPatch, fresh_registry: None) -> None:
     fake = SimpleNamespace(name="fake", capabilities=frozenset({"inference"}))
     module = SimpleNamespace(backend=fake)
