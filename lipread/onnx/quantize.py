@@ -24,6 +24,8 @@ ONNX Runtime is imported only when a function here is called.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -94,18 +96,20 @@ def quantize_int8(
             model = onnx.load(str(src))
             onnx.checker.check_model(model)
             if calibration:
-                q.quantize_static(
-                    str(src),
-                    str(out),
-                    _reader(q, calibration),
-                    quant_format=q.QuantFormat.QDQ,
-                    op_types_to_quantize=["Conv", "MatMul", "Gemm"],
-                    nodes_to_exclude=_float_convs(model),
-                    activation_type=q.QuantType.QUInt8,
-                    weight_type=q.QuantType.QInt8,
-                )
+                with _without_advice():
+                    q.quantize_static(
+                        str(src),
+                        str(out),
+                        _reader(q, calibration),
+                        quant_format=q.QuantFormat.QDQ,
+                        op_types_to_quantize=["Conv", "MatMul", "Gemm"],
+                        nodes_to_exclude=_float_convs(model),
+                        activation_type=q.QuantType.QUInt8,
+                        weight_type=q.QuantType.QInt8,
+                    )
             else:
-                q.quantize_dynamic(str(src), str(out), op_types_to_quantize=["MatMul", "Gemm"])
+                with _without_advice():
+                    q.quantize_dynamic(str(src), str(out), op_types_to_quantize=["MatMul", "Gemm"])
         except Exception as e:  # ONNX Runtime raises many types
             raise BackendError(f"{src}: ONNX Runtime could not quantise the model: {e}") from e
         quantised = onnx.load(str(out))
@@ -115,6 +119,18 @@ def quantize_int8(
     quantised.producer_name = model.producer_name
     atomic_write(dst, quantised.SerializeToString())
     return dst
+
+
+@contextlib.contextmanager
+def _without_advice() -> Iterator[None]:
+    """Logging below ERROR off for the block: ONNX Runtime's quantiser logs advice for its own users (run its
+    graph pre-processing first) through the root logger, which a lipread user could not act on."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
 
 
 def _store_recurrent_int8(model) -> None:  # type: ignore[no-untyped-def]
