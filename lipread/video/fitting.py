@@ -45,7 +45,8 @@ def check_face_frame(height: int, width: int, source: str) -> None:
     if min(height, width) < MIN_FACE_FRAME:
         raise VideoError(
             f"{source}: frames of {width}x{height} pixels are too small to find a face in; the mouth locator needs "
-            f"frames at least {MIN_FACE_FRAME} pixels on each side (or pass a FixedCrop box around the mouth)"
+            f"frames at least {MIN_FACE_FRAME} pixels on each side (from Python, a FixedCrop locator around the "
+            "mouth reads such frames)"
         )
 
 
