@@ -308,6 +308,13 @@ def test_a_word_list_implies_the_lexicon_decoder(lipread: Run, grid_clip: Path, 
     }
 
 
+def test_preview_writes_only_a_gif(lipread: Run, grid_clip: Path, tmp_path: Path) -> None:
+    status, out, err = lipread("preview", grid_clip, "-o", tmp_path / "crop.png")
+    assert (status, out) == (1, "")
+    assert err == f"{PREFIX}{tmp_path / 'crop.png'}: the file to write must end in .gif (the preview is a GIF)\n"
+    assert not list(tmp_path.iterdir())
+
+
 def test_export_refuses_what_lipread_could_not_read_back(lipread: Run, tmp_path: Path) -> None:
     checkpoint = get_shipped(DEFAULT_MODEL).file("checkpoint")
     status, out, err = lipread("export", checkpoint, "-o", tmp_path / "model.txt")

@@ -58,6 +58,8 @@ def to_display(clip: np.ndarray, scale: int = 1) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     """Write the GIF; returns 0 (a bad video raises VideoError, reported by the CLI)."""
+    if args.output.suffix.lower() != ".gif":  # before the clip is read; viewers tell the format by the name
+        raise LipreadError(f"{args.output}: the file to write must end in .gif (the preview is a GIF)")
     config = get_preset(args.preset)
     frames = to_display(load_clip(args.video, config), args.scale)
     try:
