@@ -163,6 +163,35 @@ def test_plot_reports_an_unknown_image_format(tmp_path: Path, capsys: pytest.Cap
     assert "c.nope: cannot write this image" in capsys.readouterr().err
 
 
+def test_plot_checks_where_the_image_goes_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib", reason="the plot extra is not installed (pip install '.[plot]')")
+    run = _run(tmp_path, [_epoch(1, 1.0)])
+    (tmp_path / "a-file").write_text("x")
+    for out, reason in [
+        (tmp_path / "a-file" / "c.png", f"{tmp_path / 'a-file'} is a file, not a folder"),
+        (tmp_path / "missing" / "c.png", f"the folder {tmp_path / 'missing'} does not exist"),
+        (tmp_path / "c.txt", "the name must end in one of "),
+    ]:
+        assert main(["plot", str(run), "-o", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"lipread: error: {out}: cannot write this image: {reason}") and err.count("\n") == 1
+
+
+def test_eval_checks_its_confusion_image_before_reading_clips(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib", reason="the plot extra is not installed (pip install '.[plot]')")
+    from lipread.cli import eval as eval_command
+
+    def no_evaluation(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the clips were read before the image path was checked")
+
+    monkeypatch.setattr(eval_command, "evaluate", no_evaluation)
+    out = tmp_path / "confusion.txt"
+    assert main(["eval", str(tmp_path), "--confusion", str(out)]) == 1
+    assert capsys.readouterr().err.startswith(f"lipread: error: {out}: cannot write this image: the name must end in")
+
+
 def test_without_matplotlib_the_error_says_which_extra(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -248,9 +248,9 @@ def _report(r: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Print the evaluation; 1 when a clip could not be read, else 0."""
     if args.confusion is not None:
-        from .plot import require_matplotlib
+        from .plot import check_image_path
 
-        require_matplotlib(args.confusion)  # before the clips are read, not after
+        check_image_path(args.confusion)  # before the clips are read, not after
     from ..transcription.loading import with_precision
 
     model = os.fspath(with_precision(args.model, args.precision))

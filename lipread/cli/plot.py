@@ -22,6 +22,7 @@ from .parsing import file_path
 
 __all__ = [
     "add_parser",
+    "check_image_path",
     "draw_confusion",
     "draw_curves",
     "draw_letter_confusion",
@@ -115,6 +116,28 @@ def require_matplotlib(out: Path) -> Any:
             f'{out}: drawing needs matplotlib, which is not installed; install it with: pip install "lipread[plot]"'
         ) from None
     return Figure
+
+
+def check_image_path(out: Path) -> None:
+    """Check, before the work that ends in an image, that ``out`` can be one: a format matplotlib writes (from
+    the suffix) in a folder that exists.
+
+    Raises:
+        BackendError: matplotlib is not installed.
+        DataError: an unknown format, or a folder that is missing or a file (named).
+    """
+    require_matplotlib(out)
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    if out.suffix.lower().lstrip(".") not in formats:
+        known = ", ".join(f".{f}" for f in formats)
+        raise DataError(f"{out}: cannot write this image: the name must end in one of {known}")
+    folder = out.parent
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{out}: cannot write this image: {folder} is a file, not a folder")
+    if not folder.exists():
+        raise DataError(f"{out}: cannot write this image: the folder {folder} does not exist")
 
 
 def _figure(width_in: float, height_in: float, out: Path) -> Any:
@@ -218,6 +241,7 @@ def run(args: argparse.Namespace) -> int:
     history = read_history(args.run)
     folder = args.run if args.run.is_dir() else args.run.parent
     out = args.output if args.output is not None else folder / "curves.png"
+    check_image_path(out)
     draw_curves(history, out, title=folder.resolve().name)
     print(out)
     return 0
