@@ -75,8 +75,11 @@ class TensorFlowBackend:
 
         Raises:
             BackendError: ``options.freeze`` names parts to freeze, or ``options.mixup`` asks for mixup, which
-                only the torch backend does.
+                only the torch backend does; ``options.extra`` holds anything (this backend has no options of
+                its own).
         """
+        if options.extra:
+            raise BackendError(f"the tensorflow backend takes no --extra options ({', '.join(options.extra)})")
         if options.freeze:
             raise BackendError(
                 f"the tensorflow backend cannot freeze parts of a model ({', '.join(options.freeze)}); "

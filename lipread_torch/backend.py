@@ -66,7 +66,13 @@ class TorchBackend:
         return save_checkpoint(path, model.state_dict(), model.config, **metadata)
 
     def train(self, options: TrainOptions) -> TrainResult:
-        """Train as ``options`` say (see :func:`lipread_torch.train.train`)."""
+        """Train as ``options`` say (see :func:`lipread_torch.train.train`).
+
+        Raises:
+            BackendError: ``options.extra`` holds anything: this backend has no options of its own.
+        """
+        if options.extra:
+            raise BackendError(f"the torch backend takes no --extra options ({', '.join(options.extra)})")
         from .train import train
 
         return train(options)

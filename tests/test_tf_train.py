@@ -266,3 +266,16 @@ def test_init_and_aligned_training(grid_root: Path, cache: Path, tmp_path: Path)
     fresh = load_checkpoint(train(options(grid_root, tmp_path / "fresh", cache, epochs=1, max_clips=2, lr=0.0)).last)
     assert not np.array_equal(fresh.tensors["classifier.weight"], before["classifier.weight"])
     assert np.isfinite(tuned.history[0]["train_loss"]) and tuned.history[0]["train_loss"] > 0
+
+
+def test_the_backend_refuses_options_it_does_not_have(tmp_path: Path) -> None:
+    from lipread.errors import BackendError
+
+    for asked, refusal in [
+        ({"extra": {"clip": 5.0}}, r"takes no --extra options \(clip\)"),
+        ({"mixup": 0.4}, "mixup"),
+        ({"freeze": ("rnn",)}, "cannot freeze parts of a model"),
+    ]:
+        with pytest.raises(BackendError, match=refusal):
+            backend.train(TrainOptions(data=tmp_path, output=tmp_path / "run", **asked))
+    assert not (tmp_path / "run").exists()

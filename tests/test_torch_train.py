@@ -409,3 +409,12 @@ def test_cuda_and_cpu_agree() -> None:
         torch.backends.cudnn.allow_tf32 = tf32
     valid = np.arange(30)[None, :] < lengths[:, None]
     assert np.abs(on_cpu - on_gpu)[valid].max() <= 1e-3
+
+
+def test_the_backend_refuses_extra_options(tmp_path: Path) -> None:
+    from lipread.backend import get_backend
+    from lipread.errors import BackendError
+
+    with pytest.raises(BackendError, match=r"the torch backend takes no --extra options \(clip\)"):
+        get_backend("torch").train(TrainOptions(data=tmp_path, output=tmp_path / "run", extra={"clip": 5.0}))
+    assert not (tmp_path / "run").exists()

@@ -160,7 +160,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--time-limit", type=float, metavar="MINUTES", help="stop after the epoch that passes this (default: no limit)"
     )
-    p.add_argument("--extra", action="append", default=[], metavar="KEY=VALUE", help="backend-specific option")
+    p.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of a third-party backend (the built-in ones take none)",
+    )
     p.add_argument(
         "--plot",
         action=argparse.BooleanOptionalAction,

@@ -118,6 +118,8 @@ class TrainOptions:
             stdout is one).
         time_limit: minutes; stop cleanly after the epoch during which this much time has passed (the run
             can be continued later with ``resume``). None: no limit.
+        extra: options of a third-party backend (``lipread train --extra KEY=VALUE``); the built-in backends
+            have none and refuse a run that sets any.
         freeze: parts of the model (of :data:`FREEZABLE`) whose weights training leaves as they are, e.g.
             ``("rnn", "classifier")`` to adapt only the convolutional front end of an ``init`` model to a new
             speaker. Empty (the default): every weight trains. Only the torch backend supports it; the
