@@ -362,6 +362,9 @@ USAGE = [
     (["eval", "grid", "--fps", "0.5"], "eval", "argument --fps: a frame rate from 1 to 1000 fps, not 0.5"),
     (["preview", "clip.mp4", "-o", "x.gif", "--fps", "0.001"], "preview", "argument --fps: a frame rate from 1"),
     (["live", "clip.mp4", "--fps", "inf"], "live", "argument --fps: a frame rate from 1 to 1000 fps, not inf"),
+    (["live", "clip.mp4", "--hop", "7"], "live", "argument --hop: must be from 8 to 50, not 7"),
+    (["live", "clip.mp4", "--pause", "0.01"], "live", "argument --pause: must be from 0.04 s to 60 s, not 0.01"),
+    (["live", "clip.mp4", "--longest", "1e308"], "live", "argument --longest: must be from 0.04 s to 60 s, not 1e308"),
     (["no-such-command"], "", "argument COMMAND: invalid choice: 'no-such-command'"),
 ]
 

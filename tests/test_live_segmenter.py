@@ -57,10 +57,33 @@ def test_segmenter_ends_an_utterance_after_the_pause() -> None:
     assert seg.cut() == Span(8, 9) and seg.cut() is None
 
 
-@pytest.mark.parametrize("bad", [{"pause": 0}, {"longest": -1}, {"hop": 5}, {"hop": 2.5}, {"context": float("nan")}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"pause": 0},
+        {"longest": -1},
+        {"hop": 5},
+        {"hop": 2.5},
+        {"context": float("nan")},
+        {"longest": 1e308},  # its frame count would overflow
+        {"pause": 61.0},
+        {"context": 1e9},
+    ],
+)
 def test_settings_are_checked(bad: dict[str, Any]) -> None:
     with pytest.raises(ArgumentError):
         LiveSettings(**bad)
+
+
+def test_settings_take_numpy_numbers() -> None:
+    settings = LiveSettings(pause=np.float64(0.3), hop=np.int64(20))
+    assert settings.hop == 20 and type(settings.hop) is int and settings.pause == 0.3
+
+
+@pytest.mark.parametrize("camera", ["2147483648", "99999999999999999999", "\u00b2"])
+def test_a_camera_index_opencv_cannot_take_is_a_clean_error(camera: str) -> None:
+    with pytest.raises(VideoError, match=r"cannot be opened|not found"):
+        live_source.open_source(camera)
 
 
 # A stand-in reader: the lipnet config, a fixed mouth box, and a "model" that calls a frame speech when its

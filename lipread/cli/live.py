@@ -22,7 +22,7 @@ from typing import Any
 
 from ..models import DEFAULT_MODEL
 from ..report import report_error
-from .parsing import frame_rate, non_negative, positive
+from .parsing import frame_rate, non_negative, positive, within
 from .transcribe import add_model_arguments, add_precision_argument
 
 __all__ = ["add_parser", "run"]
@@ -32,7 +32,7 @@ FORMATS = ("txt", "json")
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``live``."""
-    from ..live.stream import LiveSettings
+    from ..live.stream import FPS, HOP_RANGE, MAX_SECONDS, LiveSettings
 
     defaults = LiveSettings()
     p = subparsers.add_parser(
@@ -54,20 +54,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_precision_argument(p)
     p.add_argument(
         "--pause",
-        type=positive(float),
+        type=within(float, 1 / FPS, MAX_SECONDS, " s"),
         default=defaults.pause,
         help="seconds without speech (or without a face) that end an utterance",
     )
-    p.add_argument("--longest", type=positive(float), default=defaults.longest, help="longest utterance, in seconds")
+    p.add_argument(
+        "--longest",
+        type=within(float, 1 / FPS, MAX_SECONDS, " s"),
+        default=defaults.longest,
+        help=f"longest utterance, in seconds (at most {MAX_SECONDS:g})",
+    )
     p.add_argument(
         "--hop",
-        type=positive(int, 50),
+        type=within(int, *HOP_RANGE),
         default=defaults.hop,
         help="frames between two runs of the model over the latest 3 s (8 to 50: fewer react sooner, cost more)",
     )
     p.add_argument(
         "--context",
-        type=non_negative(float),
+        type=within(float, 0.0, MAX_SECONDS, " s"),
         default=defaults.context,
         help="seconds kept on each side of an utterance when it is read",
     )

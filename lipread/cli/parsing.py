@@ -13,7 +13,7 @@ from typing import Any, NoReturn, TypeVar
 
 from ..report import error_line
 
-__all__ = ["CommandParser", "HelpFormatter", "file_path", "frame_rate", "non_negative", "positive"]
+__all__ = ["CommandParser", "HelpFormatter", "file_path", "frame_rate", "non_negative", "positive", "within"]
 
 N = TypeVar("N", int, float)
 
@@ -103,3 +103,15 @@ def file_path(text: str) -> Path:
     if not text:
         raise argparse.ArgumentTypeError("an empty path")
     return Path(text)
+
+
+def within(kind: Callable[[str], N], low: N, high: N, unit: str = "") -> Callable[[str], N]:
+    """An argparse type: ``kind(text)``, from ``low`` to ``high`` (``unit`` follows the numbers in the error)."""
+
+    def convert(text: str) -> N:
+        value = _number(kind, text)
+        if not low <= value <= high:  # NaN fails this too
+            raise argparse.ArgumentTypeError(f"must be from {low:g}{unit} to {high:g}{unit}, not {text}")
+        return value
+
+    return convert

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import VideoError
 
-__all__ = ["CAMERA_FPS", "READ_AHEAD_SECONDS", "RECONNECTS", "STALL_SECONDS", "FrameSource", "open_source"]
+__all__ = ["CAMERA_FPS", "MAX_CAMERA", "READ_AHEAD_SECONDS", "RECONNECTS", "STALL_SECONDS", "FrameSource", "open_source"]
 
 STALL_SECONDS = 5.0
 """A camera or stream that delivers no frame for this long has stopped; also the open and read timeout."""
@@ -107,6 +107,10 @@ class FrameSource:
                 close()  # a camera or stream is released now, not when this source is collected
 
 
+MAX_CAMERA = 2**31 - 1
+"""The largest camera index OpenCV can be asked for."""
+
+
 def open_source(spec: str, realtime: bool = False) -> FrameSource:
     """Open a camera (``"0"``, ``"1"``, ...), a stream address (``rtsp://...``, ``http://...``) or a video file.
 
@@ -117,7 +121,9 @@ def open_source(spec: str, realtime: bool = False) -> FrameSource:
     Raises:
         VideoError: the camera or stream cannot be opened; the file is missing or cannot be decoded.
     """
-    if spec.isdigit():
+    if spec.isascii() and spec.isdigit():  # ASCII: "²" is a digit to str.isdigit but no number to int()
+        if int(spec) > MAX_CAMERA:  # OpenCV takes a C int, and would fail on a larger one with a traceback
+            raise VideoError(f"camera {spec}: cannot be opened (no such camera)")
         return _open_capture(int(spec), f"camera {spec}", "camera")
     if "://" in spec:
         return _open_capture(spec, spec, "stream")

@@ -39,6 +39,7 @@ Memory is bounded: the last ``config.frames`` mouth crops, and the frames of the
 from __future__ import annotations
 
 import math
+import numbers
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -53,7 +54,7 @@ from ..video.mouth import Box, MouthLocator, Warp
 from ..video.preprocess import default_locator, mouth_crops, normalise
 from .segmenter import Segmenter, Span
 
-__all__ = ["FPS", "LiveSettings", "Reader", "Segment", "read_stream"]
+__all__ = ["FPS", "HOP_RANGE", "MAX_SECONDS", "LiveSettings", "Reader", "Segment", "read_stream"]
 
 FPS = 25.0
 """The frame rate :func:`read_stream` takes (the models' rate); segment times are frames divided by it."""
@@ -64,6 +65,12 @@ SPEECH_BELOW = 0.5
 LOOKAHEAD = 5
 """Frames after a frame that the window must hold before the frame is decided: the model reads the last frames
 of a window, which have nothing after them, less surely."""
+
+
+MAX_SECONDS = 60.0
+"""The longest any :class:`LiveSettings` time may be: the frames of an utterance are kept while it lasts."""
+HOP_RANGE = (8, 50)
+"""The frames a :class:`LiveSettings` hop may be, fewest and most."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,8 @@ class LiveSettings:
             and 12 at 0.08 s; the default keeps two frames of margin over 0.12 s. The utterance's text comes
             no sooner than ``pause`` and 0.2 s (:data:`LOOKAHEAD`) after its end.
         longest: the longest utterance; one that reaches it ends there, and speech that goes on starts the
-            next. Also bounds memory: the frames of the utterance in progress are kept.
+            next. Also bounds memory: the frames of the utterance in progress are kept. Each time here is at
+            most :data:`MAX_SECONDS`.
         hop: frames (at 25 fps) between two runs of the model over the latest window; smaller reacts sooner
             and costs more (the model reads ``75 / hop`` times every frame).
         context: time kept on each side of an utterance when it is read (silence the model expects around
@@ -97,16 +105,27 @@ class LiveSettings:
     def __post_init__(self) -> None:
         for name in ("pause", "longest", "context", "min_confidence"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise ArgumentError(f"live setting {name} must be a finite number, not {value!r}")
-        if self.pause < 1 / FPS or self.longest < 1 / FPS or self.context < 0 or not 0 <= self.min_confidence <= 1:
+        times = (self.pause, self.longest, self.context)
+        if (
+            self.pause < 1 / FPS
+            or self.longest < 1 / FPS
+            or self.context < 0
+            or max(times) > MAX_SECONDS
+            or not 0 <= self.min_confidence <= 1
+        ):
             raise ArgumentError(
                 f"live settings: pause ({self.pause:g} s) and longest ({self.longest:g} s) must be at least one "
-                f"frame ({1 / FPS:g} s), context ({self.context:g} s) not negative, min_confidence "
-                f"({self.min_confidence:g}) from 0 to 1"
+                f"frame ({1 / FPS:g} s), context ({self.context:g} s) not negative, none of them over "
+                f"{MAX_SECONDS:g} s, min_confidence ({self.min_confidence:g}) from 0 to 1"
             )
-        if isinstance(self.hop, bool) or not isinstance(self.hop, int) or not 8 <= self.hop <= 50:
-            raise ArgumentError(f"live setting hop must be a whole number of frames from 8 to 50, not {self.hop!r}")
+        hop = self.hop
+        if isinstance(hop, bool) or not isinstance(hop, numbers.Integral) or not HOP_RANGE[0] <= hop <= HOP_RANGE[1]:
+            raise ArgumentError(
+                f"live setting hop must be a whole number of frames from {HOP_RANGE[0]} to {HOP_RANGE[1]}, not {hop!r}"
+            )
+        object.__setattr__(self, "hop", int(hop))  # a NumPy integer is a number too
 
 
 class Reader(Protocol):
