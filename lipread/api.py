@@ -135,6 +135,7 @@ def transcribe(
             read, frames have the wrong shape or are too small to show a face, or no mouth is found.
         CheckpointError, BackendError: as :func:`load_model`.
         DecodingError: unknown decoder or bad beam width; the model gave NaN log-probabilities.
+        ArgumentError: ``fps`` or ``batch_size`` is not a positive number.
     """
     runner = Transcriber(model, backend, decoder, beam_width, lexicon, locator, batch_size, **opts)
     return runner.transcribe(source, fps)

@@ -14,7 +14,7 @@ import pytest
 from lipread import api
 from lipread.backend import BUILTIN
 from lipread.data.grid import is_grid_sentence
-from lipread.errors import BackendError, CheckpointError, DecodingError, VideoError
+from lipread.errors import ArgumentError, BackendError, CheckpointError, DecodingError, VideoError
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -149,6 +149,31 @@ def test_user_errors(tiny: Path, tmp_path: Path) -> None:
         lipread.load_model(tiny, colour="blue")
     with pytest.raises(CheckpointError, match="neither a shipped model"):
         lipread.load_model(tmp_path / "nothing-here")
+
+
+@pytest.mark.parametrize("fps", [0, -5, float("nan"), float("inf"), True, "25"])
+def test_a_frame_rate_that_is_no_positive_number_is_refused(tiny: Path, grid_clip: Path, fps: object) -> None:
+    runner = lipread.Transcriber(tiny)
+    frames = read_frames(grid_clip)
+    for source in (frames, grid_clip, [grid_clip]):
+        with pytest.raises(ArgumentError, match="fps must be a positive number of frames per second"):
+            runner.transcribe(source, fps=fps)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="fps must be a positive number"):
+        runner.stream(iter(frames), fps=fps)  # type: ignore[arg-type]
+
+
+def test_odd_inputs_are_named_or_read(tiny: Path, grid_clip: Path) -> None:
+    runner = lipread.Transcriber(tiny, batch_size=np.int64(2), beam_width=np.int64(4))  # type: ignore[arg-type]
+    assert runner.batch_size == 2
+    text = runner.transcribe(grid_clip).text
+    assert runner.transcribe(bytes(grid_clip)).text == text  # type: ignore[arg-type]
+    for odd in (5, None):
+        with pytest.raises(VideoError, match="expected a video path"):
+            runner.transcribe(odd)  # type: ignore[arg-type]
+    with pytest.raises(DecodingError, match="a list of words, not one string"):
+        lipread.Transcriber(tiny, decoder="lexicon", lexicon="bin blue")
+    with pytest.raises(ArgumentError, match="settings must be a LiveSettings, not dict"):
+        runner.stream(iter(read_frames(grid_clip)), settings={"pause": 0.5})  # type: ignore[arg-type]
 
 
 @pytest.fixture()

@@ -16,6 +16,7 @@ decoder then returns the empty hypothesis with score ``-inf``.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -87,8 +88,13 @@ def make_decoder(
     """
     if name not in DECODERS:
         raise DecodingError(f"unknown decoder {name!r}; use one of {', '.join(DECODERS)}")
-    if name != "greedy" and (isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width < 1):
+    if name != "greedy" and (
+        isinstance(beam_width, bool) or not isinstance(beam_width, numbers.Integral) or beam_width < 1
+    ):
         raise DecodingError(f"beam width must be a positive integer, not {beam_width!r}")
+    beam_width = int(beam_width)  # a NumPy integer too
+    if isinstance(lexicon, (str, bytes)):  # its letters would each become a word
+        raise DecodingError(f"the lexicon is a list of words, not one string: {lexicon[:40]!r}")
     if name != "greedy" and beam_width > MAX_BEAM_WIDTH:
         raise DecodingError(f"beam width {beam_width} is more than {MAX_BEAM_WIDTH}, the widest lipread searches")
     constraint: TokenAutomaton | None = None

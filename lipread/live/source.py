@@ -31,7 +31,15 @@ import numpy as np
 
 from ..errors import VideoError
 
-__all__ = ["CAMERA_FPS", "MAX_CAMERA", "READ_AHEAD_SECONDS", "RECONNECTS", "STALL_SECONDS", "FrameSource", "open_source"]
+__all__ = [
+    "CAMERA_FPS",
+    "MAX_CAMERA",
+    "READ_AHEAD_SECONDS",
+    "RECONNECTS",
+    "STALL_SECONDS",
+    "FrameSource",
+    "open_source",
+]
 
 STALL_SECONDS = 5.0
 """A camera or stream that delivers no frame for this long has stopped; also the open and read timeout."""

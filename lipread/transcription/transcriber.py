@@ -6,6 +6,7 @@ per call; its documentation describes what happens to a clip (frame rate, length
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -40,7 +41,7 @@ from .pipeline import resolve_workers, transcribe_stream
 
 __all__ = ["PreparedClip", "Transcriber", "Transcript", "Word"]
 
-SourceItem = Union[str, "os.PathLike[str]", np.ndarray]
+SourceItem = Union[str, bytes, "os.PathLike[str]", np.ndarray]
 ModelSpec = Union[str, "os.PathLike[str]", Model]
 
 
@@ -170,7 +171,8 @@ class Transcriber:
         **opts: Any,
     ) -> None:
         self.workers = resolve_workers(workers)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        size = int(batch_size) if isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool) else 0
+        if size < 1:  # a NumPy integer is a whole number too
             raise ArgumentError(f"batch_size must be a positive integer, not {batch_size!r}")
         if isinstance(model, (str, os.PathLike)):
             self.model = _cached_model(model, backend, opts)
@@ -184,7 +186,7 @@ class Transcriber:
         self.decoder = make_decoder(name, self.config.vocabulary, beam_width, words)
         self.domain = DomainStats.of_model(self.model)  # None: the model carries no training statistics
         self.locator = locator
-        self.batch_size = batch_size
+        self.batch_size = size
         self._model_lock = threading.Lock()  # one forward pass at a time: workers run long clips' windows too
 
     @property
@@ -207,8 +209,9 @@ class Transcriber:
             VideoError: unreadable or truncated video, frames of the wrong shape or type, a clip too short
                 to read, mouth not found.
         """
-        if fps is not None and not (math.isfinite(fps) and fps > 0):
-            raise ValueError(f"fps must be a positive number, not {fps!r}")
+        fps = _checked_fps(fps)
+        if isinstance(item, bytes):
+            item = os.fsdecode(item)
         locator = self.locator or default_locator(self.config)
         notes: list[str] = []  # filled by the reader as it goes: a clip cut short, a rate the file does not state
         if isinstance(item, np.ndarray):
@@ -345,8 +348,13 @@ class Transcriber:
         self, source: SourceItem | Sequence[SourceItem], fps: float | None = None
     ) -> Transcript | list[Transcript]:
         """:func:`~lipread.api.transcribe` with this model and decoder."""
-        if isinstance(source, (str, os.PathLike, np.ndarray)):
+        fps = _checked_fps(fps)  # before any clip of a list is read
+        if isinstance(source, (str, bytes, os.PathLike, np.ndarray)):
             return self.run([self.prepare(source, fps)])[0]
+        if not isinstance(source, Iterable):
+            raise VideoError(
+                f"{source!r}: expected a video path or a uint8 (T, H, W, 3) frames array, or a list of them"
+            )
         out = []
         for _, got in transcribe_stream(self, source, lambda item: self.prepare(item, fps), self.workers):
             if isinstance(got, LipreadError):
@@ -365,9 +373,26 @@ class Transcriber:
             fps: their frame rate (default :data:`DEFAULT_FPS`); they are resampled to :data:`MODEL_FPS`.
             settings: how utterances are found (:class:`~lipread.live.stream.LiveSettings`; default its defaults).
         """
-        rate, (low, high) = fps or DEFAULT_FPS, SOURCE_FPS_RANGE
+        if settings is not None and not isinstance(settings, LiveSettings):
+            raise ArgumentError(f"settings must be a LiveSettings, not {type(settings).__name__}: LiveSettings(**...)")
+        checked = _checked_fps(fps)
+        rate, (low, high) = DEFAULT_FPS if checked is None else checked, SOURCE_FPS_RANGE
         if not low <= rate <= high:
             raise VideoError(
                 f"<frames>: a frame rate of {rate:g} fps is outside the {low:g} to {high:g} fps lipread reads"
             )
         return read_stream(self, resample(frames, rate), settings)
+
+
+def _checked_fps(fps: Any) -> float | None:
+    """``fps`` as a float, None as None.
+
+    Raises:
+        ArgumentError: not a positive, finite number (a bool is not one).
+    """
+    if fps is None:
+        return None
+    rate = float(fps) if isinstance(fps, numbers.Real) and not isinstance(fps, bool) else math.nan
+    if not (math.isfinite(rate) and rate > 0):
+        raise ArgumentError(f"fps must be a positive number of frames per second, not {fps!r}")
+    return rate
