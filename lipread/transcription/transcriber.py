@@ -329,6 +329,14 @@ class Transcriber:
             for w in timed_words(hyp, logprobs, self.config.vocabulary)
         )
         text = " ".join(w.word for w in words)
+        notes = clip.notes
+        if self.decoder.name == "grammar" and logprobs.shape[0] > LONG_CLIP_FRAMES:
+            seconds = logprobs.shape[0] / MODEL_FPS
+            notes += (
+                f"the grammar decoder reads one GRID sentence, and this clip is {seconds:.0f} s long: several "
+                "sentences come out as one (read it with the lexicon decoder, or sentence by sentence with "
+                "lipread live)",
+            )
         confidence = sentence_confidence(hyp, logprobs.shape[0])
         score, ok = self.domain.judge(summarise(clip.frames, logprobs)) if self.domain is not None else (None, None)
         return Transcript(
@@ -339,7 +347,7 @@ class Transcriber:
             self.model_name,
             clip.path,
             self.decoder.name,
-            clip.notes,
+            notes,
             domain_score=score,
             in_domain=ok,
         )
