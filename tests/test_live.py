@@ -94,6 +94,16 @@ def test_lipread_live_reads_with_the_int8_model_when_asked(
     assert "int8 precision picks a shipped model" in capsys.readouterr().err
 
 
+def test_a_file_cut_short_is_read_and_then_said(mpg_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("onnxruntime")
+    cut = tmp_path / "cut.mpg"
+    data = mpg_clip.read_bytes()
+    cut.write_bytes(data[: len(data) * 6 // 10])  # an interrupted copy: the sentence ends in the part still there
+    assert main(["live", str(cut), "--threads", "1"]) == 0
+    _, err = capsys.readouterr()
+    assert err.startswith(f"lipread: warning: {cut}: clip cut short: the file is truncated") and err.count("\n") == 1
+
+
 def test_a_source_that_cannot_be_opened_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     pytest.importorskip("onnxruntime")
     assert main(["live", str(tmp_path / "missing.mp4")]) == 1

@@ -21,7 +21,7 @@ import signal
 from typing import Any
 
 from ..models import DEFAULT_MODEL
-from ..report import report_error
+from ..report import report_error, report_warning
 from .parsing import frame_rate, non_negative, positive, within
 from .transcribe import add_model_arguments, add_precision_argument
 
@@ -117,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
             print(line, flush=True)
     finally:
         signal.signal(signal.SIGINT, previous)
+    for note in source.notes:  # a file cut short: the utterances after its end are missing
+        report_warning(note, source.name)
     if source.error is not None:
         report_error(source.error)
         return 1

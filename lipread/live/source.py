@@ -88,11 +88,14 @@ class FrameSource:
         kind: ``"camera"``, ``"stream"`` or ``"file"``.
         fps: its frame rate (frames per second): the stated one, else :data:`CAMERA_FPS` (or 25 for a file).
         error: why the source stopped before its end (None while it delivers, and when it simply ended).
+        notes: what was noticed while a file was read (a file cut short), one sentence each, as a
+            transcript's warnings say it; complete once :meth:`frames` has ended.
     """
 
     def __init__(self, name: str, kind: str, fps: float, frames: Iterator[np.ndarray]) -> None:
         self.name, self.kind, self.fps = name, kind, fps
         self.error: VideoError | None = None
+        self.notes: list[str] = []
         self._frames = frames
         self._stopped = False
 
@@ -138,10 +141,12 @@ def open_source(spec: str, realtime: bool = False) -> FrameSource:
     from ..video.reader import iter_frames
 
     stated: list[float] = []
-    frames = iter_frames(spec, rate=stated)
+    notes: list[str] = []
+    frames = iter_frames(spec, notes=notes, rate=stated)
     first = next(frames)  # a missing or undecodable file fails here, not while reading
     fps = stated[0] if stated else 25.0
     source = FrameSource(str(Path(spec)), "file", fps, _chain(first, frames))
+    source.notes = notes  # the reader adds to it as it goes
     if realtime:
         source._frames = _paced(source._frames, fps)
     return source
