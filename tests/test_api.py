@@ -170,6 +170,8 @@ def test_odd_inputs_are_named_or_read(tiny: Path, grid_clip: Path) -> None:
     for odd in (5, None):
         with pytest.raises(VideoError, match="expected a video path"):
             runner.transcribe(odd)  # type: ignore[arg-type]
+    with pytest.raises(DecodingError, match="unknown decoder ''"):
+        lipread.Transcriber(tiny, decoder="")
     with pytest.raises(DecodingError, match="a list of words, not one string"):
         lipread.Transcriber(tiny, decoder="lexicon", lexicon="bin blue")
     with pytest.raises(ArgumentError, match="settings must be a LiveSettings, not dict"):

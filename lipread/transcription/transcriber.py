@@ -181,7 +181,7 @@ class Transcriber:
             self.model = model
             self.model_name = model.config.name
         self.config = self.model.config
-        name = decoder or self.config.decoder or "beam"
+        name = decoder if decoder is not None else self.config.decoder or "beam"  # "" is no decoder name
         words = lexicon if lexicon is not None else self.config.words
         self.decoder = make_decoder(name, self.config.vocabulary, beam_width, words)
         self.domain = DomainStats.of_model(self.model)  # None: the model carries no training statistics
