@@ -123,6 +123,24 @@ def test_probabilities_are_checked(field: str, tmp_path: Path) -> None:
         TrainOptions(data=tmp_path, output=tmp_path, **{field: 1.5})  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("lr", -1.0),
+        ("lr", 0.0),
+        ("lr", float("nan")),
+        ("val_fraction", -0.5),
+        ("val_fraction", 1.5),
+        ("decay", -1.0),
+        ("constant_epochs", -1),
+        ("time_limit", -3.0),
+    ],
+)
+def test_schedule_and_split_numbers_are_checked(field: str, value: float, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=field):
+        TrainOptions(data=tmp_path, output=tmp_path, **{field: value})  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("value", [-0.1, 1.0])
 def test_conv_dropout_is_checked(value: float, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="conv_dropout"):

@@ -14,7 +14,7 @@ from ..errors import BackendError, DataError
 from ..progress import add_progress_argument
 from ..report import report_warning
 from ..weights import writable_folder
-from .parsing import file_path, non_negative, positive
+from .parsing import file_path, non_negative, positive, within
 
 __all__ = ["CURVES", "add_parser", "draw_run_curves", "options_from_args", "run"]
 
@@ -70,14 +70,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--split", choices=("random", "unseen", "overlapped"), default=d.split, help="train/validation split"
     )
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="validation share of a random split")
+    p.add_argument(
+        "--val-fraction",
+        type=within(float, 0.0, 1.0),
+        default=d.val_fraction,
+        help="validation share of a random split, 0 to 1",
+    )
     p.add_argument(
         "--epochs", type=positive(int), default=d.epochs, help="total epochs (a resumed run continues up to this)"
     )
     p.add_argument("--batch-size", type=positive(int), default=d.batch_size, help="clips per step (per process)")
-    p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
-    p.add_argument("--constant-epochs", type=int, default=d.constant_epochs, help="epochs at the full learning rate")
-    p.add_argument("--decay", type=float, default=d.decay, help="after that, lr *= exp(-decay) per epoch")
+    p.add_argument("--lr", type=positive(float), default=d.lr, help="Adam learning rate")
+    p.add_argument(
+        "--constant-epochs", type=non_negative(int), default=d.constant_epochs, help="epochs at the full learning rate"
+    )
+    p.add_argument("--decay", type=non_negative(float), default=d.decay, help="after that, lr *= exp(-decay) per epoch")
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=d.mirror, help="random left-right flips")
     p.add_argument("--frame-jitter", type=float, default=d.frame_jitter, help="per-frame drop/duplicate probability")
     p.add_argument(
@@ -158,7 +165,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     add_progress_argument(p)
     p.add_argument(
-        "--time-limit", type=float, metavar="MINUTES", help="stop after the epoch that passes this (default: no limit)"
+        "--time-limit",
+        type=positive(float),
+        metavar="MINUTES",
+        help="stop after the epoch that passes this (default: no limit)",
     )
     p.add_argument(
         "--extra",

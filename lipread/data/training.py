@@ -194,6 +194,14 @@ class TrainOptions:
             raise DataError(f"mixup is a Beta distribution's alpha in [0, 10] (0: off), not {self.mixup}")
         if not 0 <= self.rotation <= 45:
             raise DataError(f"rotation is at most 45 degrees, not {self.rotation}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise DataError(f"lr is a positive learning rate, not {self.lr}")
+        if not 0 <= self.val_fraction <= 1:  # all of them only with train_on_validation; the split says so
+            raise DataError(f"val_fraction is a share of the clips from 0 to 1, not {self.val_fraction}")
+        if not (math.isfinite(self.decay) and self.decay >= 0):
+            raise DataError(f"decay is a rate >= 0 per epoch, not {self.decay}")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise DataError(f"time_limit is a positive number of minutes, not {self.time_limit}")
         if isinstance(self.time_mask, bool) or not isinstance(self.time_mask, int) or self.time_mask < 0:
             raise DataError(f"time_mask is a number of frames >= 0, not {self.time_mask!r}")
         self.freeze = (self.freeze,) if isinstance(self.freeze, str) else tuple(self.freeze)
@@ -207,6 +215,7 @@ class TrainOptions:
         for name, low, high in (
             ("batch_size", 1, None),
             ("epochs", 0, None),
+            ("constant_epochs", 0, None),
             ("workers", 0, None),
             ("examples", 0, None),
             ("beam_width", 0, MAX_BEAM_WIDTH),
