@@ -410,6 +410,27 @@ def test_output_to_a_full_disk_is_one_line(lipread: Run, monkeypatch: pytest.Mon
     assert (status, out, err) == (1, "", f"{PREFIX}cannot write the output: {os.strerror(errno.ENOSPC)}\n")
 
 
+def test_a_warning_of_lipread_is_one_line_and_others_stay_pythons(
+    lipread: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warnings
+
+    import lipread as package
+    from lipread.cli import backends
+
+    def warn(args: object) -> int:
+        warnings.simplefilter("always")
+        warnings.warn_explicit("cache: cannot write the crop cache", RuntimeWarning, package.__file__, 1)
+        warnings.warn_explicit("something else", DeprecationWarning, "/elsewhere/module.py", 7)
+        return 0
+
+    monkeypatch.setattr(backends, "run", warn)
+    status, out, err = lipread("backends")
+    assert (status, out) == (0, "")
+    assert err.splitlines()[0] == "lipread: warning: cache: cannot write the crop cache"
+    assert "something else" not in err  # shown by Python's own means (here pytest's), not as lipread's
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a device that is always full")
 def test_the_entry_point_writing_to_a_full_device_is_one_line() -> None:
     with open("/dev/full", "w") as full:

@@ -236,6 +236,14 @@ def test_speaker_21_is_skipped_with_a_warning(tmp_path: Path, capsys: pytest.Cap
     assert sorted({c.speaker for c in find_clips(tmp_path)}) == [20, 22]
 
 
+def test_speaker_21_alone_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with serve(Archives(files=grid_files((20,)))) as server:
+        assert run_cli(tmp_path, server.url, "--speakers", "21") == 1
+    assert capsys.readouterr().err == (
+        "lipread: error: --speakers: GRID published no video of speaker 21, and no other speaker is asked for\n"
+    )
+
+
 def test_bad_speakers_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:
         main(["data", "grid", "--dest", str(tmp_path), "--speakers", "35"])

@@ -8,14 +8,20 @@ import errno
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
 
 from .. import __version__
 from ..errors import LipreadError
-from ..report import report_error
+from ..report import report_error, report_warning
 from .parsing import CommandParser
 
 __all__ = ["main"]
+
+PACKAGES = ("lipread", "lipread_torch", "lipread_tf")
+"""The packages this distribution installs."""
 
 COMMANDS = (
     "demo",
@@ -60,7 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "_run", None):
             parser.print_help()
             return 2
-        return int(args._run(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return int(args._run(args) or 0)
     except LipreadError as e:
         report_error(e)
         return 1
@@ -83,6 +91,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
 """Errors of writing to standard output or error that say where the output goes, not what lipread did."""
+
+
+_PACKAGES = tuple(str(Path(__file__).resolve().parents[2] / name) + os.sep for name in PACKAGES)
+"""Where lipread's own modules are: their warnings are lipread's, in its one format."""
+_python_show_warning = warnings.showwarning
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Show a warning that lipread's own code raised (a cache it cannot write) as ``lipread: warning: ...``,
+    not with Python's file, line and source; any other warning as Python shows it."""
+    if os.path.abspath(filename).startswith(_PACKAGES):
+        report_warning(str(message))
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
 
 
 def _silence_stdout() -> None:

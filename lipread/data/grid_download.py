@@ -251,6 +251,8 @@ def download_grid(
             message names the URL or file); what was done before stays done.
     """
     if NO_VIDEO & set(speakers):
+        if not set(speakers) - NO_VIDEO:
+            raise ArgumentError("--speakers: GRID published no video of speaker 21, and no other speaker is asked for")
         report_warning("GRID published no video of speaker 21; skipped", "--speakers")
     files = archives(source, quality, speakers)
     base = (mirror or SOURCES[source]).rstrip("/")
