@@ -148,6 +148,17 @@ def test_eval_reads_a_manifest_with_cuts(dataset: Path, capsys: pytest.CaptureFi
     assert result["clips"] == 3 and result["failed"] == 0 and result["wer"] < 1
 
 
+def test_eval_of_a_few_clips_points_at_split_all(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = dataset / "few.csv"
+    rows = "".join(f"videos/bbaf2n.mp4,bin blue at f two now,0,{end}\n" for end in (2.7, 2.8, 2.9, 3.0))
+    manifest.write_text("video,text,start,end\n" + rows, encoding="utf-8")
+    assert main(["eval", str(manifest), "--no-progress"]) == 1
+    assert capsys.readouterr().err == (
+        f"lipread: error: {manifest}: 4 clips hold no validation clips (a tenth of them, rounded); "
+        "evaluate every clip with --split all\n"
+    )
+
+
 @needs_onnx
 def test_eval_names_the_part_of_a_video_it_cannot_read(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
     manifest = dataset / "list.jsonl"

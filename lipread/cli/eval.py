@@ -145,7 +145,13 @@ def evaluate(
         raise DataError(f"unknown split {split!r}; use {', '.join(SPLITS)}")
     clips = find_clips(data)
     if split != "all":
-        clips = split_clips(clips, "random", val_fraction=0.1, seed=0)[1]
+        try:
+            clips = split_clips(clips, "random", val_fraction=0.1, seed=0)[1]
+        except DataError:  # worded for training; here nothing trains
+            raise DataError(
+                f"{data}: {len(clips)} clips hold no validation clips (a tenth of them, rounded); "
+                "evaluate every clip with --split all"
+            ) from None
     if max_clips is not None:
         clips = clips[: max(0, max_clips)]
     if not clips:
