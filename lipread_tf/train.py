@@ -60,6 +60,7 @@ from lipread.data.training import (
     TrainOptions,
     TrainResult,
     allowed_labels,
+    check_resume,
     epoch_summary,
     excerpt_span,
     format_examples,
@@ -388,8 +389,9 @@ def load_training_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, st
     return metadata, tensors
 
 
-def _restore(path: Path, model: keras.Model, config: ModelConfig) -> _State:
+def _restore(path: Path, model: keras.Model, config: ModelConfig, options: TrainOptions) -> _State:
     metadata, tensors = load_training_checkpoint(path)
+    check_resume(path, metadata.get("options"), options)
     saved = ModelConfig.loads(metadata["config"])
     if saved != config:  # (the word list may grow; the network may not)
         raise CheckpointError(
@@ -559,7 +561,7 @@ def train(options: TrainOptions, strategy: tf.distribute.Strategy | None = None)
             variable.assign(weights[key])
         tqdm.write(f"starting from the weights of {options.init}")
     if options.resume:
-        state = _restore(last_ckpt, model, config)
+        state = _restore(last_ckpt, model, config, options)
         tqdm.write(f"resuming from {last_ckpt} after epoch {state.epoch}")
         _write_history(out / "history.jsonl", state.history)
 

@@ -54,6 +54,7 @@ from lipread.data.dataset import Clip, CropCache
 from lipread.data.training import (
     TrainOptions,
     TrainResult,
+    check_resume,
     epoch_summary,
     format_examples,
     learning_rate,
@@ -257,8 +258,10 @@ def _restore(
     optimiser: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
     restore_rng: bool,
+    options: TrainOptions,
 ) -> _State:
     payload = load_training_checkpoint(path)
+    check_resume(path, payload.get("options"), options)
     saved = ModelConfig.loads(payload["config"])
     if saved != module.config:  # (the word list may grow; the network may not)
         raise CheckpointError(
@@ -405,7 +408,7 @@ def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.d
         assign_canonical(module, checkpoint.tensors, str(options.init))
         log(f"starting from the weights of {options.init}")
     if options.resume:
-        state = _restore(last_ckpt, module, optimiser, scaler, restore_rng=d.main)
+        state = _restore(last_ckpt, module, optimiser, scaler, restore_rng=d.main, options=options)
         if d.rank > 0:
             torch.manual_seed(options.seed * 1_000_003 + d.rank + 7919 * state.epoch)
         log(f"resuming from {last_ckpt} after epoch {state.epoch}")

@@ -234,6 +234,8 @@ def test_resume_with_another_model(grid_root: Path, cache: Path, tmp_path: Path)
     other = TINY.with_(rnn_hidden=32)
     with pytest.raises(CheckpointError, match="another configuration"):
         train(options(grid_root, tmp_path, cache, epochs=2, max_clips=2, config=other, resume=True))
+    with pytest.raises(CheckpointError, match=r"max_clips 2 \(now 3\)"):
+        train(options(grid_root, tmp_path, cache, epochs=2, max_clips=3, resume=True))
 
 
 def test_allowed_labels_in_the_input_pipeline(grid_root: Path, tmp_path: Path) -> None:

@@ -188,6 +188,8 @@ def test_resume_errors(grid_root: Path, cache: Path, tmp_path: Path, one_thread:
     other = TINY.with_(rnn_hidden=12)
     with pytest.raises(CheckpointError, match="another configuration"):
         backend.train(options(grid_root, tmp_path / "r", cache, config=other, resume=True))
+    with pytest.raises(CheckpointError, match=r"val_fraction 0\.25 \(now 0\.5\)"):
+        backend.train(options(grid_root, tmp_path / "r", cache, val_fraction=0.5, resume=True))
     (tmp_path / "bad.ckpt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match=r"bad\.ckpt"):
         load_training_checkpoint(tmp_path / "bad.ckpt")

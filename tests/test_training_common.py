@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
 import math
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from lipread.data.training import (
     TrainOptions,
     alignment_exists,
     allowed_labels,
+    check_resume,
     emission_mask,
     excerpt_span,
     format_examples,
@@ -27,7 +30,7 @@ from lipread.data.training import (
     word_excerpt,
     word_frames,
 )
-from lipread.errors import DataError
+from lipread.errors import CheckpointError, DataError
 
 
 def augment(crops: np.ndarray, rng: np.random.Generator, mirror: bool = True, frame_jitter: float = 0.05) -> np.ndarray:
@@ -139,6 +142,17 @@ def test_probabilities_are_checked(field: str, tmp_path: Path) -> None:
 def test_schedule_and_split_numbers_are_checked(field: str, value: float, tmp_path: Path) -> None:
     with pytest.raises(DataError, match=field):
         TrainOptions(data=tmp_path, output=tmp_path, **{field: value})  # type: ignore[arg-type]
+
+
+def test_a_resume_keeps_the_clips_and_may_change_the_schedule(tmp_path: Path) -> None:
+    first = TrainOptions(data=tmp_path, output=tmp_path / "run", val_fraction=0.25, epochs=40)
+    saved = json.dumps(first.to_json())
+    check_resume("last.ckpt", saved, dataclasses.replace(first, epochs=68, constant_epochs=52, resume=True))
+    check_resume("last.ckpt", None, dataclasses.replace(first, split_seed=3))  # an older checkpoint: no options
+    for change in ({"val_fraction": 0.5}, {"split_seed": 1}, {"max_clips": 10}, {"train_on_validation": True}):
+        field = next(iter(change))
+        with pytest.raises(CheckpointError, match=rf"last\.ckpt: was trained with {field} "):
+            check_resume("last.ckpt", saved, dataclasses.replace(first, **change))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("value", [-0.1, 1.0])
