@@ -17,7 +17,7 @@ import errno
 import json
 import os
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 from .config import ModelConfig
 from .errors import CheckpointError
 from .fixed16 import from_fixed16, to_fixed16
+from .vocab import Vocabulary
 
 __all__ = [
     "FORMAT",
@@ -289,8 +290,10 @@ def load_checkpoint(path: str | os.PathLike[str], expect: ModelConfig | None = N
     meta = read_metadata(path)
     config: ModelConfig = meta["config"]
     if expect is not None and config != expect:
+        differ = [f.name for f in fields(config) if f.compare and getattr(config, f.name) != getattr(expect, f.name)]
+        what = ", ".join(_described(name, getattr(config, name), getattr(expect, name)) for name in differ)
         raise CheckpointError(
-            f"{path}: holds model {config.name!r} with another configuration than expected ({expect.name!r})"
+            f"{path}: holds model {config.name!r} with another configuration than expected ({expect.name!r}): {what}"
         )
     _check_dtypes(path, _header(path))
     try:
@@ -355,3 +358,13 @@ def _read_fixed16(path: Path, tensors: dict[str, np.ndarray]) -> dict[str, np.nd
             value = from_fixed16(value, scale)
         out[name] = value
     return out
+
+
+def _described(name: str, held: object, expected: object) -> str:
+    """One difference between two model configs, in words: a vocabulary by its size and characters."""
+    if isinstance(held, Vocabulary) and isinstance(expected, Vocabulary):
+        return (
+            f"vocabulary of {len(held.characters)} characters {''.join(held.characters)!r}, not "
+            f"{len(expected.characters)} {''.join(expected.characters)!r}"
+        )
+    return f"{name} {held!r}, not {expected!r}"

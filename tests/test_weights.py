@@ -12,6 +12,7 @@ import pytest
 from lipread.config import get_preset
 from lipread.errors import CheckpointError
 from lipread.fixed16 import from_fixed16, to_fixed16
+from lipread.vocab import Vocabulary
 from lipread.weights import SCALE_SUFFIX, load_checkpoint, read_metadata, save_checkpoint
 
 CONFIG = get_preset("lipnet").with_(rnn_hidden=8)
@@ -199,6 +200,12 @@ def test_config_other_than_expected(tmp_path: Path) -> None:
         load_checkpoint(path, expect=get_preset("lipnet"))
     with pytest.raises(CheckpointError, match="another configuration"):
         load_checkpoint(path, expect=get_preset("lipnet-notebook"))
+    other = CONFIG.with_(vocabulary=Vocabulary(" abc", name="abc"), rnn_hidden=CONFIG.rnn_hidden + 1)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path, expect=other)
+    said = str(caught.value).split("): ", 1)[1]  # what differs, named
+    assert said.startswith(f"rnn_hidden {CONFIG.rnn_hidden}, not {CONFIG.rnn_hidden + 1}, vocabulary of 27 characters")
+    assert said.endswith("not 4 ' abc'")
 
 
 def test_metadata_is_plain_json(tmp_path: Path) -> None:
