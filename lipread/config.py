@@ -7,6 +7,7 @@ network (same parameter names and shapes) in PyTorch and TensorFlow.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, get_args, get_type_hints
 
@@ -150,6 +151,8 @@ class ModelConfig:
         Raises:
             ValueError: a field is missing or has the wrong type.
         """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"not a valid model config: a JSON object of fields, not {type(data).__name__}")
         try:
             d = dict(data)
             d["vocabulary"] = Vocabulary.from_json(d["vocabulary"])
@@ -172,7 +175,9 @@ class ModelConfig:
             if unknown:
                 raise ValueError(f"unknown fields {sorted(unknown)}")
             cfg = cls(**d)
-        except (KeyError, TypeError, AttributeError, OverflowError) as e:
+        except KeyError as e:
+            raise ValueError(f"not a valid model config: the field {e.args[0]!r} is missing") from None
+        except (TypeError, AttributeError, OverflowError) as e:
             raise ValueError(f"not a valid model config: {e}") from None
         cfg.validate()
         return cfg

@@ -228,6 +228,9 @@ BAD_INPUTS: dict[str, BadInput] = {
     "eval: bad alignment file": _eval_bad_alignment,
     "train: missing model config": _train_model_config(None, "cannot read model config"),
     "train: bad model config": _train_model_config('{"rnn": "tcn"}', "not a valid model config"),
+    "train: a model config without a field": _train_model_config(
+        '{"name": "x"}', "not a valid model config: the field 'vocabulary' is missing"
+    ),
     "import: missing checkpoint": _import_notebook,
 }
 
@@ -425,10 +428,11 @@ def test_a_warning_of_lipread_is_one_line_and_others_stay_pythons(
         return 0
 
     monkeypatch.setattr(backends, "run", warn)
-    status, out, err = lipread("backends")
+    with pytest.warns(DeprecationWarning, match="something else"):  # Python's own means, here pytest's
+        status, out, err = lipread("backends")
     assert (status, out) == (0, "")
     assert err.splitlines()[0] == "lipread: warning: cache: cannot write the crop cache"
-    assert "something else" not in err  # shown by Python's own means (here pytest's), not as lipread's
+    assert "something else" not in err
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a device that is always full")

@@ -68,8 +68,10 @@ def test_invalid_configs() -> None:
     good = get_preset("lipnet").to_json()
     with pytest.raises(ValueError, match=r"unknown model preset 'lipnet2'.*lipnet-notebook"):
         get_preset("lipnet2")
-    with pytest.raises(ValueError, match="not a valid model config"):
+    with pytest.raises(ValueError, match="not a valid model config: the field 'frontend' is missing"):
         ModelConfig.from_json({k: v for k, v in good.items() if k != "frontend"})
+    with pytest.raises(ValueError, match="not a valid model config: a JSON object of fields, not list"):
+        ModelConfig.from_json([good])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown fields"):
         ModelConfig.from_json({**good, "colour": "red"})
     with pytest.raises(ValueError, match="rnn must be"):

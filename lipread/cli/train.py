@@ -213,7 +213,8 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         except OSError as e:
             raise DataError(f"{args.model_config}: cannot read model config: {e.strerror}") from None
         except ValueError as e:
-            raise DataError(f"{args.model_config}: not a valid model config: {e}") from None
+            reason = str(e).removeprefix("not a valid model config: ")
+            raise DataError(f"{args.model_config}: not a valid model config: {reason}") from None
     if args.crop is not None:
         base = get_preset(config) if isinstance(config, str) else config
         if base.channels != 3:
