@@ -11,7 +11,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from .. import __version__
 from ..errors import LipreadError
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
+            warnings.showwarning = _in_lipread_format(warnings.showwarning)
             return int(args._run(args) or 0)
     except LipreadError as e:
         report_error(e)
@@ -95,23 +95,40 @@ _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
 
 _PACKAGES = tuple(str(Path(__file__).resolve().parents[2] / name) + os.sep for name in PACKAGES)
 """Where lipread's own modules are: their warnings are lipread's, in its one format."""
-_python_show_warning = warnings.showwarning
 
 
-def _show_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: TextIO | None = None,
-    line: str | None = None,
-) -> None:
-    """Show a warning that lipread's own code raised (a cache it cannot write) as ``lipread: warning: ...``,
-    not with Python's file, line and source; any other warning as Python shows it."""
-    if os.path.abspath(filename).startswith(_PACKAGES):
-        report_warning(str(message))
-    else:
-        _python_show_warning(message, category, filename, lineno, file, line)
+class ShowWarning(Protocol):
+    """What ``warnings.showwarning`` is."""
+
+    def __call__(
+        self,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None: ...
+
+
+def _in_lipread_format(show: ShowWarning) -> ShowWarning:
+    """A ``warnings.showwarning`` that shows a warning lipread's own code raised (a cache it cannot write) as
+    ``lipread: warning: ...``, not with Python's file, line and source, and any other warning with ``show``."""
+
+    def shown(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if os.path.realpath(filename).startswith(_PACKAGES):
+            report_warning(str(message))
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return shown
 
 
 def _silence_stdout() -> None:
