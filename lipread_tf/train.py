@@ -56,11 +56,11 @@ from tqdm.auto import tqdm
 from lipread.config import ModelConfig
 from lipread.data.alphabet import run_words, with_training_vocabulary, write_word_list
 from lipread.data.dataset import Clip, CropCache
+from lipread.data.resume import check_resume
 from lipread.data.training import (
     TrainOptions,
     TrainResult,
     allowed_labels,
-    check_resume,
     epoch_summary,
     excerpt_span,
     format_examples,

@@ -51,10 +51,10 @@ from tqdm.auto import tqdm
 from lipread.config import ModelConfig
 from lipread.data.alphabet import run_words, with_training_vocabulary, write_word_list
 from lipread.data.dataset import Clip, CropCache
+from lipread.data.resume import check_resume
 from lipread.data.training import (
     TrainOptions,
     TrainResult,
-    check_resume,
     epoch_summary,
     format_examples,
     learning_rate,

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from lipread.config import get_preset
 from lipread.data.augmentation import Augmentation
 from lipread.data.dataset import Clip
+from lipread.data.resume import check_resume
 from lipread.data.training import (
     TrainOptions,
     alignment_exists,
     allowed_labels,
-    check_resume,
     emission_mask,
     excerpt_span,
     format_examples,

@@ -5,7 +5,6 @@ validation report. The trainers themselves live in the backends."""
 from __future__ import annotations
 
 import functools
-import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..config import MAX_BEAM_WIDTH, ModelConfig, get_preset
-from ..errors import CheckpointError, DataError
+from ..errors import DataError
 from ..vocab import Vocabulary
 from .align import load_alignment
 from .augmentation import Augmentation
@@ -24,12 +23,10 @@ from .metrics import summarise
 
 __all__ = [
     "FREEZABLE",
-    "SPLIT_OPTIONS",
     "TrainOptions",
     "TrainResult",
     "alignment_exists",
     "allowed_labels",
-    "check_resume",
     "emission_mask",
     "epoch_summary",
     "excerpt_span",
@@ -271,30 +268,6 @@ class TrainOptions:
         elif self.vocabulary is not None:
             d["vocabulary"] = str(self.vocabulary)
         return d
-
-
-SPLIT_OPTIONS = ("split", "val_fraction", "split_seed", "max_clips", "train_on_validation")
-"""The :class:`TrainOptions` fields that choose the training and validation clips: a resumed run keeps them."""
-
-
-def check_resume(path: str | os.PathLike[str], saved: str | None, options: TrainOptions) -> None:
-    """Refuse to resume, from the checkpoint ``path`` whose stored options are ``saved`` (their JSON; None when
-    it stores none), a run that would train or validate on other clips: its best epoch would be chosen on
-    another validation set. The schedule and everything else may change (a longer run, a later decay).
-
-    Raises:
-        CheckpointError: naming each :data:`SPLIT_OPTIONS` field that differs, with both values.
-    """
-    if saved is None:
-        return
-    before, now = json.loads(saved), options.to_json()
-    changed = [name for name in SPLIT_OPTIONS if name in before and before[name] != now[name]]
-    if changed:
-        what = ", ".join(f"{name} {before[name]!r} (now {now[name]!r})" for name in changed)
-        raise CheckpointError(
-            f"{path}: was trained with {what}; resuming with other training or validation clips would change the "
-            "run's measure of its best epoch: give the same options, or train in a new output folder"
-        )
 
 
 @dataclass

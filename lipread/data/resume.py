@@ -1,0 +1,38 @@
+"""What a resumed training run must keep of the run it continues: the clips it trains and validates on.
+
+Both backends store the run's :class:`~lipread.data.training.TrainOptions` (as JSON) in every training
+checkpoint and call :func:`check_resume` before they continue from one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ..errors import CheckpointError
+from .training import TrainOptions
+
+__all__ = ["SPLIT_OPTIONS", "check_resume"]
+
+SPLIT_OPTIONS = ("split", "val_fraction", "split_seed", "max_clips", "train_on_validation")
+"""The :class:`TrainOptions` fields that choose the training and validation clips: a resumed run keeps them."""
+
+
+def check_resume(path: str | os.PathLike[str], saved: str | None, options: TrainOptions) -> None:
+    """Refuse to resume, from the checkpoint ``path`` whose stored options are ``saved`` (their JSON; None when
+    it stores none), a run that would train or validate on other clips: its best epoch would be chosen on
+    another validation set. The schedule and everything else may change (a longer run, a later decay).
+
+    Raises:
+        CheckpointError: naming each :data:`SPLIT_OPTIONS` field that differs, with both values.
+    """
+    if saved is None:
+        return
+    before, now = json.loads(saved), options.to_json()
+    changed = [name for name in SPLIT_OPTIONS if name in before and before[name] != now[name]]
+    if changed:
+        what = ", ".join(f"{name} {before[name]!r} (now {now[name]!r})" for name in changed)
+        raise CheckpointError(
+            f"{path}: was trained with {what}; resuming with other training or validation clips would change the "
+            "run's measure of its best epoch: give the same options, or train in a new output folder"
+        )
