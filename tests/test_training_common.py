@@ -130,7 +130,6 @@ def test_probabilities_are_checked(field: str, tmp_path: Path) -> None:
     ("field", "value"),
     [
         ("lr", -1.0),
-        ("lr", 0.0),
         ("lr", float("nan")),
         ("val_fraction", -0.5),
         ("val_fraction", 1.5),

@@ -194,8 +194,8 @@ class TrainOptions:
             raise DataError(f"mixup is a Beta distribution's alpha in [0, 10] (0: off), not {self.mixup}")
         if not 0 <= self.rotation <= 45:
             raise DataError(f"rotation is at most 45 degrees, not {self.rotation}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise DataError(f"lr is a positive learning rate, not {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr >= 0):  # 0 keeps every weight (BatchNorm statistics move)
+            raise DataError(f"lr is a learning rate >= 0, not {self.lr}")
         if not 0 <= self.val_fraction <= 1:  # all of them only with train_on_validation; the split says so
             raise DataError(f"val_fraction is a share of the clips from 0 to 1, not {self.val_fraction}")
         if not (math.isfinite(self.decay) and self.decay >= 0):
