@@ -9,9 +9,9 @@ import importlib
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any
 
 from .. import __version__
 from ..errors import LipreadError
@@ -97,36 +97,15 @@ _PACKAGES = tuple(str(Path(__file__).resolve().parents[2] / name) + os.sep for n
 """Where lipread's own modules are: their warnings are lipread's, in its one format."""
 
 
-class ShowWarning(Protocol):
-    """What ``warnings.showwarning`` is."""
-
-    def __call__(
-        self,
-        message: Warning | str,
-        category: type[Warning],
-        filename: str,
-        lineno: int,
-        file: TextIO | None = None,
-        line: str | None = None,
-    ) -> None: ...
-
-
-def _in_lipread_format(show: ShowWarning) -> ShowWarning:
+def _in_lipread_format(show: Callable[..., None]) -> Callable[..., None]:
     """A ``warnings.showwarning`` that shows a warning lipread's own code raised (a cache it cannot write) as
     ``lipread: warning: ...``, not with Python's file, line and source, and any other warning with ``show``."""
 
-    def shown(
-        message: Warning | str,
-        category: type[Warning],
-        filename: str,
-        lineno: int,
-        file: TextIO | None = None,
-        line: str | None = None,
-    ) -> None:
+    def shown(message: Warning | str, category: type[Warning], filename: str, lineno: int, *rest: Any) -> None:
         if os.path.realpath(filename).startswith(_PACKAGES):
             report_warning(str(message))
         else:
-            show(message, category, filename, lineno, file, line)
+            show(message, category, filename, lineno, *rest)
 
     return shown
 
