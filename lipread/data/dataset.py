@@ -343,7 +343,9 @@ class CropCache:
         try:
             crops = load_crops(clip.video, self.config, self.locator, start, count)
         except VideoError as e:
-            raise (e if count is None and not start else clip.part_error(e)) from None
+            if clip.start is None and clip.end is None:
+                raise
+            raise clip.part_error(e) from None
         if not self.writable:
             return crops
         tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
