@@ -382,7 +382,9 @@ class Transcriber:
             settings: how utterances are found (:class:`~lipread.live.stream.LiveSettings`; default its defaults).
         """
         if settings is not None and not isinstance(settings, LiveSettings):
-            raise ArgumentError(f"settings must be a LiveSettings, not {type(settings).__name__}: LiveSettings(**...)")
+            raise ArgumentError(
+                f"settings must be a LiveSettings, not {type(settings).__name__} (e.g. LiveSettings(pause=0.5))"
+            )
         checked = _checked_fps(fps)
         rate, (low, high) = DEFAULT_FPS if checked is None else checked, SOURCE_FPS_RANGE
         if not low <= rate <= high:
