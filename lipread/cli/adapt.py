@@ -13,8 +13,8 @@ from ..data.adapt import adapt_plan
 from ..data.alphabet import accepting_all, missing_characters
 from ..data.grid import is_grid_sentence
 from ..data.training import FREEZABLE, TrainOptions
-from ..errors import BackendError, CheckpointError, DataError
-from ..models import DEFAULT_MODEL, get_shipped, is_shipped
+from ..errors import BackendError, DataError
+from ..models import DEFAULT_MODEL, source_checkpoint
 from ..progress import add_progress_argument
 from ..weights import read_metadata, writable_folder
 from .parsing import file_path, non_negative, positive
@@ -74,28 +74,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of shuffling and augmentation")
     add_progress_argument(p)
     return p
-
-
-def source_checkpoint(source: str | os.PathLike[str], use: str = "be fine-tuned") -> Path:
-    """The canonical checkpoint ``source`` names (``--from``, ``lipread export``'s argument): a shipped
-    model's, or a ``.safetensors`` file.
-
-    Args:
-        use: what the checkpoint is for, as the refusal of an ONNX file says it: "an ONNX model cannot <use>".
-
-    Raises:
-        CheckpointError: neither a shipped model nor an existing checkpoint; an ONNX file (which holds no
-            canonical weights).
-    """
-    source = os.fspath(source)
-    path = Path(source)
-    if path.suffix.lower() == ".onnx":
-        raise CheckpointError(f"{source}: an ONNX model cannot {use}; give its .safetensors checkpoint instead")
-    if path.is_file():
-        return path
-    if is_shipped(source) or (os.sep not in source and not path.suffix):
-        return get_shipped(source).file("checkpoint")
-    raise CheckpointError(f"{source}: checkpoint not found")
 
 
 def options_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str]:

@@ -58,7 +58,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Export; prints the path written. Returns 0."""
     from ..backend import get_backend
-    from .adapt import source_checkpoint
+    from ..models import source_checkpoint
 
     if args.output.suffix.lower() != ".onnx":  # lipread (and most tools) tell an ONNX model by its name
         raise LipreadError(f"{args.output}: the file to write must end in .onnx")

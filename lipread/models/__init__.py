@@ -10,13 +10,14 @@ landmark model of the aligned crop (``face_landmark.onnx``) live here too, each 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from ..errors import CheckpointError
 
-__all__ = ["DEFAULT_MODEL", "SHIPPED", "ShippedModel", "get_shipped", "is_shipped"]
+__all__ = ["DEFAULT_MODEL", "SHIPPED", "ShippedModel", "get_shipped", "is_shipped", "source_checkpoint"]
 
 FOLDER = Path(__file__).resolve().parent
 """Where the shipped model files live."""
@@ -93,3 +94,25 @@ def get_shipped(name: str) -> ShippedModel:
         raise CheckpointError(
             f"{name}: neither a shipped model ({', '.join(sorted(SHIPPED))}) nor an existing file"
         ) from None
+
+
+def source_checkpoint(source: str | os.PathLike[str], use: str = "be fine-tuned") -> Path:
+    """The canonical checkpoint ``source`` names (``--from``, ``lipread export``'s argument): a shipped
+    model's, or a ``.safetensors`` file.
+
+    Args:
+        use: what the checkpoint is for, as the refusal of an ONNX file says it: "an ONNX model cannot <use>".
+
+    Raises:
+        CheckpointError: neither a shipped model nor an existing checkpoint; an ONNX file (which holds no
+            canonical weights).
+    """
+    source = os.fspath(source)
+    path = Path(source)
+    if path.suffix.lower() == ".onnx":
+        raise CheckpointError(f"{source}: an ONNX model cannot {use}; give its .safetensors checkpoint instead")
+    if path.is_file():
+        return path
+    if is_shipped(source) or (os.sep not in source and not path.suffix):
+        return get_shipped(source).file("checkpoint")
+    raise CheckpointError(f"{source}: checkpoint not found")
