@@ -61,6 +61,7 @@ The names of this module are lipread's public API; they are implemented in :mod:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -102,7 +103,7 @@ def transcribe(
     backend: str | None = None,
     decoder: str | None = None,
     beam_width: int = DEFAULT_BEAM_WIDTH,
-    lexicon: Iterable[str] | None = None,
+    lexicon: Iterable[str] | os.PathLike[str] | None = None,
     locator: MouthLocator | None = None,
     batch_size: int = 8,
     fps: float | None = None,
@@ -119,8 +120,8 @@ def transcribe(
         decoder: ``"greedy"``, ``"beam"``, ``"lexicon"`` or ``"grammar"``; None (default): the one the model's
             metadata names (``"grammar"`` for the shipped ``lipnet-grid-s1``), else ``"beam"``.
         beam_width: prefixes kept per frame by the beam decoders.
-        lexicon: the word list of the ``"lexicon"`` decoder (default the words the model was trained on, which it
-            stores, else the GRID words).
+        lexicon: the word list of the ``"lexicon"`` decoder, or a word-list file's ``Path`` (default the words the
+            model was trained on, which it stores, else the GRID words).
         locator: where the mouth is (default: the model's own, see :func:`lipread.video.preprocess.default_locator`).
         batch_size: clips per forward pass for a list, and windows per forward pass for a long clip.
         fps: the source's frame rate (default: the file's own; 25 for frame folders and frames arrays). Clips are

@@ -265,7 +265,7 @@ ARRAY_CASES: dict[str, tuple[np.ndarray, dict[str, Any], str]] = {
     "float-frames": (np.zeros((10, 288, 360, 3), np.float32), {}, "expected uint8 frames"),
     "grey-frames-without-colour": (np.zeros((10, 288, 360), np.uint8), {}, "expected uint8 frames"),
     "frames-of-zero-rows": (np.zeros((10, 0, 360, 3), np.uint8), {}, "expected uint8 frames"),
-    "no-frames": (np.zeros((0, 288, 360, 3), np.uint8), {}, "expected uint8 frames"),
+    "no-frames": (np.zeros((0, 288, 360, 3), np.uint8), {}, r"no frames \(an array of shape \(0, 288, 360, 3\)\)"),
     "frames-at-1e9-fps": (np.zeros((10, 288, 360, 3), np.uint8), {"fps": 1e9}, "outside the 1 to 1000 fps"),
 }
 """Bad frames arrays handed to transcribe -> (the array, options, pattern of its VideoError naming <frames>)."""

@@ -507,7 +507,7 @@ def test_entry_point_prints_no_traceback(mixed_folder: tuple[Path, Path, Path], 
         text=True,
     )
     assert (done.returncode, done.stdout) == (1, "")
-    assert done.stderr == f"{PREFIX}{words}: the word list is empty (--lexicon expects one word per line)\n"
+    assert done.stderr == f"{PREFIX}{words}: the word list is empty (one word per line expected)\n"
 
 
 def test_a_reader_that_leaves_early_is_no_error(grid_root: Path) -> None:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import MAX_BEAM_WIDTH
-from ..data.text_file import read_text_file
+from ..data.text_file import read_word_list
 from ..decoding.decoders import DECODERS, DEFAULT_BEAM_WIDTH
 from ..errors import DecodingError, LipreadError
 from ..models import DEFAULT_MODEL
@@ -236,18 +236,6 @@ def _subtitle_path(folder: Path, stem: str, suffix: str, used: set[Path]) -> Pat
     return path
 
 
-def _read_lexicon(path: Path) -> list[str]:
-    """The words of a ``--lexicon`` file (whitespace-separated, normally one per line).
-
-    Raises:
-        LipreadError: the file cannot be read, is not UTF-8 text, or holds no words.
-    """
-    words = read_text_file(path, "word list", error=LipreadError).split()
-    if not words:
-        raise LipreadError(f"{path}: the word list is empty (--lexicon expects one word per line)")
-    return words
-
-
 def run(args: argparse.Namespace) -> int:
     """Transcribe every input; 1 when any failed, else 0."""
     from ..api import PreparedClip, Transcriber
@@ -274,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
             writable_folder(out_dir)  # before any clip is read: subtitles that cannot be written stop the run now
         except OSError as e:
             raise LipreadError(f"{out_dir}: --output-dir: {e.strerror or e}") from None
-    lexicon = None if args.lexicon is None else _read_lexicon(args.lexicon)
+    lexicon = None if args.lexicon is None else read_word_list(args.lexicon, error=LipreadError)
     model = with_precision(args.model, args.precision)
     opts = model_options(args.threads, model, args.backend, len(files))
     try:

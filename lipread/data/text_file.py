@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import DataError, LipreadError
 
-__all__ = ["read_text_file"]
+__all__ = ["read_text_file", "read_word_list"]
 
 
 def read_text_file(
@@ -32,3 +32,15 @@ def read_text_file(
         raise error(f"{path}: cannot read the {what}: {e.strerror or e}") from None
     except UnicodeDecodeError as e:
         raise error(f"{path}: the {what} is not UTF-8 text (bad byte at offset {e.start})") from None
+
+
+def read_word_list(path: str | os.PathLike[str], error: type[LipreadError] = DataError) -> list[str]:
+    """The words of a word-list file (whitespace-separated, normally one per line).
+
+    Raises:
+        error: the file cannot be read, is not UTF-8 text, or holds no words.
+    """
+    words = read_text_file(path, "word list", error=error).split()
+    if not words:
+        raise error(f"{path}: the word list is empty (one word per line expected)")
+    return words

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ import numpy as np
 from ..config import DECODERS, MAX_BEAM_WIDTH
 from ..data.grid import GRAMMAR, WORDS
 from ..data.manifest import normalise_text
+from ..data.text_file import read_word_list
 from ..errors import DecodingError
 from ..vocab import Vocabulary
 from .beam_batch import beam_search_batch
@@ -70,7 +72,7 @@ def make_decoder(
     name: str,
     vocabulary: Vocabulary,
     beam_width: int = DEFAULT_BEAM_WIDTH,
-    lexicon: Iterable[str] | None = None,
+    lexicon: Iterable[str] | os.PathLike[str] | None = None,
 ) -> Decoder:
     """A decoder by name.
 
@@ -78,7 +80,8 @@ def make_decoder(
         name: ``"greedy"``, ``"beam"``, ``"lexicon"`` or ``"grammar"``.
         vocabulary: the model's vocabulary (the constraints are built over its ids).
         beam_width: for the beam decoders, >= 1.
-        lexicon: the word list of ``"lexicon"`` (default the GRID words); ignored by the others. Its words
+        lexicon: the word list of ``"lexicon"`` (default the GRID words), or a word-list file's ``Path`` (one
+            word per line); ignored by the others. Its words
             are normalised as training normalises texts (:func:`lipread.data.manifest.normalise_text`: NFC,
             lower case unless the vocabulary has upper-case letters).
 
@@ -86,6 +89,8 @@ def make_decoder(
         DecodingError: unknown name, bad beam width, or a lexicon/grammar the vocabulary cannot spell (for the
             GRID defaults, a model with another alphabet: the message says so).
     """
+    if isinstance(name, str):
+        name = name.strip().lower()  # as backend names are read
     if name not in DECODERS:
         raise DecodingError(f"unknown decoder {name!r}; use one of {', '.join(DECODERS)}")
     if name != "greedy" and (
@@ -93,8 +98,17 @@ def make_decoder(
     ):
         raise DecodingError(f"beam width must be a positive integer, not {beam_width!r}")
     beam_width = int(beam_width)  # a NumPy integer too
-    if isinstance(lexicon, (str, bytes)):  # its letters would each become a word
-        raise DecodingError(f"the lexicon is a list of words, not one string: {lexicon[:40]!r}")
+    if isinstance(lexicon, (str, bytes)):  # its letters would each become a word; a path, or a word?
+        raise DecodingError(
+            f"the lexicon is a list of words, not one string: {lexicon[:40]!r} (a word list file: give a Path)"
+        )
+    if isinstance(lexicon, os.PathLike):
+        lexicon = read_word_list(lexicon, error=DecodingError)
+    if lexicon is not None:
+        lexicon = list(lexicon)
+        odd = next((w for w in lexicon if not isinstance(w, str)), None)
+        if odd is not None:
+            raise DecodingError(f"the lexicon's words must be strings, not {type(odd).__name__} ({odd!r})")
     if name != "greedy" and beam_width > MAX_BEAM_WIDTH:
         raise DecodingError(f"beam width {beam_width} is more than {MAX_BEAM_WIDTH}, the widest lipread searches")
     constraint: TokenAutomaton | None = None

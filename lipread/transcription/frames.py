@@ -75,7 +75,7 @@ def resample(frames: Iterable[np.ndarray], fps: float) -> Iterator[np.ndarray]:
     num, den = round(fps * 1000) if math.isfinite(fps) else 0, 2 * round(MODEL_FPS * 1000)
     if num < 1:
         raise ValueError(f"fps must be at least 0.001, not {fps!r}")
-    if fps == MODEL_FPS:
+    if 2 * num == den:  # MODEL_FPS, to the thousandth
         yield from frames
         return
     k = 0

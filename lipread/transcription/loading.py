@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backend import BUILTIN, Model, first_available, get_backend, resolve_backend_name
-from ..errors import BackendError, CheckpointError
+from ..errors import ArgumentError, BackendError, CheckpointError
 from ..models import DEFAULT_MODEL, get_shipped, is_shipped
 
 __all__ = ["PRECISIONS", "backend_for", "load_model", "with_precision"]
@@ -40,7 +40,11 @@ def _checkpoint_backend(path: Path, backend: str | None) -> str:
 
 def _resolve(model: str | os.PathLike[str], backend: str | None) -> tuple[Path, str]:
     """(file to load, backend name) for a shipped model name or a model file."""
+    if not isinstance(model, (str, os.PathLike)):
+        raise ArgumentError(f"model must be a shipped model name or a model file's path, not {type(model).__name__}")
     name = os.fspath(model)
+    if not name.strip():
+        raise ArgumentError("the model name is empty; give a shipped model name (lipnet-grid-s1) or a model file")
     backend = resolve_backend_name(backend) if backend else None
     if is_shipped(name):
         shipped = get_shipped(name)

@@ -15,12 +15,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
+from ..errors import ArgumentError
 from ..weights import atomic_write
 
-__all__ = ["FORMATS", "TimedText", "format_timestamp", "to_srt", "to_vtt", "write_subtitles"]
+__all__ = ["FORMATS", "HasWords", "TimedText", "format_timestamp", "to_srt", "to_vtt", "write_subtitles"]
 
 SubtitleFormat = Literal["srt", "vtt"]
 FORMATS: tuple[SubtitleFormat, ...] = ("srt", "vtt")
+
+
+class HasWords(Protocol):
+    """Anything with timed ``words`` (e.g. :class:`lipread.api.Transcript`)."""
+
+    @property
+    def words(self) -> Sequence[TimedText]:
+        """The words, in order."""
+        ...
 
 
 class TimedText(Protocol):
@@ -76,10 +86,22 @@ def to_vtt(words: Sequence[TimedText]) -> str:
     return f"{out}\n{start} --> {end}\n{' '.join(parts)}\n"
 
 
-def write_subtitles(words: Sequence[TimedText], path: str | os.PathLike[str], fmt: SubtitleFormat) -> Path:
-    """Write ``words`` as an ``"srt"`` or ``"vtt"`` file (UTF-8) and return its path."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown subtitle format {fmt!r}; use 'srt' or 'vtt'")
+def write_subtitles(
+    words: Sequence[TimedText] | HasWords, path: str | os.PathLike[str], fmt: SubtitleFormat | None = None
+) -> Path:
+    """Write ``words`` (or a transcript's words) as an ``"srt"`` or ``"vtt"`` file (UTF-8) and return its path.
+
+    ``fmt`` in any case; default the path's suffix.
+
+    Raises:
+        ArgumentError: an unknown format, or none given and the path's suffix names none.
+    """
     p = Path(path)
+    name = (fmt if fmt is not None else p.suffix.lstrip(".")).lower()
+    if name not in FORMATS:
+        raise ArgumentError(f"unknown subtitle format {name!r}; use 'srt' or 'vtt'")
+    fmt = "srt" if name == "srt" else "vtt"
+    if not isinstance(words, Sequence):  # a Transcript or a live Segment
+        words = words.words
     atomic_write(p, (to_srt(words) if fmt == "srt" else to_vtt(words)).encode("utf-8"))  # never a partial file
     return p

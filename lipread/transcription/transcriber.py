@@ -148,8 +148,9 @@ class Transcriber:
             None: the decoder the model's metadata names (:attr:`ModelConfig.decoder
             <lipread.config.ModelConfig.decoder>`), else ``"beam"``.
         beam_width: prefixes kept per frame by the beam decoders.
-        lexicon: the words of the ``"lexicon"`` decoder (default the words the model was trained on, which it
-            stores (:attr:`ModelConfig.words <lipread.config.ModelConfig.words>`), else the GRID words).
+        lexicon: the words of the ``"lexicon"`` decoder, or a word-list file's ``Path`` (default the words the
+            model was trained on, which it stores (:attr:`ModelConfig.words <lipread.config.ModelConfig.words>`),
+            else the GRID words).
         locator: where the mouth is; the model's default locator when None.
         batch_size: clips (or windows of a long clip) per forward pass. On a CPU a clip costs the same in any
             batch, and every clip of a batch adds about 80 MB (the shipped model, 75 frames) to the peak memory.
@@ -164,7 +165,7 @@ class Transcriber:
         backend: str | None = None,
         decoder: str | None = None,
         beam_width: int = DEFAULT_BEAM_WIDTH,
-        lexicon: Iterable[str] | None = None,
+        lexicon: Iterable[str] | os.PathLike[str] | None = None,
         locator: MouthLocator | None = None,
         batch_size: int = 8,
         workers: int = 0,
@@ -174,12 +175,23 @@ class Transcriber:
         size = int(batch_size) if isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool) else 0
         if size < 1:  # a NumPy integer is a whole number too
             raise ArgumentError(f"batch_size must be a positive integer, not {batch_size!r}")
+        if model is None:  # an unset option passed through
+            model = DEFAULT_MODEL
         if isinstance(model, (str, os.PathLike)):
             self.model = _cached_model(model, backend, opts)
             self.model_name = os.fspath(model)
-        else:
+        elif isinstance(model, Model):
             self.model = model
             self.model_name = model.config.name
+        else:
+            raise ArgumentError(
+                f"model must be a shipped model name, a model file's path or a loaded model, not {type(model).__name__}"
+            )
+        if locator is not None and (isinstance(locator, type) or not isinstance(locator, MouthLocator)):
+            raise ArgumentError(
+                f"locator must be a mouth locator such as FixedCrop(box) or FaceMouthLocator(), "
+                f"not {_described(locator)}"
+            )
         self.config = self.model.config
         name = decoder if decoder is not None else self.config.decoder or "beam"  # "" is no decoder name
         words = lexicon if lexicon is not None else self.config.words
@@ -214,11 +226,19 @@ class Transcriber:
             item = os.fsdecode(item)
         locator = self.locator or default_locator(self.config)
         notes: list[str] = []  # filled by the reader as it goes: a clip cut short, a rate the file does not state
+        if not isinstance(item, (np.ndarray, str, os.PathLike)) and hasattr(item, "__array__"):
+            try:
+                item = np.asarray(item)  # a tensor of a framework, on the CPU
+            except (TypeError, ValueError, RuntimeError) as e:  # e.g. a tensor on a GPU
+                raise VideoError(f"{_described(item)}: cannot be read as a NumPy array: {e}") from None
         if isinstance(item, np.ndarray):
             source, path = "<frames>", None
+            if len(item) == 0 and item.ndim == 4:
+                raise VideoError(f"{source}: no frames (an array of shape {item.shape})")
             if item.ndim != 4 or item.shape[-1] != 3 or item.dtype != np.uint8 or item.size == 0:
+                hint = "; a list is read as a list of clips: np.stack its frames into one array" * (item.ndim == 3)
                 raise VideoError(
-                    f"{source}: expected uint8 frames of shape (T, H, W, 3), got {item.dtype} {item.shape}"
+                    f"{source}: expected uint8 frames of shape (T, H, W, 3), got {item.dtype} {item.shape}{hint}"
                 )
             stream: Iterator[np.ndarray] = iter(item)
             rate = fps or DEFAULT_FPS
@@ -233,7 +253,8 @@ class Transcriber:
             stream = chain([next(stream)], stream)  # an unreadable file fails here, before its rate is read
             rate = fps or (stated[0] if stated else DEFAULT_FPS)
         else:
-            raise VideoError(f"{item!r}: expected a video path or a uint8 (T, H, W, 3) frames array")
+            hint = "; give a clip's frames as one NumPy array" * isinstance(item, (list, tuple))
+            raise VideoError(f"{_described(item)}: expected a video path or a uint8 (T, H, W, 3) frames array{hint}")
         low, high = SOURCE_FPS_RANGE
         if not low <= rate <= high:
             raise VideoError(
@@ -359,9 +380,11 @@ class Transcriber:
         fps = _checked_fps(fps)  # before any clip of a list is read
         if isinstance(source, (str, bytes, os.PathLike, np.ndarray)):
             return self.run([self.prepare(source, fps)])[0]
-        if not isinstance(source, Iterable):
+        if hasattr(source, "__array__") and getattr(source, "ndim", None) == 4:  # one clip as a framework's tensor
+            return self.run([self.prepare(source, fps)])[0]  # type: ignore[arg-type]  # prepare reads its array
+        if not isinstance(source, Iterable) or isinstance(source, memoryview):
             raise VideoError(
-                f"{source!r}: expected a video path or a uint8 (T, H, W, 3) frames array, or a list of them"
+                f"{_described(source)}: expected a video path or a uint8 (T, H, W, 3) frames array, or a list of them"
             )
         out = []
         for _, got in transcribe_stream(self, source, lambda item: self.prepare(item, fps), self.workers):
@@ -392,6 +415,17 @@ class Transcriber:
                 f"<frames>: a frame rate of {rate:g} fps is outside the {low:g} to {high:g} fps lipread reads"
             )
         return read_stream(self, resample(frames, rate), settings)
+
+
+def _described(item: object) -> str:
+    """``item`` named briefly for an error message: its type, and its shape or length where it has one (never
+    its ``repr``, which for a list of frames runs to megabytes)."""
+    shape = getattr(item, "shape", None)
+    if shape is not None:
+        return f"a {type(item).__name__} of shape {tuple(shape)}"
+    if isinstance(item, Sequence) and not isinstance(item, (str, bytes)):
+        return f"a {type(item).__name__} of {len(item)} items"
+    return f"a {type(item).__name__}"
 
 
 def _checked_fps(fps: Any) -> float | None:

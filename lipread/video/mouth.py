@@ -3,12 +3,13 @@ turns and scales the face to a mean face)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import numbers
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import VideoError
+from ..errors import ArgumentError, VideoError
 
 if TYPE_CHECKING:
     from .face import DetectionMemo, FaceTrack
@@ -24,6 +25,20 @@ class Box:
     bottom: int
     left: int
     right: int
+
+    def __post_init__(self) -> None:
+        """Raises ArgumentError for an edge that is not a whole number, or a box that is empty or starts
+        outside the frame (a negative edge); NumPy integers become ints."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ArgumentError(f"Box.{f.name} must be a whole number of pixels, not {value!r}")
+            object.__setattr__(self, f.name, int(value))
+        if self.top < 0 or self.left < 0 or self.bottom <= self.top or self.right <= self.left:
+            raise ArgumentError(
+                f"a Box needs 0 <= top < bottom and 0 <= left < right, got rows {self.top}:{self.bottom}, "
+                f"cols {self.left}:{self.right}"
+            )
 
     @property
     def height(self) -> int:
@@ -106,6 +121,16 @@ def _fit(box_top: float, box_left: float, height: int, width: int, frame_h: int,
     return Box(top, top + height, left, left + width)
 
 
+def _check_frames_apart(owner: str, **settings: int | None) -> None:
+    """Raises ArgumentError unless each of ``settings`` (frames between looks at the face) is None or an
+    integer >= 1; None is allowed only for ``every``."""
+    for key, value in settings.items():
+        if value is None and key == "every":
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ArgumentError(f"{owner}.{key} must be a whole number of frames >= 1, not {value!r}")
+
+
 def _face_track(
     frames: np.ndarray, step: int, source: str, every: int | None = None, memo: DetectionMemo | None = None
 ) -> FaceTrack:
@@ -154,6 +179,10 @@ class FaceMouthLocator:
     step: int = 3
     name: str = "face-tracked"
     every: int | None = 15
+
+    def __post_init__(self) -> None:
+        """Raises ArgumentError for a ``step`` or ``every`` that is not a positive whole number."""
+        _check_frames_apart(type(self).__name__, step=self.step, every=self.every)
 
     def locate(self, frames: np.ndarray, source: str = "<frames>", memo: DetectionMemo | None = None) -> Box:
         """The mouth box for ``uint8 (T, H, W, 3)`` RGB frames; VideoError when no frame shows a face.
@@ -208,6 +237,10 @@ class AlignedMouthLocator:
     step: int = 8
     face_step: int = 3
     name: str = "aligned"
+
+    def __post_init__(self) -> None:
+        """Raises ArgumentError for a ``step`` or ``face_step`` that is not a positive whole number."""
+        _check_frames_apart(type(self).__name__, step=self.step, face_step=self.face_step)
 
     def locate(self, frames: np.ndarray, source: str = "<frames>", memo: DetectionMemo | None = None) -> Warp:
         """The crop for ``uint8 (T, H, W, 3)`` RGB frames; VideoError when no frame shows a face.

@@ -98,7 +98,7 @@ class ClipWatch:
     def notes(self) -> list[str]:
         """The notices, one sentence each (empty when there is nothing to tell)."""
         out: list[str] = []
-        if self.fps != self.model_fps:
+        if round(self.fps * 1000) != round(self.model_fps * 1000):  # as precisely as the resampling reads rates
             change = "some frames dropped" if self.fps > self.model_fps else "frames repeated"
             out.append(
                 f"frame rate resampled: the clip's {self.fps:g} fps read as the model's {self.model_fps:g} fps "

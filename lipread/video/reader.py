@@ -7,6 +7,7 @@ video file is: :func:`read_frames`, :func:`iter_frames` and :func:`probe` take e
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import VideoError
+from ..errors import ArgumentError, VideoError
 from .access import check_readable
 from .frame_folder import FOLDER_FPS, IMAGE_EXTENSIONS, frame_files, is_frame_folder
 from .mpeg import MPEG_EXTENSIONS, sequence_rate, truncation
@@ -166,8 +167,9 @@ def iter_frames(
         VideoError: the file is missing, empty or not decodable (on the first ``next``); a frame is too
             large; the file yields no frames, or far fewer than it declares (when the frames run out); a frame
             folder holds no numbered images, or an image that cannot be read.
+        ArgumentError: ``start`` is not a whole number >= 0 (on the first ``next``).
     """
-
+    _check_span(start)
     p = Path(path)
     if p.is_dir():
         from .frame_folder import iter_folder
@@ -272,7 +274,9 @@ def read_frames(
     Raises:
         VideoError: the file is missing, empty, not decodable, or yields no frames; its frames change size,
             or are smaller than ``box``; a frame folder holds no numbered images, or one that cannot be read.
+        ArgumentError: ``start`` is not a whole number >= 0, or ``max_frames`` not None or one >= 1.
     """
+    _check_span(start, max_frames)
     p = Path(path)
     if p.is_dir():
         from .frame_folder import read_folder
@@ -424,7 +428,12 @@ def probe(path: str | os.PathLike[str], fps: float | None = None) -> VideoInfo:
 
     Raises:
         VideoError: as :func:`read_frames`.
+        ArgumentError: ``fps`` is not None or a positive, finite number.
     """
+    if fps is not None and (
+        isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not (np.isfinite(fps) and fps > 0)
+    ):
+        raise ArgumentError(f"fps must be a positive number of frames per second, not {fps!r}")
     p = Path(path)
     if p.is_dir():
         from .frame_folder import iter_folder
@@ -487,10 +496,21 @@ def _stated_rate(path: Path, cap) -> float:  # type: ignore[no-untyped-def]
     return stated or float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
 
 
+def _check_span(start: object, max_frames: object = None) -> None:
+    """Raises ArgumentError unless ``start`` is a whole number >= 0 and ``max_frames`` None or one >= 1 (a
+    negative number would count from the end in a frame folder and be ignored in a file)."""
+    for name, value, low in (("start", start, 0), ("max_frames", max_frames, 1)):
+        if value is None and name == "max_frames":
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise ArgumentError(f"{name} must be a whole number of frames >= {low}, not {value!r}")
+
+
 def _usable_rate(fps: float, default: float, notes: list[str] | None) -> float:
     """``fps`` when it is a rate a video can have, else ``default`` (noted in ``notes`` when given)."""
-    if np.isfinite(fps) and 0 < fps < 1000:
+    if np.isfinite(fps) and 0 < fps < 1000:  # 1000: what FFmpeg states for a stream of 1 ms time steps
         return fps
     if notes is not None:
-        notes.append(f"the file states no usable frame rate ({fps:g} fps); read as {default:g} fps")
+        why = ", the time step of a file that states none" if fps == 1000 else ""
+        notes.append(f"the file states no usable frame rate ({fps:g} fps{why}); read as {default:g} fps")
     return default
