@@ -65,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        print('this example needs Dask\'s distributed scheduler: pip install "lipread[dask,onnx]"', file=sys.stderr)
+        return 1
 
     videos = [str(p.absolute()) for p in find_videos(args.sources)]
     if not videos:

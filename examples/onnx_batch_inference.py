@@ -9,7 +9,8 @@ their own ``onnxruntime.InferenceSession`` (providers, threads, I/O binding):
 2. turn each video into model input ``float32 (T, H, W, C)`` with :func:`lipread.video.preprocess.load_clip`;
 3. zero-pad a batch to ``float32 (B, T_max, H, W, C)`` with ``lengths int32 (B,)`` and run the session,
    which returns log-probabilities ``float32 (B, T_max, V)`` (blank = class 0);
-4. decode every clip within its length with :mod:`lipread.decoding`.
+4. decode every clip within its length with :mod:`lipread.decoding` (the decoder the model names, as
+   ``lipread.transcribe`` does: the grammar decoder for the shipped ``lipnet-grid-s1``).
 
 Prints ``path<TAB>text`` per video, then the throughput on stderr. Needs ``pip install "lipread[onnx]"``.
 The model is any ``.onnx`` file written by ``lipread export``.
@@ -26,7 +27,7 @@ import numpy as np
 import onnxruntime as ort
 
 from lipread import LipreadError
-from lipread.decoding import beam_search_batch, greedy_decode_batch
+from lipread.decoding.decoders import DECODERS, make_decoder
 from lipread.onnx.metadata import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, parse_metadata
 from lipread.video.preprocess import load_clip
 from lipread.video.reader import VIDEO_EXTENSIONS
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("inputs", type=Path, nargs="+", help="video files or folders")
     parser.add_argument("--batch-size", type=int, default=8, help="clips per session run (default: 8)")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: its default)")
-    parser.add_argument("--decoder", choices=("greedy", "beam"), default="beam", help="CTC decoder (default: beam)")
+    parser.add_argument("--decoder", choices=DECODERS, help="CTC decoder (default: the model's own, else beam)")
     parser.add_argument("--beam-width", type=int, default=16, help="beam width (default: 16)")
     args = parser.parse_args(argv)
 
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     session = ort.InferenceSession(str(args.model), options, providers=["CPUExecutionProvider"])
     # The exporter stored the lipread config (input size, crop, vocabulary) in the model's metadata.
     config = parse_metadata(session.get_modelmeta().custom_metadata_map, str(args.model))["config"]
-    vocabulary = config.vocabulary
+    decoder = make_decoder(args.decoder or config.decoder or "beam", config.vocabulary, args.beam_width)
 
     videos = expand(args.inputs)
     failed = done = 0
@@ -85,10 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         frames, lengths = pad(clips)
         logprobs = session.run([OUTPUT], {INPUT_FRAMES: frames, INPUT_LENGTHS: lengths})[0]  # (B, T_max, V)
-        if args.decoder == "greedy":
-            best = greedy_decode_batch(logprobs, lengths, vocabulary)
-        else:
-            best = [hyps[0] for hyps in beam_search_batch(logprobs, lengths, args.beam_width, vocabulary)]
+        best = decoder.decode_batch(logprobs, lengths)  # the best hypothesis of each clip
         for path, hypothesis in zip(paths, best):
             print(f"{path}\t{hypothesis.text}")
         done += len(paths)

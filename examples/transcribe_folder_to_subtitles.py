@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", choices=("srt", "vtt"), default="srt", help="subtitle format (default: srt)")
     parser.add_argument("--model", default="lipnet-grid-s1", help="shipped model name, .safetensors or .onnx file")
     parser.add_argument("--backend", help="onnx, torch or tensorflow (default: chosen from the model)")
-    parser.add_argument("--decoder", choices=DECODERS, default="beam", help="CTC decoder (default: beam)")
+    parser.add_argument(
+        "--decoder", choices=DECODERS, help="CTC decoder (default: the model's own; grammar for lipnet-grid-s1)"
+    )
     args = parser.parse_args(argv)
 
     videos = find_videos(args.folder)

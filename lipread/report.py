@@ -32,12 +32,15 @@ def error_line(error: BaseException | str, path: object = None) -> str:
     """``lipread: error: <path>: <message>`` for ``error`` (an exception or a message).
 
     ``path`` (a file name as text, bytes or a path; None: none) is put in front of the message unless the
-    message already names it (lipread's own errors start with their file), so a file is never named twice.
+    message already starts with it, or with a file inside it (lipread's own errors start with their file),
+    so a file is never named twice. A name that is only a word of the message (a folder called ``frames``
+    and "frame rate resampled: ... frames repeated") is still put in front.
     """
     text = str(error)
     if path is not None:
         name = _name(path)
-        if name not in text:
+        rest = text[len(name) : len(name) + 1] if text.startswith(name) else None
+        if rest is None or rest not in (":", "/", os.sep, " ", "["):
             text = f"{name}: {text}"
     return PREFIX + text
 

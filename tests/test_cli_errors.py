@@ -473,6 +473,12 @@ def test_error_line() -> None:
     assert error_line(ValueError("x"), Path("d") / "a.mp4") == f"lipread: error: {Path('d') / 'a.mp4'}: x"
     assert error_line("argument --x: bad") == "lipread: error: argument --x: bad"
     assert error_line("Permission denied", b"out.gif") == "lipread: error: out.gif: Permission denied"
+    # named once where the message starts with it or with a file inside it, but not where it is only a word
+    assert error_line("clip/12.jpg: cannot be read", "clip") == "lipread: error: clip/12.jpg: cannot be read"
+    assert error_line("frame rate resampled: frames repeated", "frames") == (
+        "lipread: error: frames: frame rate resampled: frames repeated"
+    )
+    assert error_line("framesx: bad", "frames") == "lipread: error: frames: framesx: bad"
 
 
 def test_report_skipped(capsys: pytest.CaptureFixture[str]) -> None:

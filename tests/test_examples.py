@@ -111,6 +111,45 @@ def test_onnx_batch_inference(videos: Path, tiny_onnx: Path, tmp_path: Path) -> 
         assert got[str(path)] == transcript.text
 
 
+def test_the_examples_read_with_the_decoder_the_model_names(videos: Path, tmp_path: Path) -> None:
+    """As lipread.transcribe does: a model whose metadata names the grammar decoder is read with it."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        from tiny_onnx import write_tiny_model
+    finally:
+        sys.path.pop(0)
+    import lipread
+    from lipread.config import LIPNET
+
+    named = write_tiny_model(tmp_path / "grammar.onnx", config=LIPNET.with_(decoder="grammar"))
+    (videos / "broken.mp4").unlink()
+    clip = videos / "bbaf2n.mp4"
+    expected = lipread.transcribe(clip, model=named)
+    assert expected.decoder == "grammar" and expected.text != lipread.transcribe(clip, model=named, decoder="beam").text
+    proc = run_example("onnx_batch_inference.py", named, clip, "--threads", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"{clip}\t{expected.text}\n"
+    proc = run_example(
+        "transcribe_folder_to_subtitles.py", videos, "--output-dir", tmp_path / "subs", "--model", named, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"{tmp_path / 'subs' / 'bbaf2n.srt'}: {expected.text}\n" in proc.stdout
+
+
+def test_the_dask_example_without_dask_says_what_to_install(videos: Path, tmp_path: Path) -> None:
+    code = (
+        "import runpy, sys; sys.modules['distributed'] = None; "  # as if Dask were not installed
+        f"sys.argv = ['dask_transcribe.py', {str(videos)!r}]; "
+        f"sys.exit(runpy.run_path({str(EXAMPLES / 'dask_transcribe.py')!r}, run_name='__main__'))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr == 'this example needs Dask\'s distributed scheduler: pip install "lipread[dask,onnx]"\n'
+
+
 def test_train_and_export(grid_root: Path, tmp_path: Path) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("onnx")

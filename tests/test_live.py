@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,6 +93,27 @@ def test_lipread_live_reads_with_the_int8_model_when_asked(
     assert record["text"] == transcriber.transcribe(grid_clip).text  # type: ignore[attr-defined]
     assert main(["live", str(grid_clip), "--precision", "int8", "--model", str(grid_clip)]) == 1
     assert "int8 precision picks a shipped model" in capsys.readouterr().err
+
+
+def test_lipread_live_says_when_the_face_is_unlike_the_training_data(
+    shared_data: Path, grid_clip: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """As lipread transcribe says it of a file: an utterance that is not in the model's domain gets the warning
+    on stderr, in either format; speaker 1's does not."""
+    pytest.importorskip("onnxruntime")
+    from lipread.transcription.domain import WARNING
+
+    other = shared_data / "grid" / "faces" / "s4" / "bbie7p"  # another speaker, another framing
+    for fmt in ("txt", "json"):
+        assert main(["live", str(other), "--threads", "1", "--format", fmt]) == 0
+        out, err = capsys.readouterr()
+        segments = out.splitlines()
+        assert segments and re.fullmatch(
+            rf"(lipread: warning: {re.escape(str(other))}: \d+\.\d\d-\d+\.\d\d s: {re.escape(WARNING)}\n)+", err
+        ), err
+        assert err.count("\n") <= len(segments)
+    assert main(["live", str(grid_clip), "--threads", "1"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_a_file_cut_short_is_read_and_then_said(mpg_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -148,13 +148,17 @@ def test_eval_reads_a_manifest_with_cuts(dataset: Path, capsys: pytest.CaptureFi
     assert result["clips"] == 3 and result["failed"] == 0 and result["wer"] < 1
 
 
-def test_eval_of_a_few_clips_points_at_split_all(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("count", "hold"), [(1, "1 clip holds"), (2, "2 clips hold"), (4, "4 clips hold")])
+def test_eval_of_a_few_clips_points_at_split_all(
+    dataset: Path, capsys: pytest.CaptureFixture[str], count: int, hold: str
+) -> None:
     manifest = dataset / "few.csv"
-    rows = "".join(f"videos/bbaf2n.mp4,bin blue at f two now,0,{end}\n" for end in (2.7, 2.8, 2.9, 3.0))
+    ends = (2.7, 2.8, 2.9, 3.0)[:count]
+    rows = "".join(f"videos/bbaf2n.mp4,bin blue at f two now,0,{end}\n" for end in ends)
     manifest.write_text("video,text,start,end\n" + rows, encoding="utf-8")
     assert main(["eval", str(manifest), "--no-progress"]) == 1
     assert capsys.readouterr().err == (
-        f"lipread: error: {manifest}: 4 clips hold no validation clips (a tenth of them, rounded); "
+        f"lipread: error: {manifest}: {hold} no validation clips (a tenth of them, rounded); "
         "evaluate every clip with --split all\n"
     )
 

@@ -145,13 +145,16 @@ def evaluate(
         raise DataError(f"unknown split {split!r}; use {', '.join(SPLITS)}")
     clips = find_clips(data)
     if split != "all":
+        found = len(clips)
         try:
             clips = split_clips(clips, "random", val_fraction=0.1, seed=0)[1]
         except DataError:  # worded for training; here nothing trains
+            clips = []
+        if not clips:
             raise DataError(
-                f"{data}: {len(clips)} clips hold no validation clips (a tenth of them, rounded); "
-                "evaluate every clip with --split all"
-            ) from None
+                f"{data}: {found} clip{'s hold' if found != 1 else ' holds'} no validation clips (a tenth of them, "
+                "rounded); evaluate every clip with --split all"
+            )
     if max_clips is not None:
         clips = clips[: max(0, max_clips)]
     if not clips:
@@ -231,7 +234,7 @@ def _report(r: dict[str, Any]) -> str:
     beam = "" if r["beam_width"] is None else f", beam width {r['beam_width']}"
     unreadable = f", {r['failed']} unreadable" if r["failed"] else ""
     lines = [
-        f"data: {r['data']} (split {r['split']}: {r['clips']} clips{unreadable})",
+        f"data: {r['data']} (split {r['split']}: {r['clips']} clip{'s' if r['clips'] != 1 else ''}{unreadable})",
         f"model: {r['model']} (backend {r['backend']}, decoder {r['decoder']}{beam})",
         f"CER: {100 * r['cer']:.2f}%",
         f"WER: {100 * r['wer']:.2f}%",

@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from ..api import Transcriber
     from ..live.source import open_source
     from ..live.stream import LiveSettings
+    from ..transcription.domain import WARNING as DOMAIN_WARNING
     from ..transcription.loading import with_precision
 
     settings = LiveSettings(args.pause, args.longest, args.hop, args.context, args.min_confidence)
@@ -110,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, interrupted)
     try:
         for segment in runner.stream(source.frames(), args.fps or source.fps, settings):
+            if segment.details.get("in_domain") is False:  # on stderr, before the line it is about
+                report_warning(f"{segment.start:.2f}-{segment.end:.2f} s: {DOMAIN_WARNING}", source.name)
             if args.format == "json":
                 line = json.dumps(segment.to_dict())
             else:
