@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, get_args, get_type_hints
 
-from .vocab import LIPNET_VOCABULARY, NOTEBOOK_VOCABULARY, Vocabulary
+from .errors import ArgumentError
+from .vocab import LIPNET_VOCABULARY, NOTEBOOK_VOCABULARY, Vocabulary, get_vocabulary
 
 __all__ = ["DECODERS", "LIMITS", "MAX_BEAM_WIDTH", "PRESETS", "ConvBlock", "ModelConfig", "get_preset"]
 
@@ -63,6 +64,22 @@ class ConvBlock:
     batchnorm: bool = False
     dropout: float = 0.0
     pool: Triple = (1, 2, 2)
+
+
+def _block(index: int, data: object) -> ConvBlock:
+    """A :class:`ConvBlock` from its JSON object: ``channels`` and ``kernel`` required, the rest defaulting as
+    :class:`ConvBlock` does; values are kept as given (a wrong type is refused by :meth:`ModelConfig.validate`),
+    lists becoming tuples."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"frontend[{index}] must be a JSON object, not {type(data).__name__}")
+    known = {f.name for f in fields(ConvBlock)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"frontend[{index}] has unknown fields {unknown}")
+    for name in ("channels", "kernel"):
+        if name not in data:
+            raise ValueError(f"frontend[{index}] lacks its {name!r}")
+    return ConvBlock(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 @dataclass(frozen=True)
@@ -130,7 +147,17 @@ class ModelConfig:
         return c * h * w
 
     def with_(self, **changes: Any) -> ModelConfig:
-        """A copy with some fields changed (e.g. ``cfg.with_(rnn_hidden=64)`` for a small test model)."""
+        """A copy with some fields changed (e.g. ``cfg.with_(rnn_hidden=64)`` for a small test model); a
+        ``frontend`` given as a list becomes a tuple.
+
+        Raises:
+            ArgumentError: a name that is not a field.
+        """
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise ArgumentError(f"ModelConfig has no field {unknown[0]!r}")
+        if isinstance(changes.get("frontend"), list):
+            changes["frontend"] = tuple(changes["frontend"])
         return replace(self, **changes)
 
     def to_json(self) -> dict[str, Any]:
@@ -155,21 +182,15 @@ class ModelConfig:
             raise ValueError(f"not a valid model config: a JSON object of fields, not {type(data).__name__}")
         try:
             d = dict(data)
-            d["vocabulary"] = Vocabulary.from_json(d["vocabulary"])
+            vocabulary = d["vocabulary"]  # a built-in one by name, or its characters
+            d["vocabulary"] = (
+                get_vocabulary(vocabulary) if isinstance(vocabulary, str) else Vocabulary.from_json(vocabulary)
+            )
             if isinstance(d.get("words"), list):
                 d["words"] = tuple(d["words"])
-            d["frontend"] = tuple(
-                ConvBlock(
-                    channels=int(b["channels"]),
-                    kernel=tuple(b["kernel"]),
-                    stride=tuple(b["stride"]),
-                    padding=tuple(b["padding"]),
-                    batchnorm=bool(b["batchnorm"]),
-                    dropout=float(b["dropout"]),
-                    pool=tuple(b["pool"]),
-                )
-                for b in d["frontend"]
-            )
+            if not isinstance(d["frontend"], list):
+                raise ValueError(f"frontend must be a list of blocks, not {type(d['frontend']).__name__}")
+            d["frontend"] = tuple(_block(i, b) for i, b in enumerate(d["frontend"]))
             known = set(cls.__dataclass_fields__)
             unknown = set(d) - known
             if unknown:
@@ -226,8 +247,12 @@ class ModelConfig:
         whole("width", self.width, 1, LIMITS["size"])
         whole("channels", self.channels, 1, LIMITS["input_channels"])
         if not isinstance(self.frontend, tuple) or not 1 <= len(self.frontend) <= LIMITS["blocks"]:
-            raise ValueError(f"frontend must have 1 to {LIMITS['blocks']} convolution blocks")
+            got = f"not {len(self.frontend)}" if isinstance(self.frontend, tuple) else "as a tuple"
+            got += "" if isinstance(self.frontend, tuple) else f", not a {type(self.frontend).__name__}"
+            raise ValueError(f"frontend must have 1 to {LIMITS['blocks']} convolution blocks, {got}")
         for i, b in enumerate(self.frontend):
+            if not isinstance(b, ConvBlock):
+                raise ValueError(f"frontend[{i}] must be a ConvBlock, not {type(b).__name__}")
             whole(f"frontend[{i}].channels", b.channels, 1, LIMITS["channels"])
             for part, low in (("kernel", 1), ("stride", 1), ("padding", 0), ("pool", 1)):
                 triple = getattr(b, part)
@@ -236,13 +261,25 @@ class ModelConfig:
                 for axis, v in zip(("time", "height", "width"), triple):
                     whole(f"frontend[{i}].{part} ({axis})", v, low, LIMITS["kernel"])
             fraction(f"frontend[{i}].dropout", b.dropout, 0.0, 1.0, closed=False)
+            if not isinstance(b.batchnorm, bool):
+                raise ValueError(f"frontend[{i}].batchnorm must be true or false, not {b.batchnorm!r}")
+            k, pad, stride, pool = b.kernel[0], b.padding[0], b.stride[0], b.pool[0]
+            if k % 2 == 0 or pad != k // 2 or stride != 1 or pool != 1:  # every frame gets its own output
+                raise ValueError(
+                    f"frontend[{i}] must keep the number of frames (CTC emits one label per frame): an odd kernel "
+                    f"in time with padding kernel // 2, and stride and pool 1 in time; got kernel {k}, padding "
+                    f"{pad}, stride {stride}, pool {pool}"
+                )
         if self.rnn not in ("gru", "lstm"):
             raise ValueError(f"rnn must be 'gru' or 'lstm', not {self.rnn!r}")
         whole("rnn_hidden", self.rnn_hidden, 1, LIMITS["rnn_hidden"])
         whole("rnn_layers", self.rnn_layers, 1, LIMITS["rnn_layers"])
         fraction("rnn_dropout", self.rnn_dropout, 0.0, 1.0, closed=False)
+        if not isinstance(self.vocabulary, Vocabulary):
+            raise ValueError(f"vocabulary must be a Vocabulary, not {type(self.vocabulary).__name__}")
         whole("the vocabulary's size", self.num_classes, 2, LIMITS["classes"])
-        if not (isinstance(self.batchnorm_eps, (int, float)) and 0 < self.batchnorm_eps <= 1):
+        eps = self.batchnorm_eps
+        if isinstance(eps, bool) or not (isinstance(eps, (int, float)) and 0 < eps <= 1):
             raise ValueError(f"batchnorm_eps is {self.batchnorm_eps!r}; it must be a number in (0, 1]")
         crops = get_args(get_type_hints(ModelConfig)["crop"])  # the names the ``crop`` field's type allows
         if self.crop not in crops:

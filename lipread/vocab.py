@@ -89,7 +89,10 @@ class Vocabulary:
         chars = data["characters"]
         if not isinstance(chars, list) or not all(isinstance(c, str) for c in chars):
             raise ValueError("vocabulary 'characters' must be a list of strings")
-        return cls(chars, name=str(data.get("name", "custom")))
+        name = data.get("name")
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"vocabulary 'name' must be a string, not {name!r}")
+        return cls(chars, name=name or "custom")
 
 
 LIPNET_VOCABULARY = Vocabulary(" abcdefghijklmnopqrstuvwxyz", name="lipnet")

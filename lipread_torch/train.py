@@ -63,7 +63,7 @@ from lipread.data.training import (
     validation_report,
 )
 from lipread.decoding import beam_search_batch, greedy_decode_batch
-from lipread.errors import BackendError, CheckpointError, DataError
+from lipread.errors import CheckpointError, DataError
 from lipread.progress import progress_bar, show_progress
 from lipread.weights import atomic_write, load_checkpoint, save_checkpoint, writable_folder
 
@@ -148,9 +148,7 @@ class _Dist:
 
 def _init_distributed(requested: str) -> tuple[_Dist, torch.device]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    device = resolve_device(requested)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise BackendError("device 'cuda' was asked for, but PyTorch sees no CUDA device; use --device cpu")
+    device = resolve_device(requested)  # raises for an unknown name, or CUDA where there is none
     if world <= 1:
         return _Dist(), device
     d = _Dist(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from lipread.config import ModelConfig
-from lipread.errors import CheckpointError, VideoError
+from lipread.errors import BackendError, CheckpointError, VideoError
 
 from .model import LipNet
 
@@ -18,10 +18,20 @@ _NOT_CANONICAL = ("num_batches_tracked",)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else as ``torch.device`` reads it."""
-    if isinstance(device, str) and device == "auto":
+    """``"auto"`` -> CUDA when available, else CPU; anything else as ``torch.device`` reads it.
+
+    Raises:
+        BackendError: a name PyTorch does not know (``"gpu"``), or CUDA asked for where PyTorch sees none.
+    """
+    if isinstance(device, str) and device.strip().lower() == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device.strip().lower() if isinstance(device, str) else device)
+    except (RuntimeError, TypeError, ValueError):
+        raise BackendError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda' (or 'cuda:N')") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise BackendError(f"device {device!r} was asked for, but PyTorch sees no CUDA device; use 'cpu'")
+    return resolved
 
 
 def canonical_state(module: LipNet) -> dict[str, torch.Tensor]:
@@ -37,6 +47,7 @@ def assign_canonical(module: LipNet, tensors: dict[str, np.ndarray], source: str
             and ``source``).
     """
     expected = canonical_state(module)
+    tensors = {k: v for k, v in tensors.items() if not k.endswith(_NOT_CANONICAL)}  # counters, not weights
     missing = [k for k in expected if k not in tensors]
     if missing:
         raise CheckpointError(f"{source}: missing tensor {missing[0]!r} ({len(missing)} missing in all)")

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from lipread.config import PRESETS, ConvBlock, ModelConfig, get_preset
+from lipread.errors import ArgumentError
 from lipread.vocab import LIPNET_VOCABULARY, NOTEBOOK_VOCABULARY
 
 
@@ -78,6 +79,43 @@ def test_invalid_configs() -> None:
         ModelConfig.from_json({**good, "rnn": "transformer"})
     with pytest.raises(ValueError, match="decoder must be one of greedy, beam, lexicon, grammar or null, not 'best'"):
         ModelConfig.from_json({**good, "decoder": "best"})
+
+
+def test_json_blocks_are_read_as_written() -> None:
+    """No value is cast to another type (a string of digits, a float, "false"), an unknown key in a block is
+    refused as one at the top is, and what a block leaves out takes ConvBlock's defaults."""
+    good = get_preset("lipnet").to_json()
+
+    def with_block(**block: object) -> dict[str, object]:
+        return {**good, "frontend": [{**good["frontend"][0], **block}, *good["frontend"][1:]]}
+
+    for value, shown in (("32", "'32'"), (32.7, "32.7"), (True, "True")):
+        with pytest.raises(ValueError, match=rf"frontend\[0\]\.channels must be a whole number .* not {shown}"):
+            ModelConfig.from_json(with_block(channels=value))
+    with pytest.raises(ValueError, match=r"frontend\[0\]\.batchnorm must be true or false, not 'false'"):
+        ModelConfig.from_json(with_block(batchnorm="false"))
+    with pytest.raises(ValueError, match=r"frontend\[0\] has unknown fields \['strides'\]"):
+        ModelConfig.from_json(with_block(strides=[1, 2, 2]))
+    with pytest.raises(ValueError, match=r"frontend\[1\] lacks its 'kernel'"):
+        ModelConfig.from_json({**good, "frontend": [good["frontend"][0], {"channels": 8}]})
+    short = {**good, "frontend": [{"channels": 8, "kernel": [3, 5, 5]}]}
+    assert ModelConfig.from_json(short).frontend == (ConvBlock(8, (3, 5, 5)),)
+    assert ModelConfig.from_json({**good, "vocabulary": "lipnet"}) == get_preset("lipnet")
+    with pytest.raises(ValueError, match=r"unknown vocabulary 'lipnet2'"):
+        ModelConfig.from_json({**good, "vocabulary": "lipnet2"})
+    with pytest.raises(ValueError, match=r"vocabulary 'name' must be a string, not 3"):
+        ModelConfig.from_json({**good, "vocabulary": {"characters": [" ", "a"], "name": 3}})
+
+
+def test_with_names_only_fields() -> None:
+    lipnet = get_preset("lipnet")
+    with pytest.raises(ArgumentError, match=r"ModelConfig has no field 'rnn_hiden'"):
+        lipnet.with_(rnn_hiden=8)
+    listed = lipnet.with_(frontend=[ConvBlock(4, (3, 3, 3))])
+    assert listed.frontend == (ConvBlock(4, (3, 3, 3)),)
+    listed.validate()
+    with pytest.raises(ValueError, match=r"vocabulary must be a Vocabulary, not str"):
+        lipnet.with_(vocabulary=" abc").validate()
 
 
 def test_decoder_is_stored_but_not_part_of_the_network() -> None:

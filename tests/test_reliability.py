@@ -61,6 +61,27 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
     ({"frontend": (ConvBlock(8, (3, 5, 5), pool=(1, 0, 2)),)}, r"frontend\[0\]\.pool \(height\) is 0"),
     ({"frontend": (ConvBlock(8, (3, 5, 5), dropout=1.5),)}, r"frontend\[0\]\.dropout is 1\.5"),
     ({"frontend": ()}, r"frontend must have 1 to 16 convolution blocks"),
+    (
+        {"frontend": (ConvBlock(8, (3, 5, 5), pool=(2, 2, 2)),)},
+        r"frontend\[0\] must keep the number of frames .* pool 2",
+    ),
+    (
+        {"frontend": (ConvBlock(8, (4, 5, 5), padding=(2, 1, 1)),)},
+        r"frontend\[0\] must keep the number of frames .* got kernel 4",
+    ),
+    (
+        {"frontend": (ConvBlock(8, (3, 5, 5), padding=(0, 1, 1)),)},
+        r"frontend\[0\] must keep the number of frames .* padding 0",
+    ),
+    (
+        {"frontend": (ConvBlock(8, (3, 5, 5), stride=(2, 1, 1)),)},
+        r"frontend\[0\] must keep the number of frames .* stride 2",
+    ),
+    (
+        {"frontend": (ConvBlock(8, (3, 5, 5), batchnorm="no"),)},
+        r"frontend\[0\]\.batchnorm must be true or false, not 'no'",
+    ),  # type: ignore[arg-type]
+    ({"batchnorm_eps": True}, r"batchnorm_eps is True"),
     ({"rnn_dropout": -0.1}, r"rnn_dropout is -0\.1"),
     ({"batchnorm_eps": 0.0}, r"batchnorm_eps is 0\.0"),
     ({"height": 4, "width": 4}, r"the convolutions leave no pixels of a 4x4 input"),

@@ -220,3 +220,40 @@ def test_cpu_autocast_runs_only_the_convolutions_in_bfloat16() -> None:
     assert seen == {"conv": torch.bfloat16, "rnn": torch.float32}
     assert mixed.dtype == torch.float32
     assert 0 < (mixed - exact).abs().max().item() < 0.1
+
+
+def test_a_device_torch_cannot_use_is_a_backend_error(
+    tmp_path: Path, grid_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import lipread
+    from lipread import BackendError
+    from lipread.cli.app import main
+    from lipread_torch.wrapper import resolve_device
+
+    assert resolve_device(" CPU ") == torch.device("cpu")
+    with pytest.raises(BackendError, match=r"unknown device 'gpu'; use 'auto', 'cpu' or 'cuda'"):
+        resolve_device("gpu")
+    path = backend.save(backend.build(small("lipnet"), seed=0), tmp_path / "m.safetensors")
+    with pytest.raises(BackendError, match="unknown device 'gpu'"):
+        lipread.load_model(path, device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(BackendError, match=r"device 'cuda' was asked for, but PyTorch sees no CUDA device"):
+            lipread.load_model(path, device="cuda")
+    run = tmp_path / "run"
+    capsys.readouterr()
+    assert main(["train", str(grid_root), "-o", str(run), "--device", "gpu", "--max-clips", "8", "--no-progress"]) == 1
+    assert capsys.readouterr().err.endswith(
+        "lipread: error: unknown device 'gpu'; use 'auto', 'cpu' or 'cuda' (or 'cuda:N')\n"
+    )
+
+
+def test_batch_norm_counters_in_a_checkpoint_are_not_weights(tmp_path: Path) -> None:
+    """A state dict saved whole (with BatchNorm's num_batches_tracked, which lipread's checkpoints may hold)
+    loads as the same model."""
+    model = backend.build(small("lipnet"), seed=0)
+    whole = {k: v.numpy() for k, v in model.module.state_dict().items()}
+    assert any(k.endswith("num_batches_tracked") for k in whole)
+    path = save_checkpoint(tmp_path / "whole.safetensors", whole, model.config)
+    loaded = backend.load(path)
+    x = np.random.default_rng(0).standard_normal((1, 9, 50, 100, 3)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.logprobs(x), model.logprobs(x))
