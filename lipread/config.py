@@ -79,7 +79,8 @@ def _block(index: int, data: object) -> ConvBlock:
     for name in ("channels", "kernel"):
         if name not in data:
             raise ValueError(f"frontend[{index}] lacks its {name!r}")
-    return ConvBlock(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return ConvBlock(**values)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import contextlib
 import errno
 import json
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .config import ModelConfig
-from .errors import CheckpointError
+from .errors import ArgumentError, CheckpointError
 from .fixed16 import from_fixed16, to_fixed16
 from .vocab import Vocabulary
 
@@ -175,12 +175,20 @@ def save_checkpoint(
 
     Returns:
         The path written.
+
+    Raises:
+        ArgumentError: ``trained_on`` or ``metrics`` is not a JSON object's worth of values, ``dtype`` is
+            not float16 or float32, ``fixed16`` is one string or names a tensor the checkpoint lacks.
     """
     from safetensors.numpy import save
 
+    if dtype not in (None, "float16", "float32"):
+        raise ArgumentError(f"dtype must be 'float16', 'float32' or None, not {dtype!r}")
+    if isinstance(fixed16, str):
+        raise ArgumentError(f"fixed16 is a collection of tensor names, not one string: {fixed16!r}")
     unknown = sorted(set(fixed16) - set(tensors))
     if unknown:
-        raise ValueError(f"fixed16 names tensors the checkpoint does not have: {unknown}")
+        raise ArgumentError(f"fixed16 names tensors the checkpoint does not have: {unknown}")
     arrays = {}
     for name, value in tensors.items():
         a = np.ascontiguousarray(np.asarray(value))
@@ -196,11 +204,34 @@ def save_checkpoint(
         "version": str(VERSION),
         "config": config.dumps(),
         "vocabulary": json.dumps(config.vocabulary.to_json()),
-        "trained_on": json.dumps(trained_on or {}),
-        "metrics": json.dumps(metrics or {}),
+        "trained_on": metadata_json("trained_on", trained_on),
+        "metrics": metadata_json("metrics", metrics),
     }
     atomic_write(path, save(arrays, metadata=metadata))
     return Path(path)
+
+
+def metadata_json(name: str, value: Mapping[str, Any] | None) -> str:
+    """``value`` (a checkpoint's or an exported model's ``trained_on`` or ``metrics``) as JSON text; None is
+    ``{}``, NumPy numbers and arrays are written as the numbers they hold.
+
+    Raises:
+        ArgumentError: ``value`` is not a mapping, or holds something JSON cannot write (named by ``name``).
+    """
+    if value is None:
+        return "{}"
+    if not isinstance(value, Mapping):
+        raise ArgumentError(f"{name} must be a dict (a JSON object), not {type(value).__name__}")
+
+    def plain(item: object) -> object:
+        if isinstance(item, (np.generic, np.ndarray)):
+            return item.tolist()
+        raise TypeError(type(item).__name__)
+
+    try:
+        return json.dumps(dict(value), default=plain, allow_nan=True)
+    except (TypeError, ValueError) as e:
+        raise ArgumentError(f"{name} holds a value JSON cannot write ({e})") from None
 
 
 def _header(path: Path) -> dict[str, Any]:

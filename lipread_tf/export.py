@@ -17,7 +17,7 @@ import onnx
 
 from lipread.errors import BackendError
 from lipread.onnx.convolutions import framewise_convolutions
-from lipread.onnx.metadata import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, metadata_props
+from lipread.onnx.metadata import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, metadata_props, onnx_path
 from lipread.weights import atomic_write
 
 from ._tensorflow import tf
@@ -40,13 +40,19 @@ def _rename(graph: onnx.GraphProto, old: str, new: str) -> None:
         node.output[:] = [new if n == old else n for n in node.output]
 
 
-def export_onnx(model: TFModel, path: str | os.PathLike[str], **metadata: Any) -> Path:
+def export_onnx(
+    model: TFModel,
+    path: str | os.PathLike[str],
+    *,
+    trained_on: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> Path:
     """Write ``model`` as an ONNX file (atomically).
 
     Args:
         model: the TensorFlow model.
         path: destination ``.onnx`` file.
-        metadata: ``trained_on`` and ``metrics`` to store (default: the model's own).
+        trained_on, metrics: what to store as the model's training data and metrics (default: the model's own).
 
     Returns:
         The path written.
@@ -56,6 +62,7 @@ def export_onnx(model: TFModel, path: str | os.PathLike[str], **metadata: Any) -
     """
     import tf2onnx
 
+    path = onnx_path(path)
     c = model.config
     keras_model = model.keras_model
 
@@ -84,7 +91,9 @@ def export_onnx(model: TFModel, path: str | os.PathLike[str], **metadata: Any) -
         for dim, axis in zip(value.type.tensor_type.shape.dim, axes):
             dim.dim_param = axis
     props = metadata_props(
-        c, trained_on=metadata.get("trained_on", model.trained_on), metrics=metadata.get("metrics", model.metrics)
+        c,
+        trained_on=model.trained_on if trained_on is None else trained_on,
+        metrics=model.metrics if metrics is None else metrics,
     )
     del proto.metadata_props[:]
     for key, value in props.items():

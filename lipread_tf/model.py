@@ -30,6 +30,7 @@ import numpy as np
 
 from lipread.config import ConvBlock, ModelConfig
 from lipread.errors import BackendError
+from lipread.model_input import checked_input
 
 from ._tensorflow import keras, tf
 from .convert import canonical_to_keras, keras_to_canonical
@@ -260,17 +261,12 @@ class TFModel:
             lengths: ``int (B,)`` valid frames per clip; None: all ``T``.
 
         Raises:
-            ValueError: the frames are not ``(B, T, H, W, C)`` with this model's ``H, W, C``.
+            VideoError: the frames are not ``(B, T, H, W, C)`` with this model's ``H, W, C`` and T >= 1, or the
+                lengths are not B whole numbers in ``1..T``.
         """
-        x = np.asarray(frames, dtype=np.float32)
-        c = self.config
-        if x.ndim != 5 or x.shape[2:] != (c.height, c.width, c.channels):
-            raise ValueError(
-                f"model {c.name!r} takes frames (B, T, {c.height}, {c.width}, {c.channels}), got {x.shape}"
-            )
-        n = np.full(x.shape[0], x.shape[1], np.int32) if lengths is None else np.asarray(lengths, dtype=np.int32)
-        if n.shape != (x.shape[0],):
-            raise ValueError(f"lengths must have shape ({x.shape[0]},), got {n.shape}")
+        x, n = checked_input(self.config, frames, lengths)
+        if len(x) == 0:
+            return np.zeros((0, x.shape[1], self.config.num_classes), np.float32)
         return self.inference_function()(tf.constant(x), tf.constant(n)).numpy()
 
     def state_dict(self) -> dict[str, np.ndarray]:

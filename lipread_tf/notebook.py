@@ -155,6 +155,10 @@ def read_notebook_checkpoint(path: str | os.PathLike[str]) -> dict[str, np.ndarr
             value = np.asarray(reader.get_tensor(name), dtype=np.float32)
         except (tf.errors.OpError, ValueError) as e:
             raise CheckpointError(f"{prefix}: cannot read variable {name!r}: {e}") from None
+        except IndexError:  # TensorFlow's reader, at the end of a .data file cut short
+            raise CheckpointError(
+                f"{prefix}: cannot read variable {name!r}: the checkpoint's data file is truncated or damaged"
+            ) from None
         weights[_KERAS_KEYS[name.removesuffix(_SUFFIX)]] = value
     weights["classifier/kernel"] = weights["classifier/kernel"][:, NOTEBOOK_CLASS_ORDER]
     weights["classifier/bias"] = weights["classifier/bias"][NOTEBOOK_CLASS_ORDER]

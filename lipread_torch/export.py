@@ -20,7 +20,7 @@ from torch import nn
 
 from lipread.errors import BackendError
 from lipread.onnx.convolutions import framewise_convolutions
-from lipread.onnx.metadata import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, metadata_props
+from lipread.onnx.metadata import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, metadata_props, onnx_path
 from lipread.weights import atomic_write
 
 from .model import LipNet
@@ -62,6 +62,7 @@ def export_onnx(
     Raises:
         BackendError: the ``onnx`` package is missing, or PyTorch fails to export.
     """
+    path = onnx_path(path)
     try:
         import onnx
     except ImportError:

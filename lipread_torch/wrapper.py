@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from lipread.config import ModelConfig
-from lipread.errors import BackendError, CheckpointError, VideoError
+from lipread.errors import BackendError, CheckpointError
+from lipread.model_input import checked_input
 
 from .model import LipNet
 
@@ -102,25 +103,16 @@ class TorchModel:
         Raises:
             VideoError: ``frames`` is not 5-D with the model's ``(H, W, C)``, or ``lengths`` does not fit.
         """
-        frames = np.asarray(frames)
-        c = self.config
-        if frames.ndim != 5 or tuple(frames.shape[2:]) != (c.height, c.width, c.channels):
-            raise VideoError(
-                f"model {c.name!r} expects frames (B, T, {c.height}, {c.width}, {c.channels}), got {frames.shape}"
-            )
-        b, t = frames.shape[:2]
-        if lengths is None:
-            lens = np.full((b,), t, np.int64)
-        else:
-            lens = np.asarray(lengths, dtype=np.int64).reshape(-1)
-            if lens.shape != (b,) or (lens < 1).any() or (lens > t).any():
-                raise VideoError(f"lengths must be {b} integers in 1..{t}, got {np.asarray(lengths).tolist()}")
+        x, n = checked_input(self.config, frames, lengths)
+        if len(x) == 0:
+            return np.zeros((0, x.shape[1], self.config.num_classes), np.float32)
+        lens = n.astype(np.int64)
         was_training = self.module.training
         self.module.eval()
         try:
             with torch.inference_mode():
-                x = torch.from_numpy(np.ascontiguousarray(frames, dtype=np.float32)).to(self.device)
-                out = self.module(x, torch.from_numpy(lens).to(self.device))
+                inputs = torch.from_numpy(x).to(self.device)
+                out = self.module(inputs, torch.from_numpy(lens).to(self.device))
                 return out.float().cpu().numpy()
         finally:
             self.module.train(was_training)

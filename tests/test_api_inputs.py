@@ -191,3 +191,12 @@ def test_probe_checks_a_folders_rate(shared_data: Path) -> None:
     assert probe(folder, fps=30).fps == 30.0
     with pytest.raises(ArgumentError, match=r"fps must be a positive number of frames per second, not -3"):
         probe(folder, fps=-3)
+
+
+def test_options_a_backend_does_not_take_are_named(tiny: Path, tmp_path: Path) -> None:
+    from lipread.errors import BackendError
+
+    with pytest.raises(BackendError, match=r"does not take the option\(s\) thread; it takes threads, device$"):
+        lipread.load_model(tiny, thread=2)
+    with pytest.raises(BackendError, match=r"does not take the option\(s\) beam; it takes threads, device$"):
+        lipread.load_model(tiny, threads=1, beam=3)

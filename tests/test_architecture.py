@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),
     ("vocab", "fixed16", "report", "progress"),
     ("config",),
-    ("models", "weights"),
+    ("models", "model_input", "weights"),
     ("video",),
     ("data",),
     ("decoding", "backend"),

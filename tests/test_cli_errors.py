@@ -104,6 +104,18 @@ def test_info_on_a_folder_reports_the_bad_file_and_goes_on(lipread: Run, mixed_f
     ]
 
 
+def test_a_model_file_given_as_a_video_is_called_a_model(lipread: Run, tmp_path: Path) -> None:
+    """Arguments swapped (``lipread transcribe model.onnx``): the message says what the file is."""
+    for name in ("model.onnx", "model.safetensors"):
+        model = tmp_path / name
+        model.write_bytes(b"\x08\x07" + bytes(200))
+        status, out, err = lipread("info", model)
+        assert (status, out) == (1, "")
+        assert error_lines(err) == [
+            f"{PREFIX}{model}: a model file, not a video (a model is given with --model, or model=)"
+        ]
+
+
 def test_info_on_a_folder_without_videos(lipread: Run, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -40,6 +40,26 @@ def test_bad_settings_are_refused_before_any_work() -> None:
         transcribe_dask(["a.mp4"], partition_size=0)
     with pytest.raises(ArgumentError, match="model must be"):
         transcribe_dask(["a.mp4"], model=object())  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match=r"paths is a list of videos, not one path: give \['a.mp4'\]"):
+        transcribe_dask("a.mp4")
+
+
+def test_a_partition_takes_a_word_list_file_and_one_path_is_refused(grid_root: Path, tmp_path: Path) -> None:
+    """What a worker runs, on this process: a lexicon Path is read as lipread.transcribe reads it."""
+    pytest.importorskip("onnxruntime")
+    import lipread
+    from lipread.errors import DecodingError
+    from lipread.transcription.distributed import transcribe_partition
+
+    clip = str(grid_root / "s1" / "bbaf2n.mp4")
+    words = tmp_path / "words.txt"
+    words.write_text("bin\nblue\nat\nf\ntwo\nnow\nplace\n", encoding="utf-8")
+    [got] = transcribe_partition([clip], decoder="lexicon", lexicon=words, workers=1, threads=1)
+    assert got["text"] == lipread.transcribe(clip, decoder="lexicon", lexicon=words).text
+    with pytest.raises(DecodingError, match="the lexicon is a list of words, not one string"):
+        transcribe_partition([clip], decoder="lexicon", lexicon="bin blue", workers=1, threads=1)
+    with pytest.raises(ArgumentError, match="paths is a list of videos, not one path"):
+        transcribe_partition(clip)
 
 
 @pytest.fixture(scope="module")

@@ -220,3 +220,27 @@ def test_missing_or_misshapen_variable_is_named(tmp_path: Path) -> None:
     tf.train.Checkpoint(**{"layer_with_weights-0": wrong}).write(str(tmp_path / "b"))
     with pytest.raises(CheckpointError, match=r"layer_with_weights-0/kernel.*shape \[3, 3, 3, 1, 64\]"):
         read_notebook_checkpoint(tmp_path / "b")
+
+
+def test_a_truncated_data_file_is_named(notebook: tuple[keras.Sequential, Path], tmp_path: Path) -> None:
+    """An interrupted copy of the checkpoint: its .data file cut in half."""
+    _, state = notebook
+    copy = tmp_path / "models"
+    copy.mkdir()
+    for f in state.parent.iterdir():
+        data = f.read_bytes()
+        (copy / f.name).write_bytes(data[: len(data) // 2] if ".data-" in f.name else data)
+    with pytest.raises(CheckpointError, match=r"the checkpoint's data file is truncated or damaged"):
+        read_notebook_checkpoint(copy / "checkpoint")
+
+
+def test_the_import_writes_only_a_safetensors_checkpoint(
+    notebook: tuple[keras.Sequential, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lipread.cli import main
+
+    _, state = notebook
+    out = tmp_path / "model.onnx"
+    assert main(["import", "notebook", str(state), "-o", str(out)]) == 1
+    assert capsys.readouterr().err == f"lipread: error: {out}: the checkpoint to write must end in .safetensors\n"
+    assert not out.exists()

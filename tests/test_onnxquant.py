@@ -208,3 +208,37 @@ def test_export_command_refuses_calibration_without_quantize(
     assert main(["export", str(ckpt), "-o", str(tmp_path / "m.onnx"), "--calibration", str(tmp_path)]) == 1
     assert "--calibration is only used with --quantize int8" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_failed_export_leaves_the_output_as_it_was(
+    lipnet_onnx: tuple[Path, Path], grid_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Calibration clips that cannot be read, or a quantiser that fails, write nothing: an earlier file at the
+    output stays, and no partial file is left beside it."""
+    ckpt, _ = lipnet_onnx
+    out = tmp_path / "q.onnx"
+    out.write_text("an earlier model")
+    missing = ["export", str(ckpt), "-o", str(out), "--quantize", "int8", "--calibration", str(tmp_path / "no.mp4")]
+    assert main(missing) == 1
+    assert "no.mp4: video file not found" in capsys.readouterr().err
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 64)
+    assert main([*missing[:-1], str(broken)]) == 1
+    capsys.readouterr()
+    import lipread.onnx.quantize as quantize
+
+    def failing(*args: object) -> None:
+        raise BackendError("the quantiser failed")
+
+    original, quantize.quantize_int8 = quantize.quantize_int8, failing
+    try:
+        assert main([*missing[:-1], str(grid_clip)]) == 1
+    finally:
+        quantize.quantize_int8 = original
+    assert "the quantiser failed" in capsys.readouterr().err
+    assert out.read_text() == "an earlier model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp4", "q.onnx"]
+    folder = tmp_path / "models.onnx"
+    folder.mkdir()
+    assert main(["export", str(ckpt), "-o", str(folder)]) == 1
+    assert capsys.readouterr().err == f"lipread: error: {folder}: is a folder; give the .onnx file to write\n"

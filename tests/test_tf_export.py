@@ -68,3 +68,14 @@ def test_export_keeps_checkpoint_metadata(tmp_path: Path) -> None:
     path = backend.export_onnx(backend.load(saved), tmp_path / "m.onnx")
     meta = parse_metadata({p.key: p.value for p in onnx.load(str(path)).metadata_props}, str(path))
     assert meta["trained_on"] == {"speakers": [1]} and meta["metrics"] == {"wer": 0.1}
+
+
+def test_an_export_is_named_dot_onnx_and_takes_only_metadata(tmp_path: Path) -> None:
+    from lipread.errors import ArgumentError
+
+    model = backend.build(get_preset("lipnet").with_(rnn_hidden=8), seed=0)
+    with pytest.raises(ArgumentError, match=r"model: an exported model's file name must end in \.onnx"):
+        backend.export_onnx(model, tmp_path / "model")
+    with pytest.raises(TypeError, match="opset"):
+        backend.export_onnx(model, tmp_path / "model.onnx", opset=13)  # type: ignore[call-arg]
+    assert list(tmp_path.iterdir()) == []

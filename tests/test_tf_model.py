@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lipread.config import ConvBlock, get_preset
-from lipread.errors import CheckpointError
+from lipread.errors import CheckpointError, VideoError
 from lipread_tf.convert import canonical_shapes, canonical_to_keras, keras_to_canonical
 
 pytestmark = pytest.mark.tensorflow
@@ -218,7 +218,7 @@ def test_logprobs_rejects_wrong_frames() -> None:
     from lipread_tf import backend
 
     model = backend.build(SMALL_LSTM, seed=0)
-    with pytest.raises(ValueError, match=r"takes frames \(B, T, 12, 20, 1\)"):
+    with pytest.raises(VideoError, match=r"expects frames float32 \(B, T, 12, 20, 1\)"):
         model.logprobs(np.zeros((1, 5, 20, 12, 1), np.float32))
 
 

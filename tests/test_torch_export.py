@@ -108,3 +108,13 @@ def test_export_keeps_16_bit_weights_16_bit(tmp_path: Path) -> None:
     got = run_onnx(tmp_path / "fixed.onnx", x, lengths)
     valid = np.arange(12)[None, :] < lengths[:, None]
     assert np.abs(got - expected)[valid].max() <= 1e-4
+
+
+def test_an_export_is_named_dot_onnx(tmp_path: Path) -> None:
+    from lipread.errors import ArgumentError
+
+    model = backend.build(get_preset("lipnet").with_(rnn_hidden=8), seed=0)
+    for name in ("model", "model.safetensors"):
+        with pytest.raises(ArgumentError, match=rf"{name}: an exported model's file name must end in \.onnx"):
+            backend.export_onnx(model, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []

@@ -218,3 +218,25 @@ def test_metadata_is_plain_json(tmp_path: Path) -> None:
     assert json.loads(meta["config"])["name"] == "lipnet"
     assert json.loads(meta["vocabulary"])["name"] == "lipnet"
     assert json.loads(meta["metrics"]) == {"cer": 0.1}
+
+
+def test_metadata_is_a_json_object_and_numpy_numbers_are_numbers(tmp_path: Path) -> None:
+    from lipread.errors import ArgumentError
+    from lipread.onnx.metadata import metadata_props, parse_metadata
+
+    cfg = get_preset("lipnet")
+    metrics = {"wer": np.float32(0.25), "clips": np.int64(90), "per_slot": np.array([0.5, 0.25])}
+    path = save_checkpoint(tmp_path / "m.safetensors", _tensors(), cfg, metrics=metrics)
+    assert load_checkpoint(path).metrics == {"wer": 0.25, "clips": 90, "per_slot": [0.5, 0.25]}
+    assert parse_metadata(metadata_props(cfg, metrics=metrics), "m.onnx")["metrics"]["clips"] == 90
+    for bad, message in (
+        ({"trained_on": "grid"}, r"trained_on must be a dict \(a JSON object\), not str"),
+        ({"metrics": {"when": object()}}, r"metrics holds a value JSON cannot write \(object\)"),
+        ({"dtype": "int8"}, r"dtype must be 'float16', 'float32' or None, not 'int8'"),
+        ({"fixed16": "classifier.bias"}, r"fixed16 is a collection of tensor names, not one string"),
+    ):
+        with pytest.raises(ArgumentError, match=message):
+            save_checkpoint(tmp_path / "bad.safetensors", _tensors(), cfg, **bad)  # type: ignore[arg-type]
+        assert not (tmp_path / "bad.safetensors").exists()
+    with pytest.raises(ArgumentError, match="trained_on must be a dict"):
+        metadata_props(cfg, trained_on="grid")  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from ..config import ModelConfig
 from ..errors import BackendError, LipreadError, VideoError
+from ..weights import writable_folder
 from .parsing import file_path
 
 __all__ = ["CALIBRATION_CLIPS", "add_parser", "run"]
@@ -71,20 +73,34 @@ def run(args: argparse.Namespace) -> int:
     if args.quantize and args.fp16_weights:
         raise LipreadError("--quantize int8 and --fp16-weights do not go together; choose one")
     model = backend.load(checkpoint)
-    path = backend.export_onnx(model, args.output)
-    if args.fp16_weights:
-        from ..onnx.half import store_weights_fp16
+    clips = _calibration_clips(args.calibration or [], model.config) if args.quantize else []  # before any writing
+    if args.output.is_dir():
+        raise LipreadError(f"{args.output}: is a folder; give the .onnx file to write")
+    try:
+        writable_folder(args.output.parent)
+    except OSError as e:  # named by the file asked for, as the writing itself would name it
+        raise OSError(e.errno, e.strerror, str(args.output)) from None
+    # Every step writes a file of its own name, which replaces the output only once the model is whole: a
+    # failed export (a quantiser error, Ctrl-C) leaves no half-made model, and an earlier file as it was.
+    partial = args.output.with_name(f".{args.output.stem}.partial{os.getpid()}.onnx")
+    try:
+        path = backend.export_onnx(model, partial)
+        if args.fp16_weights:
+            from ..onnx.half import store_weights_fp16
 
-        store_weights_fp16(path, path)
-    elif not args.quantize:  # weights the checkpoint stores in 16 bits stay so, losslessly
-        from ..onnx.half import store_exact_16_bit
+            store_weights_fp16(path, path)
+        elif not args.quantize:  # weights the checkpoint stores in 16 bits stay so, losslessly
+            from ..onnx.half import store_exact_16_bit
 
-        store_exact_16_bit(path, path)
-    if args.quantize:
-        from ..onnx.quantize import quantize_int8
+            store_exact_16_bit(path, path)
+        if args.quantize:
+            from ..onnx.quantize import quantize_int8
 
-        quantize_int8(path, path, _calibration_clips(args.calibration or [], model.config))
-    print(path)
+            quantize_int8(path, path, clips)
+        os.replace(path, args.output)
+    finally:
+        partial.unlink(missing_ok=True)
+    print(args.output)
     return 0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..errors import BackendError
+from ..errors import BackendError, LipreadError
 from .parsing import file_path
 
 __all__ = ["add_parser", "run"]
@@ -34,6 +34,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Convert; prints what was written. Returns 0."""
+    if args.output.suffix.lower() != ".safetensors":  # lipread tells a checkpoint from an ONNX model by its name
+        raise LipreadError(f"{args.output}: the checkpoint to write must end in .safetensors")
     try:
         from lipread_tf.notebook import import_notebook_checkpoint, notebook_config
     except ImportError as e:

@@ -8,12 +8,15 @@ metadata below in the model's ``metadata_props``; the ONNX Runtime backend reads
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from ..config import ModelConfig
-from ..errors import CheckpointError
+from ..errors import ArgumentError, CheckpointError
+from ..weights import metadata_json
 
-__all__ = ["INPUT_FRAMES", "INPUT_LENGTHS", "OUTPUT", "metadata_props", "parse_metadata"]
+__all__ = ["INPUT_FRAMES", "INPUT_LENGTHS", "OUTPUT", "metadata_props", "onnx_path", "parse_metadata"]
 
 INPUT_FRAMES = "frames"
 INPUT_LENGTHS = "lengths"
@@ -22,17 +25,35 @@ OUTPUT = "logprobs"
 _PREFIX = "lipread_"
 
 
+def onnx_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` as the file an exporter writes.
+
+    Raises:
+        ArgumentError: it does not end in ``.onnx``, the name by which lipread (and most tools) tell an ONNX
+            model from a checkpoint.
+    """
+    p = Path(path)
+    if p.suffix.lower() != ".onnx":
+        raise ArgumentError(f"{p}: an exported model's file name must end in .onnx")
+    return p
+
+
 def metadata_props(
     config: ModelConfig, trained_on: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None
 ) -> dict[str, str]:
-    """The string key/value pairs to store in an exported model's ``metadata_props``."""
+    """The string key/value pairs to store in an exported model's ``metadata_props``.
+
+    Raises:
+        ArgumentError: ``trained_on`` or ``metrics`` is not a dict JSON can write (see
+            :func:`lipread.weights.metadata_json`).
+    """
     return {
         f"{_PREFIX}format": "lipread",
         f"{_PREFIX}version": "1",
         f"{_PREFIX}config": config.dumps(),
         f"{_PREFIX}vocabulary": json.dumps(config.vocabulary.to_json()),
-        f"{_PREFIX}trained_on": json.dumps(trained_on or {}),
-        f"{_PREFIX}metrics": json.dumps(metrics or {}),
+        f"{_PREFIX}trained_on": metadata_json("trained_on", trained_on),
+        f"{_PREFIX}metrics": metadata_json("metrics", metrics),
     }
 
 

@@ -20,7 +20,8 @@ import numpy as np
 import onnxruntime as ort
 
 from ..config import ModelConfig
-from ..errors import BackendError, CheckpointError, VideoError
+from ..errors import BackendError, CheckpointError
+from ..model_input import checked_input
 from .metadata import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, parse_metadata
 
 if TYPE_CHECKING:
@@ -161,20 +162,9 @@ class OnnxModel:
         Raises:
             VideoError: the frames or lengths have the wrong shape.
         """
-        cfg = self.config
-        x = np.ascontiguousarray(frames, dtype=np.float32)
-        if x.ndim != 5 or x.shape[2:] != (cfg.height, cfg.width, cfg.channels) or x.shape[1] == 0:
-            raise VideoError(
-                f"model {cfg.name!r} expects frames float32 (B, T, {cfg.height}, {cfg.width}, {cfg.channels}) "
-                f"with T >= 1, got {x.shape}"
-            )
-        batch, steps = x.shape[:2]
-        if lengths is None:
-            n = np.full(batch, steps, dtype=np.int32)
-        else:
-            n = np.asarray(lengths).astype(np.int32).reshape(-1)
-            if n.shape != (batch,) or n.min(initial=1) < 1 or n.max(initial=0) > steps:
-                raise VideoError(f"lengths must be {batch} integers in 1..{steps}, got {np.asarray(lengths)!r}")
+        x, n = checked_input(self.config, frames, lengths)
+        if len(x) == 0:  # ONNX Runtime's reshapes cannot take an empty batch
+            return np.zeros((0, x.shape[1], self.config.num_classes), np.float32)
         out = self._session.run([OUTPUT], {INPUT_FRAMES: x, INPUT_LENGTHS: n})[0]
         return np.asarray(out, dtype=np.float32)
 

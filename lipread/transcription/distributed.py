@@ -78,13 +78,20 @@ def _failure(item: Any, error: LipreadError) -> Result:
     return {"path": path, "error": error_line(error, path).removeprefix(PREFIX)}
 
 
+def _check_paths(paths: object) -> None:
+    """Raises ArgumentError for one path given where a list of them is due (a string would be read letter by
+    letter)."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise ArgumentError(f"paths is a list of videos, not one path: give [{os.fsdecode(paths)!r}]")
+
+
 def transcribe_partition(
     paths: Iterable[str | os.PathLike[str]],
     model: str | os.PathLike[str] = DEFAULT_MODEL,
     backend: str | None = None,
     decoder: str | None = None,
     beam_width: int = DEFAULT_BEAM_WIDTH,
-    lexicon: Sequence[str] | None = None,
+    lexicon: Sequence[str] | os.PathLike[str] | None = None,
     batch_size: int = 1,
     workers: int = 0,
     **opts: Any,
@@ -116,10 +123,11 @@ def transcribe_partition(
         ArgumentError, CheckpointError, BackendError: bad settings, or a model this process cannot load.
         DecodingError: the model gave NaN log-probabilities.
     """
+    _check_paths(paths)
     name = _model_name(model)
     settings = dict(opts, beam_width=beam_width, batch_size=batch_size, workers=workers)
-    if lexicon is not None:
-        settings["lexicon"] = tuple(lexicon)
+    if lexicon is not None:  # hashable, to key the kept models; a path or a string is checked by the decoder
+        settings["lexicon"] = lexicon if isinstance(lexicon, (str, bytes, os.PathLike)) else tuple(lexicon)
     if "threads" not in settings and _runs_on_onnx(name, backend):
         settings["threads"] = model_threads()  # this machine's: the other cores prepare clips
     runner = _runner(name, backend, decoder, settings)
@@ -167,6 +175,7 @@ def transcribe_dask(
     """
     if isinstance(partition_size, bool) or not isinstance(partition_size, int) or partition_size < 1:
         raise ArgumentError(f"partition_size must be a positive integer, not {partition_size!r}")
+    _check_paths(paths)
     name = _model_name(model)
     try:
         import dask.bag as db

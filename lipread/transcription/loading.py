@@ -125,12 +125,20 @@ def load_model(model: str | os.PathLike[str] = DEFAULT_MODEL, backend: str | Non
     """
     path, name = _resolve(model, backend)
     impl = get_backend(name)
+    signature = inspect.signature(impl.load)
     try:
-        inspect.signature(impl.load).bind(path, **opts)
+        signature.bind(path, **opts)
     except TypeError:
+        taken = [p for p in signature.parameters.values() if p.kind == p.KEYWORD_ONLY or p.default is not p.empty]
+        refused = sorted(set(opts) - {p.name for p in taken}) or sorted(opts)
+        onnx_only = name != "onnx" and set(refused) <= set(inspect.signature(get_backend("onnx").load).parameters)
+        why = (
+            " (options of the onnx backend, which reads .onnx models)"
+            if onnx_only
+            else f"; it takes {', '.join(p.name for p in taken) or 'none'}"
+        )
         raise BackendError(
-            f"{path}: the {name} backend reads this model and does not take the option(s) "
-            f"{', '.join(sorted(opts))} (options of the onnx backend, which reads .onnx models)"
+            f"{path}: the {name} backend reads this model and does not take the option(s) {', '.join(refused)}{why}"
         ) from None
     return impl.load(path, **opts)
 

@@ -19,7 +19,8 @@ import numpy as np
 from ..errors import ArgumentError, VideoError
 from .access import check_readable
 from .frame_folder import FOLDER_FPS, IMAGE_EXTENSIONS, frame_files, is_frame_folder
-from .mpeg import MPEG_EXTENSIONS, sequence_rate, truncation
+from .mpeg import MPEG_EXTENSIONS, truncation
+from .rates import frame_rate, silence_opencv, stated_rate, usable_rate
 
 if TYPE_CHECKING:
     from .mouth import Box
@@ -78,13 +79,15 @@ def _open(path: str | os.PathLike[str]):  # type: ignore[no-untyped-def]
         raise VideoError(f"{p}: video file is empty (0 bytes)")
     # Silence OpenCV's and FFmpeg's complaints about broken files; we raise our own error instead.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    _silence_opencv(cv2)
+    silence_opencv(cv2)
     cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
     if not cap.isOpened() or np.prod(_declared_size(cap)) > ONE_THREAD_PIXELS:
         cap.release()  # large frames (or an OpenCV without the parameter): FFmpeg's own choice of threads
         cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()
+        if p.suffix.lower() in (".onnx", ".safetensors"):  # arguments swapped, as often as not
+            raise VideoError(f"{p}: a model file, not a video (a model is given with --model, or model=)")
         raise VideoError(f"{p}: cannot decode video (not a video file, or a format OpenCV's FFmpeg cannot read)")
     return cap
 
@@ -95,15 +98,6 @@ ONE_THREAD_PIXELS = 160_000
 For frames this small FFmpeg's frame threads cost more than they save: a GRID clip decodes in 19 ms of CPU
 and wall time on one thread against 30 ms of CPU and 23 ms of wall time with the default threads (2 cores).
 Larger frames keep the default, which shortens wall time."""
-
-
-def _silence_opencv(cv2) -> None:  # type: ignore[no-untyped-def]
-    """Turn OpenCV's own logging off (its API moved between 4.x and 5.x)."""
-    logging = getattr(getattr(cv2, "utils", None), "logging", None)
-    if logging is not None and hasattr(logging, "setLogLevel"):
-        logging.setLogLevel(logging.LOG_LEVEL_SILENT)
-    elif hasattr(cv2, "setLogLevel"):
-        cv2.setLogLevel(0)
 
 
 def _check_complete(path: Path, cap, decoded: int, notes: list[str] | None = None) -> None:  # type: ignore[no-untyped-def]
@@ -180,7 +174,7 @@ def iter_frames(
     cap = _open(p)
     try:
         if rate is not None:
-            rate.append(_usable_rate(_stated_rate(p, cap), FOLDER_FPS, notes))
+            rate.append(usable_rate(stated_rate(p, cap), FOLDER_FPS, notes))
         luma = grey and _luma_plane(cap)
         index = _skip(cap, start)
         while True:
@@ -446,7 +440,7 @@ def probe(path: str | os.PathLike[str], fps: float | None = None) -> VideoInfo:
         return VideoInfo(str(p), n, float(fps) if fps else FOLDER_FPS, width, height)
     cap = _open(p)
     try:
-        fps = _stated_rate(p, cap)
+        fps = stated_rate(p, cap)
         n, width, height = 0, 0, 0
         while cap.grab():
             if n == 0:
@@ -462,40 +456,6 @@ def probe(path: str | os.PathLike[str], fps: float | None = None) -> VideoInfo:
     return VideoInfo(str(p), n, fps if np.isfinite(fps) else 0.0, width, height)
 
 
-def frame_rate(path: str | os.PathLike[str], default: float = FOLDER_FPS, notes: list[str] | None = None) -> float:
-    """The frame rate a video file states (without decoding it), or ``default`` for a frame folder or a file
-    that states none (noted in ``notes`` when given).
-
-    An MPEG program stream's (``.mpg``) rate is the one its video sequence header states
-    (:func:`lipread.video.mpeg.sequence_rate`): FFmpeg estimates it from packet times, which fails on a file
-    truncated to a frame or two.
-    """
-    p = Path(path)
-    if p.is_dir():
-        return default
-    if p.suffix.lower() in MPEG_EXTENSIONS:
-        stated = sequence_rate(p)
-        if stated is not None:
-            return stated
-    import cv2
-
-    _silence_opencv(cv2)
-    cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
-    try:
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    finally:
-        cap.release()
-    return _usable_rate(fps, default, notes)
-
-
-def _stated_rate(path: Path, cap) -> float:  # type: ignore[no-untyped-def]
-    """The rate an open capture of ``path`` states: an ``.mpg``'s sequence header's, else FFmpeg's (0: none)."""
-    import cv2
-
-    stated = sequence_rate(path) if path.suffix.lower() in MPEG_EXTENSIONS else None
-    return stated or float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-
-
 def _check_span(start: object, max_frames: object = None) -> None:
     """Raises ArgumentError unless ``start`` is a whole number >= 0 and ``max_frames`` None or one >= 1 (a
     negative number would count from the end in a frame folder and be ignored in a file)."""
@@ -504,13 +464,3 @@ def _check_span(start: object, max_frames: object = None) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
             raise ArgumentError(f"{name} must be a whole number of frames >= {low}, not {value!r}")
-
-
-def _usable_rate(fps: float, default: float, notes: list[str] | None) -> float:
-    """``fps`` when it is a rate a video can have, else ``default`` (noted in ``notes`` when given)."""
-    if np.isfinite(fps) and 0 < fps < 1000:  # 1000: what FFmpeg states for a stream of 1 ms time steps
-        return fps
-    if notes is not None:
-        why = ", the time step of a file that states none" if fps == 1000 else ""
-        notes.append(f"the file states no usable frame rate ({fps:g} fps{why}); read as {default:g} fps")
-    return default
