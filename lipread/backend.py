@@ -137,7 +137,13 @@ _loaded: dict[str, Backend] = {}
 
 
 def resolve_backend_name(name: str) -> str:
-    """The canonical name of a backend (``"tf"`` -> ``"tensorflow"``)."""
+    """The canonical name of a backend (``"tf"`` -> ``"tensorflow"``), in any case.
+
+    Raises:
+        BackendError: ``name`` is not a string.
+    """
+    if not isinstance(name, str):
+        raise BackendError(f"a backend is named by a string such as 'onnx', not {type(name).__name__}")
     key = name.strip().lower()
     return ALIASES.get(key, key)
 

@@ -352,12 +352,12 @@ PRESETS: dict[str, ModelConfig] = {c.name: c for c in (LIPNET, LIPNET_NOTEBOOK)}
 
 
 def get_preset(name: str) -> ModelConfig:
-    """A preset by name (``"lipnet"`` or ``"lipnet-notebook"``).
+    """A preset by name (``"lipnet"`` or ``"lipnet-notebook"``), in any case.
 
     Raises:
         ValueError: unknown name (the message lists the known ones).
     """
     try:
-        return PRESETS[name]
-    except KeyError:
+        return PRESETS[name.strip().lower() if isinstance(name, str) else name]
+    except (KeyError, TypeError):
         raise ValueError(f"unknown model preset {name!r}; known: {sorted(PRESETS)}") from None

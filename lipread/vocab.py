@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -16,9 +17,10 @@ class Vocabulary:
     """An ordered set of single-character tokens; id 0 is the CTC blank.
 
     Args:
-        characters: the tokens for ids ``1..len(characters)``, one character each. The empty string
-            is allowed once, as an out-of-vocabulary slot (the LipNet notebook's ``StringLookup`` has one):
-            it decodes to nothing and unknown characters encode to it.
+        characters: the tokens for ids ``1..len(characters)``, one character each after Unicode NFC
+            normalisation (``"e\u0301"`` is ``"é"``). The empty string is allowed once, as an
+            out-of-vocabulary slot (the LipNet notebook's ``StringLookup`` has one): it decodes to nothing and
+            unknown characters encode to it.
         name: a short name stored in checkpoints.
     """
 
@@ -27,10 +29,14 @@ class Vocabulary:
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __init__(self, characters: Iterable[str], name: str = "custom") -> None:
-        chars = tuple(characters)
+        given = tuple(characters)
+        for c in given:
+            if not isinstance(c, str):
+                raise ValueError(f"vocabulary tokens are strings, not {type(c).__name__} ({c!r})")
+        chars = tuple(unicodedata.normalize("NFC", c) for c in given)  # as texts are normalised
         for c in chars:
             if len(c) > 1:
-                raise ValueError(f"vocabulary token {c!r} is longer than one character")
+                raise ValueError(f"vocabulary token {c!r} is longer than one character (in Unicode NFC)")
         if len(set(chars)) != len(chars):
             raise ValueError("vocabulary tokens must be unique")
         object.__setattr__(self, "characters", chars)
@@ -61,13 +67,13 @@ class Vocabulary:
         return self._index.get("")
 
     def encode(self, text: str) -> list[int]:
-        """Ids of the characters of ``text`` (never the blank).
+        """Ids of the characters of ``text`` in Unicode NFC (never the blank).
 
         Raises:
             ValueError: a character is not in the vocabulary and there is no OOV slot.
         """
         ids = []
-        for c in text:
+        for c in unicodedata.normalize("NFC", text):
             i = self._index.get(c, self.oov_id)
             if i is None:
                 raise ValueError(f"character {c!r} is not in the {self.name!r} vocabulary")

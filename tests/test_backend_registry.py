@@ -130,3 +130,12 @@ def test_parity_environment_has_every_backend() -> None:
     if missing:
         pytest.skip(f"not installed: {', '.join(missing)}")
     assert lipread.available_backends()[:3] == ["onnx", "torch", "tensorflow"]
+
+
+def test_a_backend_is_named_by_a_string() -> None:
+    from lipread.backend import resolve_backend_name
+    from lipread.errors import BackendError
+
+    assert resolve_backend_name(" TF ") == "tensorflow"
+    with pytest.raises(BackendError, match="a backend is named by a string such as 'onnx', not NoneType"):
+        resolve_backend_name(None)  # type: ignore[arg-type]

@@ -126,3 +126,9 @@ def test_decoder_is_stored_but_not_part_of_the_network() -> None:
     assert ModelConfig.loads(named.dumps()).decoder == "grammar"
     assert ModelConfig.from_json({k: v for k, v in c.to_json().items() if k != "decoder"}).decoder is None
     assert named == c and c.decoder is None
+
+
+def test_presets_by_name_in_any_case() -> None:
+    assert get_preset(" LipNet ") is get_preset("lipnet")
+    with pytest.raises(ValueError, match=r"unknown model preset \['lipnet'\]"):
+        get_preset(["lipnet"])  # type: ignore[arg-type]

@@ -72,3 +72,13 @@ def test_invalid_vocabularies() -> None:
         Vocabulary("aa")
     with pytest.raises(ValueError, match="list of strings"):
         Vocabulary.from_json({"characters": "abc"})
+
+
+def test_tokens_and_texts_are_read_in_unicode_nfc() -> None:
+    decomposed = "e\u0301"  # e and a combining acute accent: one character to the eye
+    vocab = Vocabulary([" ", decomposed, "x"])
+    assert vocab.characters == (" ", "\u00e9", "x")
+    assert vocab.encode(f"x{decomposed} \u00e9") == [3, 2, 1, 2]
+    assert vocab.decode(vocab.encode(decomposed)) == "\u00e9"
+    with pytest.raises(ValueError, match=r"vocabulary tokens are strings, not int \(3\)"):
+        Vocabulary([" ", 3])  # type: ignore[list-item]
