@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     session = ort.InferenceSession(str(args.model), options, providers=["CPUExecutionProvider"])
     # The exporter stored the lipread config (input size, crop, vocabulary) in the model's metadata.
     config = parse_metadata(session.get_modelmeta().custom_metadata_map, str(args.model))["config"]
-    decoder = make_decoder(args.decoder or config.decoder or "beam", config.vocabulary, args.beam_width)
+    name = args.decoder or config.decoder or "beam"
+    decoder = make_decoder(name, config.vocabulary, args.beam_width, config.words)  # the model's own word list
 
     videos = expand(args.inputs)
     failed = done = 0

@@ -168,8 +168,8 @@ def save_checkpoint(
         config: the model's configuration.
         trained_on: a description of the training data, stored as JSON in the metadata.
         metrics: measured metrics (e.g. ``{"val_wer_beam": 0.03}``), stored as JSON in the metadata.
-        dtype: ``"float16"`` to store floating-point tensors at half precision (half the size), or None
-            to keep them as given.
+        dtype: ``"float16"`` to store floating-point tensors at half precision (half the size),
+            ``"float32"`` to store them at single precision, or None to keep them as given.
         fixed16: names of tensors to store in 16-bit fixed point instead (half the size of float32, and
             closer to it than float16; see :mod:`lipread.fixed16`), per index of their first axis.
 

@@ -59,6 +59,7 @@ def export_onnx(
 
     Raises:
         BackendError: tf2onnx failed to convert the graph.
+        ArgumentError: ``path`` does not end in ``.onnx``, or the metadata is not a JSON object.
     """
     import tf2onnx
 

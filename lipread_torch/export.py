@@ -61,6 +61,7 @@ def export_onnx(
 
     Raises:
         BackendError: the ``onnx`` package is missing, or PyTorch fails to export.
+        ArgumentError: ``path`` does not end in ``.onnx``, or the metadata is not a JSON object.
     """
     path = onnx_path(path)
     try:

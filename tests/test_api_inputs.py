@@ -72,6 +72,10 @@ def test_a_list_of_frames_says_how_to_give_them(tiny: Path, frames: np.ndarray) 
 def test_no_frames_is_said_as_such(tiny: Path, frames: np.ndarray) -> None:
     with pytest.raises(VideoError, match=r"^<frames>: no frames \(an array of shape \(0, 288, 360, 3\)\)$"):
         Transcriber(tiny).transcribe(frames[:0])
+    with pytest.raises(VideoError, match=r"got uint8 \(\)$"):  # a 0-d array: no shape to speak of
+        Transcriber(tiny).transcribe(np.array(3, np.uint8))
+    with pytest.raises(VideoError, match=r"got uint8 \(75, 288, 360\)$"):  # grey frames: no hint of a list
+        Transcriber(tiny).transcribe(frames[..., 0])
 
 
 def test_model_none_is_the_default_and_other_objects_are_refused(grid_clip: Path) -> None:
@@ -156,6 +160,10 @@ def test_subtitles_of_a_transcript_in_any_case(tiny: Path, grid_clip: Path, tmp_
     assert write_subtitles(t, tmp_path / "clip.vtt").read_text(encoding="utf-8").startswith("WEBVTT\n")
     with pytest.raises(ArgumentError, match=r"unknown subtitle format 'txt'; use 'srt' or 'vtt'"):
         write_subtitles(t, tmp_path / "clip.txt")
+    with pytest.raises(ArgumentError, match=r"clip: no subtitle format given, and the name ends in neither"):
+        write_subtitles(t, tmp_path / "clip")
+    with pytest.raises(ArgumentError, match=r"the subtitle format is 'srt' or 'vtt', not 3"):
+        write_subtitles(t, tmp_path / "clip.srt", 3)  # type: ignore[arg-type]
 
 
 def test_a_rate_within_a_thousandth_of_25_is_25(tiny: Path, frames: np.ndarray) -> None:

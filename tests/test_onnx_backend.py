@@ -157,3 +157,13 @@ def test_cuda_is_not_requested_without_a_usable_provider(
 def test_unknown_device(model_path: Path) -> None:
     with pytest.raises(BackendError, match="device"):
         onnx_backend.backend.load(model_path, device="tpu")  # type: ignore[arg-type]
+
+
+def test_the_options_named_for_a_checkpoint_are_the_onnx_backends() -> None:
+    """``load_model`` names them without loading this backend (a torch-only install has none)."""
+    import inspect
+
+    from lipread.onnx.runtime import OnnxBackend
+    from lipread.transcription.loading import ONNX_OPTIONS
+
+    assert set(inspect.signature(OnnxBackend.load).parameters) - {"self", "path"} == ONNX_OPTIONS

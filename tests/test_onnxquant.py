@@ -227,15 +227,15 @@ def test_a_failed_export_leaves_the_output_as_it_was(
     capsys.readouterr()
     import lipread.onnx.quantize as quantize
 
-    def failing(*args: object) -> None:
-        raise BackendError("the quantiser failed")
+    def failing(source: Path, *args: object) -> None:
+        raise BackendError(f"{source}: the quantiser failed")  # as errors name the file they were given
 
     original, quantize.quantize_int8 = quantize.quantize_int8, failing
     try:
         assert main([*missing[:-1], str(grid_clip)]) == 1
     finally:
         quantize.quantize_int8 = original
-    assert "the quantiser failed" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"lipread: error: {out}: the quantiser failed\n"  # not the partial file
     assert out.read_text() == "an earlier model"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp4", "q.onnx"]
     folder = tmp_path / "models.onnx"

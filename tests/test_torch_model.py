@@ -257,3 +257,19 @@ def test_batch_norm_counters_in_a_checkpoint_are_not_weights(tmp_path: Path) -> 
     loaded = backend.load(path)
     x = np.random.default_rng(0).standard_normal((1, 9, 50, 100, 3)).astype(np.float32)
     np.testing.assert_array_equal(loaded.logprobs(x), model.logprobs(x))
+
+
+def test_onnx_options_given_for_a_checkpoint_are_named_without_onnx_runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A torch-only install: ``threads=`` for a checkpoint is named as an onnx option, not answered with an
+    advice to install onnxruntime."""
+    import lipread
+    from lipread import BackendError
+    from lipread import backend as registry
+
+    path = backend.save(backend.build(small("lipnet"), seed=0), tmp_path / "m.safetensors")
+    real = registry._module_exists
+    monkeypatch.setattr(registry, "_module_exists", lambda name: name != "onnxruntime" and real(name))
+    with pytest.raises(BackendError, match=r"does not take the option\(s\) threads \(options of the onnx backend"):
+        lipread.load_model(path, backend="torch", threads=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,6 @@ import numpy as np
 
 from ..config import ModelConfig
 from ..errors import BackendError, LipreadError, VideoError
-from ..weights import writable_folder
 from .parsing import file_path
 
 __all__ = ["CALIBRATION_CLIPS", "add_parser", "run"]
@@ -76,10 +76,6 @@ def run(args: argparse.Namespace) -> int:
     clips = _calibration_clips(args.calibration or [], model.config) if args.quantize else []  # before any writing
     if args.output.is_dir():
         raise LipreadError(f"{args.output}: is a folder; give the .onnx file to write")
-    try:
-        writable_folder(args.output.parent)
-    except OSError as e:  # named by the file asked for, as the writing itself would name it
-        raise OSError(e.errno, e.strerror, str(args.output)) from None
     # Every step writes a file of its own name, which replaces the output only once the model is whole: a
     # failed export (a quantiser error, Ctrl-C) leaves no half-made model, and an earlier file as it was.
     partial = args.output.with_name(f".{args.output.stem}.partial{os.getpid()}.onnx")
@@ -98,8 +94,15 @@ def run(args: argparse.Namespace) -> int:
 
             quantize_int8(path, path, clips)
         os.replace(path, args.output)
+    except LipreadError as e:  # named by the file asked for, not by the one that is gone
+        raise type(e)(str(e).replace(str(partial), str(args.output))) from None
+    except OSError as e:
+        if e.filename is None or os.fspath(e.filename) != str(partial):
+            raise
+        raise OSError(e.errno, str(e.strerror).replace(str(partial), str(args.output)), str(args.output)) from None
     finally:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # never there, or in a place that cannot hold it
+            partial.unlink()
     print(args.output)
     return 0
 

@@ -81,7 +81,7 @@ def make_decoder(
         vocabulary: the model's vocabulary (the constraints are built over its ids).
         beam_width: for the beam decoders, >= 1.
         lexicon: the word list of ``"lexicon"`` (default the GRID words), or a word-list file's ``Path`` (one
-            word per line); ignored by the others. Its words
+            word per line), checked and read whatever the decoder, used by ``"lexicon"`` only. Its words
             are normalised as training normalises texts (:func:`lipread.data.manifest.normalise_text`: NFC,
             lower case unless the vocabulary has upper-case letters).
 

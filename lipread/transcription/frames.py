@@ -8,7 +8,6 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import pairwise
-from pathlib import Path
 
 import numpy as np
 
@@ -23,7 +22,6 @@ __all__ = [
     "MODEL_FPS",
     "SOURCE_FPS_RANGE",
     "WINDOW_OVERLAP",
-    "file_fps",
     "min_frames",
     "resample",
     "windowed_logprobs",
@@ -43,21 +41,6 @@ LONG_CLIP_FRAMES = 250
 
 WINDOW_OVERLAP = 25
 """Frames shared by consecutive windows of a long clip (1 s)."""
-
-
-def file_fps(path: Path) -> float:
-    """The frame rate a video file states, or :data:`DEFAULT_FPS` when it states none (a frame folder)."""
-    import cv2
-
-    if path.is_dir():
-        return DEFAULT_FPS
-
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    try:
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    finally:
-        cap.release()
-    return fps if math.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS
 
 
 def min_frames(config: ModelConfig) -> int:

@@ -103,6 +103,10 @@ def with_precision(model: str | os.PathLike[str], precision: str) -> str | os.Pa
     return path
 
 
+ONNX_OPTIONS = frozenset({"threads", "device"})
+"""What the onnx backend's ``load`` takes besides the path (named in the error for a checkpoint given them)."""
+
+
 def load_model(model: str | os.PathLike[str] = DEFAULT_MODEL, backend: str | None = None, **opts: Any) -> Model:
     """Load a model for inference.
 
@@ -131,7 +135,7 @@ def load_model(model: str | os.PathLike[str] = DEFAULT_MODEL, backend: str | Non
     except TypeError:
         taken = [p for p in signature.parameters.values() if p.kind == p.KEYWORD_ONLY or p.default is not p.empty]
         refused = sorted(set(opts) - {p.name for p in taken}) or sorted(opts)
-        onnx_only = name != "onnx" and set(refused) <= set(inspect.signature(get_backend("onnx").load).parameters)
+        onnx_only = name != "onnx" and set(refused) <= ONNX_OPTIONS
         why = (
             " (options of the onnx backend, which reads .onnx models)"
             if onnx_only

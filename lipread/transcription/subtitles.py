@@ -97,7 +97,11 @@ def write_subtitles(
         ArgumentError: an unknown format, or none given and the path's suffix names none.
     """
     p = Path(path)
+    if fmt is not None and not isinstance(fmt, str):
+        raise ArgumentError(f"the subtitle format is 'srt' or 'vtt', not {fmt!r}")
     name = (fmt if fmt is not None else p.suffix.lstrip(".")).lower()
+    if not name:
+        raise ArgumentError(f"{p}: no subtitle format given, and the name ends in neither .srt nor .vtt")
     if name not in FORMATS:
         raise ArgumentError(f"unknown subtitle format {name!r}; use 'srt' or 'vtt'")
     fmt = "srt" if name == "srt" else "vtt"

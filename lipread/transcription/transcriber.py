@@ -175,6 +175,11 @@ class Transcriber:
         size = int(batch_size) if isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool) else 0
         if size < 1:  # a NumPy integer is a whole number too
             raise ArgumentError(f"batch_size must be a positive integer, not {batch_size!r}")
+        if locator is not None and (isinstance(locator, type) or not isinstance(locator, MouthLocator)):
+            raise ArgumentError(
+                f"locator must be a mouth locator such as FixedCrop(box) or FaceMouthLocator(), "
+                f"not {_described(locator)}"
+            )
         if model is None:  # an unset option passed through
             model = DEFAULT_MODEL
         if isinstance(model, (str, os.PathLike)):
@@ -186,11 +191,6 @@ class Transcriber:
         else:
             raise ArgumentError(
                 f"model must be a shipped model name, a model file's path or a loaded model, not {type(model).__name__}"
-            )
-        if locator is not None and (isinstance(locator, type) or not isinstance(locator, MouthLocator)):
-            raise ArgumentError(
-                f"locator must be a mouth locator such as FixedCrop(box) or FaceMouthLocator(), "
-                f"not {_described(locator)}"
             )
         self.config = self.model.config
         name = decoder if decoder is not None else self.config.decoder or "beam"  # "" is no decoder name
@@ -233,10 +233,11 @@ class Transcriber:
                 raise VideoError(f"{_described(item)}: cannot be read as a NumPy array: {e}") from None
         if isinstance(item, np.ndarray):
             source, path = "<frames>", None
-            if len(item) == 0 and item.ndim == 4:
+            if item.ndim == 4 and len(item) == 0:
                 raise VideoError(f"{source}: no frames (an array of shape {item.shape})")
             if item.ndim != 4 or item.shape[-1] != 3 or item.dtype != np.uint8 or item.size == 0:
-                hint = "; a list is read as a list of clips: np.stack its frames into one array" * (item.ndim == 3)
+                one_frame = item.ndim == 3 and item.shape[-1] == 3  # a colour frame where a clip was due
+                hint = "; a list is read as a list of clips: np.stack its frames into one array" * one_frame
                 raise VideoError(
                     f"{source}: expected uint8 frames of shape (T, H, W, 3), got {item.dtype} {item.shape}{hint}"
                 )
