@@ -59,7 +59,13 @@ def test_series_takes_every_error_rate_and_leaves_gaps(tmp_path: Path) -> None:
         ("", "no epochs"),
         ('{"epoch": 1}\nnot json\n', ":2: not JSON"),
         ('{"epoch": 1}\n[1, 2]\n', ":2: expected a JSON object"),
-        ('{"lr": 1}\n', ":1: expected a JSON object with a numeric 'epoch'"),
+        ('{"lr": 1}\n', ":1: expected a JSON object with an 'epoch' from 0 to 1,000,000"),
+        ('{"epoch": 1e308}\n', ":1: expected a JSON object with an 'epoch' from 0"),
+        ('{"epoch": -1}\n', ":1: expected a JSON object with an 'epoch' from 0"),
+        ('{"epoch": 1' + "0" * 400 + "}\n", ":1: expected a JSON object with an 'epoch' from 0"),
+        ('{"epoch": true}\n', ":1: expected a JSON object with an 'epoch'"),
+        ('{"epoch": 1, "metrics": "bad"}\n', ":1: 'metrics' must be a JSON object of names and numbers"),
+        ('{"epoch": 1, "metrics": [1, 2]}\n', ":1: 'metrics' must be a JSON object"),
     ],
 )
 def test_a_bad_history_names_the_file_and_line(tmp_path: Path, text: str, error: str) -> None:
@@ -167,10 +173,12 @@ def test_plot_checks_where_the_image_goes_in_one_line(tmp_path: Path, capsys: py
     pytest.importorskip("matplotlib", reason="the plot extra is not installed (pip install '.[plot]')")
     run = _run(tmp_path, [_epoch(1, 1.0)])
     (tmp_path / "a-file").write_text("x")
+    (tmp_path / "a-folder.png").mkdir()
     for out, reason in [
         (tmp_path / "a-file" / "c.png", f"{tmp_path / 'a-file'} is a file, not a folder"),
         (tmp_path / "missing" / "c.png", f"the folder {tmp_path / 'missing'} does not exist"),
         (tmp_path / "c.txt", "the name must end in one of "),
+        (tmp_path / "a-folder.png", "it is a folder"),
     ]:
         assert main(["plot", str(run), "-o", str(out)]) == 1
         err = capsys.readouterr().err
@@ -230,3 +238,36 @@ def test_plotting_is_imported_only_by_the_commands_that_draw() -> None:
         "assert not [m for m in sys.modules if m.split('.')[0] == 'matplotlib'], 'matplotlib imported'"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_an_image_is_written_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A disk that fills while the image is written leaves the earlier image as it was, and one error line."""
+    pytest.importorskip("matplotlib", reason="the plot extra is not installed (pip install '.[plot]')")
+    import errno
+
+    from lipread.cli import plot as plot_command
+
+    run = _run(tmp_path, [_epoch(n, 1 / n) for n in range(1, 4)])
+    out = tmp_path / "c.pdf"
+    out.write_bytes(b"the earlier image")
+
+    def full(path: object, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(plot_command, "atomic_write", full)
+    assert main(["plot", str(run), "-o", str(out)]) == 1
+    assert capsys.readouterr().err == f"lipread: error: {out}: cannot write the image: No space left on device\n"
+    assert out.read_bytes() == b"the earlier image"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pdf", "run"]
+
+
+def test_a_run_folder_named_in_bytes_that_are_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib", reason="the plot extra is not installed (pip install '.[plot]')")
+    import os
+
+    run = _run(tmp_path, [_epoch(1, 1.0)])
+    odd = run.rename(os.fsdecode(bytes(run) + b"\xff"))
+    assert main(["plot", str(odd), "-o", str(tmp_path / "c.png")]) == 0
+    assert _png_size(tmp_path / "c.png") == (1000, 400)

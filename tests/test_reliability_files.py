@@ -17,8 +17,11 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -566,3 +569,33 @@ def test_a_truncated_mpg_that_still_reads_warns_clip_cut_short(
     assert err.strip().splitlines() == [f"{WARNING_PREFIX}{path}: {warning}"]
     whole = lipread.transcribe(mpg_clip, model=tiny)
     assert isinstance(whole, lipread.Transcript) and whole.warnings == ()
+
+
+def test_a_name_opencv_cannot_take_is_an_error_not_a_crash(grid_clip: Path, tmp_path: Path) -> None:
+    """A file name that is not valid UTF-8 (Python holds its bytes as lone surrogates) crashed the process
+    inside OpenCV; now it is refused by name, and the command goes on with the other files."""
+    if sys.platform == "win32":
+        pytest.skip("Windows file names are UTF-16")
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/w\xff.mp4"))
+    shutil.copy(grid_clip, odd)
+    message = "the name is not valid UTF-8, which OpenCV cannot open; rename it"
+    with pytest.raises(VideoError, match=rf"^{re.escape(str(odd))}: {message}$"):
+        read_frames(odd)
+    with pytest.raises(VideoError, match=message):
+        frame_rate(odd)
+    done = subprocess.run([sys.executable, "-m", "lipread", "info", str(tmp_path)], capture_output=True)
+    assert done.returncode == 1  # not -11, a crash
+    assert done.stderr == b"lipread: error: " + bytes(odd) + f": {message}\n".encode()  # the name's own bytes
+
+
+def test_a_name_of_any_bytes_is_printed_as_it_is(shared_data: Path, tmp_path: Path) -> None:
+    """A frame folder whose name is not valid UTF-8 is read (OpenCV decodes its images from bytes), and its
+    name is printed with its own bytes, even where stdout is strict UTF-8 (as in an en_US.UTF-8 locale)."""
+    if sys.platform == "win32":
+        pytest.skip("Windows file names are UTF-16")
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/f\xff"))
+    shutil.copytree(shared_data / "grid" / "faces" / "s4" / "bbie7p", odd)
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    done = subprocess.run([sys.executable, "-m", "lipread", "info", str(odd)], capture_output=True, env=env)
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout.startswith(bytes(odd) + b": 75 frames, 25 fps")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import io
 import os
 import sys
 import warnings
@@ -60,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     never a traceback: a :class:`~lipread.errors.LipreadError`, or an ``OSError`` about a file (one that cannot
     be read or written). Usage errors (exit status 2) print the usage summary, then a line in that format.
     """
+    for stream in (sys.stdout, sys.stderr):  # file names of any bytes are printed as they are, never an error
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="surrogateescape")
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

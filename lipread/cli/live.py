@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     runner = Transcriber(
         with_precision(args.model or DEFAULT_MODEL, args.precision), args.backend, args.decoder, args.beam_width, **opts
     )
-    source = open_source(args.source, realtime=args.realtime)
+    source = open_source(args.source, realtime=args.realtime, fps=args.fps)
 
     def interrupted(signum: int, frame: Any) -> None:
         source.stop()  # the stream ends: the utterance in progress is read and printed

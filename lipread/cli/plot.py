@@ -11,6 +11,7 @@ confusion matrix ``lipread eval --confusion FILE.png`` writes.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, DataError
+from ..weights import atomic_write, writable_folder
 from .parsing import file_path
 
 __all__ = [
@@ -76,16 +78,29 @@ def read_history(path: Path) -> list[dict[str, Any]]:
             entry = json.loads(line)
         except json.JSONDecodeError as e:
             raise DataError(f"{file}:{lineno}: not JSON ({e.msg})") from None
-        if not isinstance(entry, dict) or not isinstance(entry.get("epoch"), (int, float)):
-            raise DataError(f"{file}:{lineno}: expected a JSON object with a numeric 'epoch'")
+        epoch = entry.get("epoch") if isinstance(entry, dict) else None
+        if not isinstance(epoch, (int, float)) or isinstance(epoch, bool) or not 0 <= _number(epoch) <= MAX_EPOCH:
+            raise DataError(f"{file}:{lineno}: expected a JSON object with an 'epoch' from 0 to {MAX_EPOCH:,}")
+        if not isinstance(entry.get("metrics", {}), dict):
+            raise DataError(f"{file}:{lineno}: 'metrics' must be a JSON object of names and numbers")
         epochs.append(entry)
     if not epochs:
         raise DataError(f"{file}: no epochs recorded yet")
     return epochs
 
 
+MAX_EPOCH = 1_000_000
+"""The largest epoch number a history may hold (a hand-edited one aside, no run comes near it)."""
+
+
 def _number(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    """``value`` as a float; NaN for what is not a number, or an integer too large for one."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return math.nan
+    try:
+        return float(value)
+    except OverflowError:
+        return math.nan
 
 
 def series(history: Sequence[dict[str, Any]]) -> dict[str, list[float]]:
@@ -138,6 +153,12 @@ def check_image_path(out: Path) -> None:
         raise DataError(f"{out}: cannot write this image: {folder} is a file, not a folder")
     if not folder.exists():
         raise DataError(f"{out}: cannot write this image: the folder {folder} does not exist")
+    if out.is_dir():
+        raise DataError(f"{out}: cannot write this image: it is a folder")
+    try:
+        writable_folder(folder)  # a read-only place is found now, not after an evaluation
+    except OSError as e:
+        raise DataError(f"{out}: cannot write this image: {e.strerror or e}") from None
 
 
 def _figure(width_in: float, height_in: float, out: Path) -> Any:
@@ -146,10 +167,17 @@ def _figure(width_in: float, height_in: float, out: Path) -> Any:
 
 
 def _save(fig: Any, out: Path) -> None:
+    """Draw ``fig`` into memory, then write it whole (:func:`lipread.weights.atomic_write`): a full disk leaves
+    neither half an image nor a destroyed earlier one."""
+    image = io.BytesIO()
     try:
-        fig.savefig(out)
+        fig.savefig(image, format=out.suffix.lower().lstrip("."))
     except ValueError as e:  # an image format matplotlib does not know, from the suffix
         raise DataError(f"{out}: cannot write this image: {e}") from None
+    try:
+        atomic_write(out, image.getvalue())
+    except OSError as e:
+        raise DataError(f"{out}: cannot write the image: {e.strerror or e}") from None
 
 
 def draw_curves(history: Sequence[dict[str, Any]], out: Path, title: str = "") -> None:
@@ -192,8 +220,8 @@ def draw_curves(history: Sequence[dict[str, Any]], out: Path, title: str = "") -
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="small")
-    if title:
-        fig.suptitle(title)
+    if title:  # a folder name of bytes that are not UTF-8 shows them as U+FFFD: the font cannot draw surrogates
+        fig.suptitle(title.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
     _save(fig, out)
 
 

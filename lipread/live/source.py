@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import VideoError
+from ..video.access import opencv_name
 
 __all__ = [
     "CAMERA_FPS",
@@ -68,7 +69,7 @@ def _video_capture(target: int | str) -> Any:
         return cv2.VideoCapture(target)
     timeout = int(STALL_SECONDS * 1000)
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout]
-    return cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
+    return cv2.VideoCapture(opencv_name(target), cv2.CAP_FFMPEG, params)
 
 
 def _to_rgb(frame: np.ndarray) -> np.ndarray:
@@ -122,12 +123,14 @@ MAX_CAMERA = 2**31 - 1
 """The largest camera index OpenCV can be asked for."""
 
 
-def open_source(spec: str, realtime: bool = False) -> FrameSource:
+def open_source(spec: str, realtime: bool = False, fps: float | None = None) -> FrameSource:
     """Open a camera (``"0"``, ``"1"``, ...), a stream address (``rtsp://...``, ``http://...``) or a video file.
 
     Args:
         spec: a camera index, an address with ``://``, or a path (a video file or a frame folder).
         realtime: pace a file at its frame rate (cameras and streams pace themselves).
+        fps: the file's frame rate, where the caller knows better than the file (a frame folder states none):
+            the rate ``realtime`` paces it at.
 
     Raises:
         VideoError: the camera or stream cannot be opened; the file is missing or cannot be decoded.
@@ -144,11 +147,11 @@ def open_source(spec: str, realtime: bool = False) -> FrameSource:
     notes: list[str] = []
     frames = iter_frames(spec, notes=notes, rate=stated)
     first = next(frames)  # a missing or undecodable file fails here, not while reading
-    fps = stated[0] if stated else 25.0
-    source = FrameSource(str(Path(spec)), "file", fps, _chain(first, frames))
+    own = stated[0] if stated else 25.0
+    source = FrameSource(str(Path(spec)), "file", own, _chain(first, frames))
     source.notes = notes  # the reader adds to it as it goes
     if realtime:
-        source._frames = _paced(source._frames, fps)
+        source._frames = _paced(source._frames, fps or own)
     return source
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import VideoError
 
-__all__ = ["check_readable", "path_problem"]
+__all__ = ["check_readable", "opencv_name", "path_problem"]
 
 
 def path_problem(path: Path, error: OSError, what: str) -> str:
@@ -59,3 +59,20 @@ def check_readable(path: Path, what: str = "video file") -> os.stat_result:
     except OSError as e:
         raise VideoError(path_problem(path, e, what)) from None
     return info
+
+
+def opencv_name(name: str | os.PathLike[str]) -> str:
+    """``name`` as OpenCV's decoders take it: text that is valid UTF-8.
+
+    A file name of other bytes (Python holds them as lone surrogates) crashes the process inside OpenCV, with
+    no error to catch, so it is refused here.
+
+    Raises:
+        VideoError: the name is not valid UTF-8.
+    """
+    text = os.fspath(name)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise VideoError(f"{text}: the name is not valid UTF-8, which OpenCV cannot open; rename it") from None
+    return text

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .access import opencv_name
 from .frame_folder import FOLDER_FPS
 from .mpeg import MPEG_EXTENSIONS, sequence_rate
 
@@ -41,7 +42,7 @@ def frame_rate(path: str | os.PathLike[str], default: float = FOLDER_FPS, notes:
     import cv2
 
     silence_opencv(cv2)
-    cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
+    cap = cv2.VideoCapture(opencv_name(p), cv2.CAP_FFMPEG)
     try:
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     finally:

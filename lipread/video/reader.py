@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ArgumentError, VideoError
-from .access import check_readable
+from .access import check_readable, opencv_name
 from .frame_folder import FOLDER_FPS, IMAGE_EXTENSIONS, frame_files, is_frame_folder
 from .mpeg import MPEG_EXTENSIONS, truncation
 from .rates import frame_rate, silence_opencv, stated_rate, usable_rate
@@ -80,10 +80,11 @@ def _open(path: str | os.PathLike[str]):  # type: ignore[no-untyped-def]
     # Silence OpenCV's and FFmpeg's complaints about broken files; we raise our own error instead.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     silence_opencv(cv2)
-    cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
+    name = opencv_name(p)
+    cap = cv2.VideoCapture(name, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
     if not cap.isOpened() or np.prod(_declared_size(cap)) > ONE_THREAD_PIXELS:
         cap.release()  # large frames (or an OpenCV without the parameter): FFmpeg's own choice of threads
-        cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
+        cap = cv2.VideoCapture(name, cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()
         if p.suffix.lower() in (".onnx", ".safetensors"):  # arguments swapped, as often as not
