@@ -202,3 +202,16 @@ def test_training_indexes_grid_frame_folders(faces: Path, tmp_path: Path) -> Non
     train, val = training_clips(TrainOptions(data=faces, output=tmp_path / "run", val_fraction=0.25))
     assert len(train) + len(val) == 14 and len(val) == 4
     assert all(c.video.is_dir() and c.alignment is not None for c in train + val)
+
+
+def test_preview_shows_the_frames_the_model_reads(
+    faces: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A source of another rate is resampled to the model's 25 fps, as transcribe does: 75 images at 50 fps
+    (1.5 s) are the 37 frames the model reads, played at 25 fps."""
+    from gif_reader import read_gif
+
+    out = tmp_path / "mouth.gif"
+    assert main(["preview", str(faces / "s4" / "bbie7p"), "-o", str(out), "--fps", "50"]) == 0
+    assert capsys.readouterr().out == f"{out}: 37 frames of 200x100 pixels (lipnet preset, 25 fps, from 50 fps)\n"
+    assert read_gif(out.read_bytes()).delays == [4] * 37

@@ -74,3 +74,14 @@ def test_write_gif(tmp_path: Path) -> None:
 def test_bad_frames(frames: np.ndarray) -> None:
     with pytest.raises(ValueError, match="expected uint8 frames"):
         encode_gif(frames)
+
+
+def test_a_gif_is_enlarged_frame_by_frame_and_plays_at_most_50_fps() -> None:
+    frames = np.random.default_rng(0).integers(0, 256, (3, 4, 5, 3), dtype=np.uint8)
+    small, large = read_gif(encode_gif(frames)), read_gif(encode_gif(frames, scale=3))
+    assert (large.width, large.height) == (15, 12)
+    np.testing.assert_array_equal(large.rgb(), small.rgb().repeat(3, axis=1).repeat(3, axis=2))
+    assert read_gif(encode_gif(frames, fps=50)).delays == [2] * 3
+    for fps in (51, 1000, 0):
+        with pytest.raises(ValueError, match="a GIF plays at most 50 frames per second"):
+            encode_gif(frames, fps=fps)

@@ -209,3 +209,16 @@ def test_stream_checks_the_rate_at_once_and_reads_nothing_from_nothing(transcrib
     with pytest.raises(VideoError, match=r"frame rate of 0\.5 fps"):
         transcriber.stream(iter(()), 0.5)  # type: ignore[attr-defined]
     assert list(transcriber.stream(iter(()), 30.0)) == []  # type: ignore[attr-defined]
+
+
+def test_realtime_paces_a_file_at_the_rate_given(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--realtime --fps 50 plays a frame folder (which states no rate) twice as fast as its default 25 fps:
+    the last of its 75 frames is due 74 / 50 s after the first."""
+    waits: list[float] = []
+    monkeypatch.setattr(live_source.time, "sleep", waits.append)
+    folder = shared_data / "grid" / "faces" / "s4" / "bbie7p"
+    for fps, due in ((50.0, 74 / 50), (None, 74 / 25)):
+        waits.clear()
+        source = live_source.open_source(str(folder), realtime=True, fps=fps)
+        assert sum(1 for _ in source.frames()) == 75
+        assert due - 0.3 < max(waits) <= due

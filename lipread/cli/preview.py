@@ -8,14 +8,17 @@ from typing import Any
 import numpy as np
 
 from ..config import PRESETS, get_preset
-from ..errors import ArgumentError, LipreadError
+from ..errors import LipreadError
+from ..transcription.frames import MODEL_FPS, resample
 from ..video.gif import write_gif
 from ..video.preprocess import load_clip
-from .parsing import file_path, frame_rate, positive
+from ..video.rates import frame_rate
+from .parsing import file_path, positive
+from .parsing import frame_rate as rate_argument
 
 MAX_SCALE = 10
-"""The largest ``--scale``: a preset's crop (at most 140 pixels wide) enlarged to at most 1,400 pixels wide; the
-GIF of a 3 s clip then takes at most a few hundred MB to build."""
+"""The largest ``--scale``: a preset's crop (at most 140 pixels wide) enlarged to at most 1,400 pixels wide
+(the GIF writer enlarges one frame at a time, so memory follows the clip's length, not the scale)."""
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -26,7 +29,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Decode a video, crop and standardise the mouth as a model of the given preset sees it, "
         "and write the clip as an animated GIF (stretched to the full grey or colour range for viewing).",
     )
-    p.add_argument("video", metavar="VIDEO", help="video file or frame folder (numbered images)")
+    p.add_argument("video", metavar="VIDEO", type=file_path, help="video file or frame folder (numbered images)")
     p.add_argument("-o", "--output", type=file_path, required=True, help="GIF file to write")
     p.add_argument("--preset", choices=sorted(PRESETS), default="lipnet", help="model preset (default: lipnet)")
     p.add_argument(
@@ -37,23 +40,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--fps",
-        type=frame_rate,
-        default=25.0,
-        help="playback frame rate, and a frame folder's (default: 25, GRID's)",
+        type=rate_argument,
+        help="the video's frame rate (default: the rate the file states; 25 for a frame folder); the GIF "
+        "plays at the model's 25 fps, frames dropped or repeated as lipread transcribe does",
     )
     return p
 
 
-def to_display(clip: np.ndarray, scale: int = 1) -> np.ndarray:
-    """Model input ``float32 (T, H, W, C)`` -> ``uint8 (T, H*scale, W*scale, C)``, min..max stretched to 0..255."""
-    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= MAX_SCALE:
-        raise ArgumentError(f"scale must be a whole number from 1 to {MAX_SCALE}, not {scale!r}")
+def to_display(clip: np.ndarray) -> np.ndarray:
+    """Model input ``float32 (T, H, W, C)`` -> ``uint8 (T, H, W, C)``, min..max stretched to 0..255."""
     lo, hi = float(clip.min()), float(clip.max())
     span = hi - lo if hi > lo else 1.0
-    img = np.rint((clip - lo) * (255.0 / span)).astype(np.uint8)
-    if scale > 1:
-        img = img.repeat(scale, axis=1).repeat(scale, axis=2)
-    return img
+    return np.rint((clip - lo) * (255.0 / span)).astype(np.uint8)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,11 +59,18 @@ def run(args: argparse.Namespace) -> int:
     if args.output.suffix.lower() != ".gif":  # before the clip is read; viewers tell the format by the name
         raise LipreadError(f"{args.output}: the file to write must end in .gif (the preview is a GIF)")
     config = get_preset(args.preset)
-    frames = to_display(load_clip(args.video, config), args.scale)
-    try:
-        path = write_gif(args.output, frames, fps=args.fps)
+    clip = load_clip(args.video, config)
+    rate = args.fps or frame_rate(args.video)
+    clip = np.stack(list(resample(iter(clip), rate)))  # the frames the model reads, at its rate
+    frames = to_display(clip)
+    try:  # enlarged inside the GIF writer, after its palette: memory of the clip's size, not the GIF's
+        path = write_gif(args.output, frames, fps=MODEL_FPS, scale=args.scale)
     except OSError as e:
         raise LipreadError(f"{args.output}: cannot write the GIF: {e.strerror or e}") from None
     t, h, w = frames.shape[:3]
-    print(f"{path}: {t} frames of {w}x{h} pixels ({args.preset} preset, {args.fps:g} fps)")
+    source = "" if round(rate * 1000) == round(MODEL_FPS * 1000) else f", from {rate:g} fps"
+    print(
+        f"{path}: {t} frame{'s' if t != 1 else ''} of {w * args.scale}x{h * args.scale} pixels "
+        f"({args.preset} preset, {MODEL_FPS:g} fps{source})"
+    )
     return 0

@@ -100,14 +100,17 @@ def _u16(n: int) -> bytes:
     return int(n).to_bytes(2, "little")
 
 
-def encode_gif(frames: np.ndarray, fps: float = 25.0, loop: int = 0) -> bytes:
+def encode_gif(frames: np.ndarray, fps: float = 25.0, loop: int = 0, scale: int = 1) -> bytes:
     """An animated GIF of ``frames``.
 
     Args:
         frames: ``uint8 (T, H, W)`` or ``(T, H, W, 1)`` grey, or ``uint8 (T, H, W, 3)`` RGB; T >= 1,
-            H and W at most 65535.
-        fps: frames per second (GIF stores the delay in hundredths of a second).
+            H and W (times ``scale``) at most 65535.
+        fps: frames per second, at most 50 (GIF stores the delay in hundredths of a second, and players
+            take a delay of one as ten).
         loop: how many times to play (0: forever).
+        scale: each pixel shown as ``scale`` x ``scale`` pixels (the palette is made from the frames as
+            given, so enlarging costs memory only for one frame at a time).
 
     Raises:
         ValueError: wrong shape or dtype.
@@ -116,21 +119,29 @@ def encode_gif(frames: np.ndarray, fps: float = 25.0, loop: int = 0) -> bytes:
         frames = frames[..., None]
     if frames.ndim != 4 or frames.shape[-1] not in (1, 3) or frames.dtype != np.uint8 or frames.shape[0] == 0:
         raise ValueError(f"expected uint8 frames (T, H, W[, 1 or 3]), got {frames.dtype} {frames.shape}")
-    h, w = frames.shape[1:3]
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"scale must be a whole number >= 1, not {scale!r}")
+    if not 0 < fps <= 50:
+        raise ValueError(f"a GIF plays at most 50 frames per second, not {fps!r}")
+    h, w = frames.shape[1] * scale, frames.shape[2] * scale
     if not (0 < h < 65536 and 0 < w < 65536):
         raise ValueError(f"frames of {w}x{h} pixels cannot be stored in a GIF")
     palette, indices = _palette(frames)
-    delay = max(1, round(100 / fps))
+    delay = max(2, round(100 / fps))
     data = bytearray(b"GIF89a" + _u16(w) + _u16(h) + bytes([0xF7, 0, 0]) + palette.tobytes())
     data += b"\x21\xff\x0bNETSCAPE2.0\x03\x01" + _u16(loop) + b"\x00"
     for frame in indices:
+        if scale > 1:
+            frame = frame.repeat(scale, axis=0).repeat(scale, axis=1)
         data += b"\x21\xf9\x04\x04" + _u16(delay) + b"\x00\x00"
         data += b"\x2c" + _u16(0) + _u16(0) + _u16(w) + _u16(h) + b"\x00"
         data += bytes([_MIN_CODE_SIZE]) + _lzw(frame.tobytes())
     return bytes(data + b"\x3b")
 
 
-def write_gif(path: str | os.PathLike[str], frames: np.ndarray, fps: float = 25.0, loop: int = 0) -> Path:
+def write_gif(
+    path: str | os.PathLike[str], frames: np.ndarray, fps: float = 25.0, loop: int = 0, scale: int = 1
+) -> Path:
     """Write :func:`encode_gif` of ``frames`` to ``path`` (atomically); returns the path."""
-    atomic_write(path, encode_gif(frames, fps, loop))
+    atomic_write(path, encode_gif(frames, fps, loop, scale))
     return Path(path)
