@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import json
 import os
+import zlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -34,7 +36,9 @@ __all__ = [
     "VERSION",
     "Checkpoint",
     "atomic_write",
+    "leftover_temporaries",
     "load_checkpoint",
+    "metadata_json",
     "read_metadata",
     "save_checkpoint",
     "writable_folder",
@@ -113,6 +117,22 @@ def writable_folder(path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def _temporary_prefix(path: Path) -> str:
+    """The start of the names of :func:`atomic_write`'s temporary files for ``path`` (the process id follows).
+
+    A short name, since the target's may already be as long as the file system allows: its start says what
+    it is for, and a checksum of the whole name keeps two long names that start alike apart.
+    """
+    return f".{path.name[:40]}-{zlib.crc32(os.fsencode(path.name)):08x}.tmp"
+
+
+def leftover_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """The temporary files that :func:`atomic_write` calls to ``path`` left behind (processes that were killed
+    while writing), for a run that continues to delete."""
+    path = Path(path)
+    return sorted(path.parent.glob(glob.escape(_temporary_prefix(path)) + "*"))
+
+
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one, never half.
 
@@ -127,7 +147,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise _explain(path, e) from None
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = path.with_name(f"{_temporary_prefix(path)}{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
             f.write(data)

@@ -65,7 +65,7 @@ from lipread.data.training import (
 from lipread.decoding import beam_search_batch, greedy_decode_batch
 from lipread.errors import CheckpointError, DataError
 from lipread.progress import progress_bar, show_progress
-from lipread.weights import atomic_write, load_checkpoint, save_checkpoint, writable_folder
+from lipread.weights import atomic_write, leftover_temporaries, load_checkpoint, save_checkpoint, writable_folder
 
 from .data import Batch, BatchLoader, Examples, epoch_batches, load_examples
 from .mixup import mix_batch
@@ -570,5 +570,5 @@ def _save_epoch(
 def _remove_temporaries(out: Path) -> None:
     """Delete the temporary files of :func:`lipread.weights.atomic_write` that a killed run left in ``out``."""
     for name in ("last.ckpt", "last.safetensors", "best.ckpt", "best.safetensors", "history.jsonl", "words.txt"):
-        for tmp in out.glob(f".{name}.tmp*"):
+        for tmp in leftover_temporaries(out / name):
             tmp.unlink(missing_ok=True)

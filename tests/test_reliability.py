@@ -324,11 +324,11 @@ def test_onnx_threads_are_capped_at_the_cores(tmp_path: Path, monkeypatch: pytes
     assert seen == [os.cpu_count() or 1]
 
 
-def test_to_display_refuses_a_huge_scale() -> None:
-    from lipread.cli.preview import MAX_SCALE, to_display
+def test_a_gif_refuses_a_huge_scale_before_enlarging_anything() -> None:
+    from lipread.video.gif import encode_gif
 
-    with pytest.raises(ArgumentError, match=f"scale must be a whole number from 1 to {MAX_SCALE}, not 100000"):
-        to_display(np.zeros((2, 4, 4, 1), np.float32), 100_000)
+    with pytest.raises(ValueError, match="frames of 400000x400000 pixels cannot be stored in a GIF"):
+        encode_gif(np.zeros((2, 4, 4, 1), np.uint8), scale=100_000)
 
 
 # --------------------------------------------------------------------------------------------------

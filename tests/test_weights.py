@@ -240,3 +240,11 @@ def test_metadata_is_a_json_object_and_numpy_numbers_are_numbers(tmp_path: Path)
         assert not (tmp_path / "bad.safetensors").exists()
     with pytest.raises(ArgumentError, match="trained_on must be a dict"):
         metadata_props(cfg, trained_on="grid")  # type: ignore[arg-type]
+
+
+def test_a_name_as_long_as_the_file_system_allows_is_written(tmp_path: Path) -> None:
+    from lipread.weights import atomic_write
+
+    longest = tmp_path / ("x" * 251 + ".gif")  # 255 bytes, the usual limit
+    atomic_write(longest, b"GIF89a")
+    assert longest.read_bytes() == b"GIF89a" and [p.name for p in tmp_path.iterdir()] == [longest.name]
