@@ -222,3 +222,17 @@ def test_realtime_paces_a_file_at_the_rate_given(shared_data: Path, monkeypatch:
         source = live_source.open_source(str(folder), realtime=True, fps=fps)
         assert sum(1 for _ in source.frames()) == 75
         assert due - 0.3 < max(waits) <= due
+
+
+def test_segments_never_overlap(transcriber: object, shared_data: Path) -> None:
+    """Speech slowed down (a clip played at half its rate) is read as utterances close together; a word's
+    alignment may reach into the context the utterance before was read with, but the segments given out
+    follow each other in time, their words too."""
+    frames = read_frames(shared_data / "grid" / "faces" / "s4" / "bbie7p")
+    segments = list(transcriber.stream(iter(frames), fps=12.5))  # type: ignore[attr-defined]
+    assert len(segments) >= 2
+    for before, after in zip(segments, segments[1:]):
+        assert before.end <= after.start
+    for segment in segments:
+        times = [t for w in segment.words for t in (w.start, w.end)]
+        assert times == sorted(times) and segment.start == times[0] and segment.end == times[-1]

@@ -208,9 +208,29 @@ def read_stream(
         BackendError: the model returns log-probabilities of the wrong shape.
     """
     state = _Stream(reader, settings or LiveSettings(), source)
-    for frame in frames:
-        yield from state.push(frame)
-    yield from state.flush()
+
+    def segments() -> Iterator[Segment]:
+        for frame in frames:
+            yield from state.push(frame)
+        yield from state.flush()
+
+    said = 0.0  # the end of the last segment given out
+    for segment in segments():
+        segment = _after(segment, said)
+        said = segment.end
+        yield segment
+
+
+def _after(segment: Segment, said: float) -> Segment:
+    """``segment`` with no word before ``said`` seconds. An utterance's clip never reaches into the speech
+    before it, but the best alignment may put a word's first frames in the context that the utterance before
+    was read with; those frames are the earlier segment's, so the word starts where it ended."""
+    if segment.start >= said:
+        return segment
+    words = tuple(
+        replace(w, start=max(w.start, said), end=max(w.end, said)) if w.start < said else w for w in segment.words
+    )
+    return replace(segment, start=words[0].start, end=max(segment.end, words[0].start), words=words)
 
 
 @dataclass
