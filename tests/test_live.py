@@ -151,7 +151,7 @@ def test_ctrl_c_reads_the_utterance_in_progress_and_exits_cleanly(
             yield frame
 
     opened = live_source.FrameSource("stand-in camera", "camera", 25.0, frames())
-    monkeypatch.setattr(live_source, "open_source", lambda spec, realtime=False: opened)
+    monkeypatch.setattr(live_source, "open_source", lambda spec, realtime=False, fps=None: opened)
     before = signal.getsignal(signal.SIGINT)  # ignored under nohup or in a background job
     assert main(["live", "0", "--pause", "1", "--threads", "1"]) == 0
     texts = [line.split("\t")[2] for line in capsys.readouterr().out.splitlines()]
