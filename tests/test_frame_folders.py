@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +216,20 @@ def test_preview_shows_the_frames_the_model_reads(
     assert main(["preview", str(faces / "s4" / "bbie7p"), "-o", str(out), "--fps", "50"]) == 0
     assert capsys.readouterr().out == f"{out}: 37 frames of 200x100 pixels (lipnet preset, 25 fps, from 50 fps)\n"
     assert read_gif(out.read_bytes()).delays == [4] * 37
+
+
+def test_a_gap_in_the_numbering_is_said(faces: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An image missing from a frame folder (31.jpg) shifts every later frame by one: the clip is read, and
+    the warning says so, as a clip cut short is."""
+    from lipread.video.frame_folder import missing_numbers
+
+    folder = tmp_path / "clip"
+    shutil.copytree(faces / "s4" / "bbie7p", folder)
+    (folder / "31.jpg").unlink()
+    assert missing_numbers(frame_files(folder)) == [31]
+    assert missing_numbers(frame_files(faces / "s4" / "bbie7p")) == []
+    notes: list[str] = []
+    assert sum(1 for _ in iter_frames(folder, notes=notes)) == 74
+    assert notes == [
+        "the frame folder's numbering skips 1 number (31): a frame lost at each, and the frames after it read early"
+    ]

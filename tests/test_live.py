@@ -10,6 +10,7 @@ import os
 import re
 import signal
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -231,7 +232,7 @@ def test_segments_never_overlap(transcriber: object, shared_data: Path) -> None:
     frames = read_frames(shared_data / "grid" / "faces" / "s4" / "bbie7p")
     segments = list(transcriber.stream(iter(frames), fps=12.5))  # type: ignore[attr-defined]
     assert len(segments) >= 2
-    for before, after in zip(segments, segments[1:]):
+    for before, after in pairwise(segments):
         assert before.end <= after.start
     for segment in segments:
         times = [t for w in segment.words for t in (w.start, w.end)]

@@ -50,6 +50,16 @@ def frame_files(folder: str | os.PathLike[str]) -> list[Path]:
     return sorted((p for p in entries if _is_numbered_image(p) and p.is_file()), key=_natural_key)
 
 
+def missing_numbers(files: list[Path]) -> list[int]:
+    """The numbers a frame folder's images skip (``[31]`` for ``1.jpg ... 30.jpg, 32.jpg ...``): each is a
+    frame lost, and the frames after it are read a frame early. ``[]`` when the names are numbered otherwise
+    (two images with the same last number)."""
+    numbers = [int(_DIGITS.findall(f.stem)[-1]) for f in files]
+    if len(set(numbers)) != len(numbers) or not numbers:
+        return []
+    return sorted(set(range(min(numbers), max(numbers) + 1)) - set(numbers))
+
+
 def is_frame_folder(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is a frame folder: a folder holding numbered images (see :func:`frame_files`) and no
     video files (a folder of videos with a numbered cover picture stays a folder of videos)."""

@@ -150,7 +150,8 @@ def iter_frames(
         max_pixels: shrink frames of more pixels than this as they are decoded, keeping their aspect ratio
             (:func:`shrink`), before any colour conversion; None: full size.
         notes: when given, what the reader noticed and the caller may want to tell is appended to it: a clip
-            cut short (a few frames fewer than the file declares, or an ``.mpg`` cut off inside a packet).
+            cut short (a few frames fewer than the file declares, or an ``.mpg`` cut off inside a packet), a
+            frame folder whose numbering skips images.
         rate: when given, the file's frame rate is appended to it once the file is open, before the first
             frame is yielded: what ``frame_rate(path, notes=notes)`` gives, read from the capture already open
             rather than by opening the file a second time. Nothing is appended for a frame folder.
@@ -167,8 +168,15 @@ def iter_frames(
     _check_span(start)
     p = Path(path)
     if p.is_dir():
-        from .frame_folder import iter_folder
+        from .frame_folder import iter_folder, missing_numbers
 
+        gaps = missing_numbers(frame_files(p)) if notes is not None else []
+        if gaps and notes is not None:
+            shown = ", ".join(map(str, gaps[:5])) + (", ..." if len(gaps) > 5 else "")
+            notes.append(
+                f"the frame folder's numbering skips {len(gaps)} number{'s' if len(gaps) != 1 else ''} ({shown}): "
+                "a frame lost at each, and the frames after it read early"
+            )
         for frame in iter_folder(p, start, grey):
             yield frame if max_pixels is None else shrink(frame, max_pixels)
         return
