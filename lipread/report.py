@@ -19,7 +19,7 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["PREFIX", "WARNING_PREFIX", "error_line", "report_error", "report_skipped", "report_warning"]
+__all__ = ["PREFIX", "WARNING_PREFIX", "counted", "error_line", "report_error", "report_skipped", "report_warning"]
 
 PREFIX = "lipread: error: "
 """The start of every error line the ``lipread`` command prints."""
@@ -75,3 +75,8 @@ def report_warning(warning: str, path: object = None, *, bar: Any = None) -> Non
         bar.write(line, file=sys.stderr)
     else:
         print(line, file=sys.stderr, flush=True)
+
+
+def counted(n: int, noun: str) -> str:
+    """``"1 frame"``, ``"75 frames"``: a count with its noun, singular for one (nouns that take an ``s``)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -191,3 +191,19 @@ def test_adapt_writes_a_model_that_transcribe_reads(
     assert main(["transcribe", str(faces / "s4" / "swao1n"), "--model", str(model), "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[0])
     assert result["decoder"] == "beam" and isinstance(result["text"], str)
+
+
+def test_the_plan_counts_in_words() -> None:
+    assert adapt_plan(1, epochs=1).describe().startswith("1 clip: every weight trains, 1 epoch, learning rate")
+
+
+def test_an_output_in_the_way_is_found_before_training(
+    faces: Path, tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(tmp_path / "mine.csv", [(faces / "s4" / "bbie7p", "bin blue in e seven please")])
+    run = tmp_path / "run"
+    (run / "model.onnx").mkdir(parents=True)
+    assert main(["adapt", str(manifest), "-o", str(run), "--from", str(tiny_checkpoint), "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"lipread: error: {run / 'model.onnx'}: is a folder; the adapted model is written there\n"
+    assert captured.out == "" and not (run / "history.jsonl").exists()

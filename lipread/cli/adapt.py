@@ -99,6 +99,9 @@ def options_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str]:
     if config.decoder in ("grammar", "lexicon") and not all(is_grid_sentence(c.text) for c in clips):
         # The GRID grammar and word list would force other sentences into GRID ones: read them with a beam.
         config = config.with_(decoder=None)
+    for name in ("model.safetensors", "model.onnx"):  # found now, not after the training
+        if (args.output / name).is_dir():
+            raise DataError(f"{args.output / name}: is a folder; the adapted model is written there")
     freeze = tuple(p for p in args.freeze or () if p != _NOTHING)
     try:
         plan = dataclasses.replace(adapt_plan(len(clips), args.epochs, args.lr), freeze=freeze)

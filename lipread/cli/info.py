@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from ..errors import VideoError
-from ..report import report_error
+from ..report import counted, report_error
 from ..video.reader import probe
 from .parsing import file_path
 from .transcribe import add_fps_argument, expand_inputs
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             status = 1
             continue
         print(
-            f"{info.path}: {info.frames} frames, {info.fps:g} fps, {info.width}x{info.height} pixels, "
+            f"{info.path}: {counted(info.frames, 'frame')}, {info.fps:g} fps, {info.width}x{info.height} pixels, "
             f"{info.duration:.2f} s"
         )
     return status

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..report import counted
 from .alphabet import missing_characters
 
 __all__ = [
@@ -75,7 +76,7 @@ class AdaptPlan:
     def describe(self) -> str:
         """One line for the user: what trains, for how long, how fast."""
         trains = "every weight trains" if not self.freeze else f"{', '.join(self.freeze)} frozen"
-        return f"{self.clips} clips: {trains}, {self.epochs} epochs, learning rate {self.lr:g}"
+        return f"{counted(self.clips, 'clip')}: {trains}, {counted(self.epochs, 'epoch')}, learning rate {self.lr:g}"
 
 
 def adapt_plan(clips: int, epochs: int | None = None, lr: float | None = None) -> AdaptPlan:
