@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -237,3 +238,17 @@ def test_segments_never_overlap(transcriber: object, shared_data: Path) -> None:
     for segment in segments:
         times = [t for w in segment.words for t in (w.start, w.end)]
         assert times == sorted(times) and segment.start == times[0] and segment.end == times[-1]
+
+
+def test_a_file_with_nothing_to_read_says_so(grid_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Five frames hold no utterance: the command says that nothing was read instead of printing nothing."""
+    pytest.importorskip("onnxruntime")
+    short = tmp_path / "short"
+    short.mkdir()
+    for i, frame in enumerate(read_frames(grid_clip, max_frames=5), 1):
+        assert cv2.imwrite(str(short / f"{i}.png"), frame[..., ::-1])
+    assert main(["live", str(short), "--threads", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    said = "no utterance was read: no speech was seen (or no face), or the video is too short"
+    assert err == f"lipread: warning: {short}: {said}\n"

@@ -109,8 +109,10 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
 
     previous = signal.signal(signal.SIGINT, interrupted)
+    read = 0
     try:
         for segment in runner.stream(source.frames(), args.fps or source.fps, settings):
+            read += 1
             if segment.details.get("in_domain") is False:  # on stderr, before the line it is about
                 report_warning(f"{segment.start:.2f}-{segment.end:.2f} s: {DOMAIN_WARNING}", source.name)
             if args.format == "json":
@@ -122,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
     for note in source.notes:  # a file cut short: the utterances after its end are missing
         report_warning(note, source.name)
+    if not read and source.kind == "file" and source.error is None:  # said, rather than an empty answer
+        report_warning("no utterance was read: no speech was seen (or no face), or the video is too short", source.name)
     if source.error is not None:
         report_error(source.error)
         return 1
