@@ -52,7 +52,8 @@ def export_onnx(
     Args:
         model: the TensorFlow model.
         path: destination ``.onnx`` file.
-        trained_on, metrics: what to store as the model's training data and metrics (default: the model's own).
+        trained_on: the training data's description to store (default: the model's own).
+        metrics: the measured metrics to store (default: the model's own).
 
     Returns:
         The path written.
