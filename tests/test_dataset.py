@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -145,7 +146,8 @@ def test_crop_cache(tmp_path: Path, grid_clip: Path, monkeypatch: pytest.MonkeyP
     cache = CropCache(tmp_path, config)
     crops = cache.get(clip)
     assert crops.dtype == np.uint8 and crops.shape == (75, 46, 140, 1)
-    assert cache.path(clip) == tmp_path / "fixed-notebook-46x140x1-luma" / "s1_bbaf2n.npy"
+    assert cache.path(clip).parent == tmp_path / "fixed-notebook-46x140x1-luma"
+    assert re.fullmatch(r"s1_bbaf2n-[0-9a-f]{8}\.npy", cache.path(clip).name)
     assert cache.path(clip).is_file()
     # the crops the model is trained on are the ones load_clip standardises
     np.testing.assert_array_equal(normalise(crops), load_clip(grid_clip, config))
@@ -178,3 +180,25 @@ def test_crop_cache_fill_reports_bad_clips(tmp_path: Path, grid_clip: Path) -> N
     assert done == [1, 1]
     with pytest.raises(VideoError):
         CropCache(tmp_path / "cache", get_preset("lipnet")).get(bad)
+
+
+def test_crops_are_kept_per_video_file(tmp_path: Path, grid_root: Path) -> None:
+    """Two data sets with a clip of the same name (a shared cache), or a video recorded again under its old
+    name, never read each other's crops; a video that is not there at all (a cache unpacked on a machine
+    without the videos) is looked up by its key alone."""
+    import shutil
+
+    config = get_preset("lipnet-notebook")
+    cache = CropCache(tmp_path / "cache", config)
+    paths = []
+    for project, source in (("a", "bbaf2n"), ("b", "bbaf3s")):
+        (tmp_path / project).mkdir()
+        paths.append(shutil.copy(grid_root / "s1" / f"{source}.mp4", tmp_path / project / "clip.mp4"))
+    first, second = (Clip(Path(p), "bin blue at f two now", None, id="clip") for p in paths)
+    assert cache.path(first) != cache.path(second)
+    assert not np.array_equal(cache.get(first), cache.get(second))
+    before = cache.path(first)
+    os.utime(first.video, ns=(0, 10**18))  # recorded again: another modification time
+    assert cache.path(first) != before
+    gone = Clip(tmp_path / "missing" / "clip.mp4", "bin blue at f two now", None, id="clip")
+    assert cache.path(gone) == cache.folder / "clip.npy"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -186,7 +187,7 @@ def test_find_clips_in_grid_frame_folders(faces: Path) -> None:
 def test_crop_cache_keys_frame_folders(faces: Path, tmp_path: Path) -> None:
     clip = find_clips(faces)[0]
     cache = CropCache(tmp_path, get_preset("lipnet-notebook"), FixedCrop(Box(100, 146, 0, 140), "fixed"))
-    assert cache.path(clip).name == "s4_bbie7p-frames.npy"
+    assert re.fullmatch(r"s4_bbie7p-[0-9a-f]{8}-frames\.npy", cache.path(clip).name)
     crops = cache.get(clip)
     assert crops.shape == (75, 46, 140, 1) and cache.path(clip).is_file()
 

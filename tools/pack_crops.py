@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import subprocess
 import sys
 import tarfile
@@ -83,6 +84,10 @@ def decode(path: Path, channels: int) -> np.ndarray:
     return np.ascontiguousarray(crops[..., :1] if channels == 1 else crops)
 
 
+FILE_CHECKSUM = re.compile(r"-[0-9a-f]{8}(-frames)?$")
+"""The end of a cached clip's name that checks its video (see :meth:`lipread.data.dataset.CropCache.path`)."""
+
+
 def pack(folder: Path, output: Path, ffmpeg: str, crf: int, workers: int) -> None:
     """Every ``<folder>/*.npy`` into ``output`` (a tar of ``<folder name>/<clip>.<C>.mp4``)."""
     files = sorted(folder.glob("*.npy"))
@@ -91,7 +96,8 @@ def pack(folder: Path, output: Path, ffmpeg: str, crf: int, workers: int) -> Non
 
     def one(f: Path) -> tuple[str, bytes]:
         crops = np.load(f)
-        return f"{folder.name}/{f.stem}.{crops.shape[3]}.mp4", encode(crops, ffmpeg, crf)
+        key = FILE_CHECKSUM.sub(r"\1", f.stem)  # on a machine without the videos the cache looks for the key alone
+        return f"{folder.name}/{key}.{crops.shape[3]}.mp4", encode(crops, ffmpeg, crf)
 
     with tarfile.open(output, "w") as tar, ThreadPoolExecutor(workers) as pool:
         for name, data in pool.map(one, files):

@@ -24,6 +24,7 @@ import os
 import re
 import threading
 import warnings
+import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -316,16 +317,24 @@ class CropCache:
     def path(self, clip: Clip) -> Path:
         """Where ``clip``'s crops are stored (it may not exist yet).
 
-        ``<cache>/<locator>-<crop>-<H>x<W>x<C>[-luma]/<clip.key>.npy``, the middle folder being :attr:`folder`'s
-        name (``-luma`` when the crops are the videos' own grey plane, see
-        :func:`lipread.video.preprocess.decodes_grey`). A frame folder's crops are ``<clip.key>-frames.npy``,
-        so that the face crops of ``grid/faces/s4/bbie7p/`` and the whole frames of a ``s4/bbie7p.mpg`` (the
-        same key) never share a file; a clip cut from a longer video has the cut in its key (see
-        :mod:`lipread.data.manifest`).
+        ``<cache>/<locator>-<crop>-<H>x<W>x<C>[-luma]/<clip.key>-<file>.npy``, the middle folder being
+        :attr:`folder`'s name (``-luma`` when the crops are the videos' own grey plane, see
+        :func:`lipread.video.preprocess.decodes_grey`). ``<file>`` is a checksum of the video's resolved path,
+        size and modification time: two data sets with a ``clip.mp4`` each, or a video recorded again under its
+        old name, never share crops. A frame folder's crops are ``<clip.key>-<file>-frames.npy``; a clip cut
+        from a longer video has the cut in its key (see :mod:`lipread.data.manifest`). Where the video is not
+        there at all (a cache unpacked on another machine by ``tools/pack_crops.py``), ``<clip.key>.npy``.
         """
-        if clip.video.is_dir():
-            return self.folder / f"{clip.key}-frames.npy"
-        return self.folder / f"{clip.key}.npy"
+        video = clip.video
+        try:
+            info = video.stat()
+        except OSError:  # no video to read: the crops of a packed cache, or get() reports why
+            return self.folder / f"{clip.key}.npy"
+        where = os.fsencode(video.resolve()) + f"|{info.st_size}:{info.st_mtime_ns}".encode()
+        file = f"{zlib.crc32(where):08x}"
+        if video.is_dir():
+            return self.folder / f"{clip.key}-{file}-frames.npy"
+        return self.folder / f"{clip.key}-{file}.npy"
 
     def get(self, clip: Clip) -> np.ndarray:
         """The clip's crops ``uint8 (T, H, W, C)`` at the config's size, decoded and stored on first use.
