@@ -333,3 +333,51 @@ def test_torch_trains_on_a_manifest_of_frame_folders_and_cuts(
 
     assert "".join(load_checkpoint(result.last).config.vocabulary.characters) == " abdefghilnopstuvwyç"
     assert "skipped" not in capsys.readouterr().err
+
+
+def test_the_first_clips_are_taken_before_any_is_left_out(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--max-clips 2 on a manifest whose third row has characters the first two lack: the alphabet is the
+    first two clips', and the third is not reported as skipped, since it was never taken."""
+    from lipread.vocab import Vocabulary
+
+    manifest = dataset / "few.csv"
+    rows = ["bin blue", "blue bin", "xyz quux"]
+    lines = "".join(f"videos/bbaf2n.mp4,{t},0,{2 + i / 10}\n" for i, t in enumerate(rows))
+    manifest.write_text("video,text,start,end\n" + lines, encoding="utf-8")
+    capsys.readouterr()
+    config = get_preset("lipnet").with_(vocabulary=Vocabulary(" beilnu"))
+    options = TrainOptions(data=manifest, output=dataset / "run", config=config, max_clips=2, val_fraction=0.5)
+    train, val = training_clips(options)
+    assert sorted(c.text for c in train + val) == ["bin blue", "blue bin"]
+    assert "skipped" not in capsys.readouterr().err
+    # a clip among the first that the vocabulary cannot write is still left out, and said
+    train, val = training_clips(TrainOptions(data=manifest, output=dataset / "run", config=config, val_fraction=0.5))
+    assert sorted(c.text for c in train + val) == ["bin blue", "blue bin"]
+    assert f"{manifest}:4: skipped: character 'x' is not in the 'custom' vocabulary" in capsys.readouterr().err
+
+
+@needs_onnx
+def test_eval_reads_the_references_in_the_models_case(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model that writes upper case is scored against the texts as written, not lower-cased."""
+    import sys
+
+    from lipread.cli.eval import evaluate
+    from lipread.data import metrics
+    from lipread.vocab import Vocabulary
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        from tiny_onnx import write_tiny_model
+    finally:
+        sys.path.pop(0)
+    cased = get_preset("lipnet").with_(vocabulary=Vocabulary(" ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    model = write_tiny_model(tmp_path / "cased.onnx", config=cased)
+    manifest = dataset / "cased.csv"
+    manifest.write_text("video,text\nvideos/bbaf2n.mp4,BIN BLUE AT F TWO NOW\n", encoding="utf-8")
+    seen: list[list[str]] = []
+    real = metrics.summarise
+    monkeypatch.setattr(metrics, "summarise", lambda refs, hyps: seen.append(list(refs)) or real(refs, hyps))
+    evaluate(manifest, model, split="all", workers=1, threads=1)
+    assert seen and seen[0] == ["BIN BLUE AT F TWO NOW"]

@@ -133,7 +133,7 @@ def evaluate(
     """
     from ..api import Transcriber
     from ..data.align import load_alignment
-    from ..data.alphabet import missing_characters
+    from ..data.alphabet import accepting_all, missing_characters
     from ..data.confusion import slot_counts, slot_pairs
     from ..data.dataset import find_clips, split_clips
     from ..data.grid import SLOT_NAMES, is_grid_sentence
@@ -143,7 +143,8 @@ def evaluate(
 
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; use {', '.join(SPLITS)}")
-    clips = find_clips(data)
+    runner = Transcriber(model, backend, decoder, beam_width, None, None, batch_size, workers, **opts)
+    clips = find_clips(data, vocabulary=accepting_all(runner.config.vocabulary))  # texts as the model writes them
     if split != "all":
         found = len(clips)
         try:
@@ -159,7 +160,6 @@ def evaluate(
         clips = clips[: max(0, max_clips)]
     if not clips:
         raise DataError(f"{data}: no clips to evaluate in split {split!r}")
-    runner = Transcriber(model, backend, decoder, beam_width, None, None, batch_size, workers, **opts)
     missing = missing_characters((c.text for c in clips), runner.config.vocabulary)
     if missing:  # the rates still mean something for the rest of the text; say why they are high
         shown = " ".join(repr(c) for c in missing)

@@ -145,10 +145,9 @@ def accepting_all(vocabulary: Vocabulary) -> Vocabulary:
 
 def missing_characters(texts: Iterable[str], vocabulary: Vocabulary) -> list[str]:
     """The characters of ``texts`` (normalised for ``vocabulary`` as training reads them) that it cannot write,
-    in order of first appearance; ``[]`` when it writes them all or has an out-of-vocabulary slot."""
-    if vocabulary.oov_id is not None:
-        return []
-    known = set(vocabulary.characters)
+    in order of first appearance; ``[]`` when it writes them all. An out-of-vocabulary slot writes none of
+    them: it only keeps the text encodable, each such character becoming one class that decodes to nothing."""
+    known = {c for c in vocabulary.characters if c}
     missing: dict[str, None] = {}
     for text in texts:
         for c in normalise_text(text, vocabulary):

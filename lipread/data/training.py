@@ -15,6 +15,7 @@ import numpy as np
 
 from ..config import MAX_BEAM_WIDTH, ModelConfig, get_preset
 from ..errors import DataError
+from ..report import report_skipped
 from ..vocab import Vocabulary
 from .align import load_alignment
 from .augmentation import Augmentation
@@ -288,9 +289,19 @@ def training_clips(options: TrainOptions) -> tuple[list[Clip], list[Clip]]:
     Raises:
         DataError: no clips, or a split that leaves one side empty.
     """
-    clips = find_clips(options.data, vocabulary=options.model_config.vocabulary)
-    if options.max_clips is not None:
-        clips = clips[: options.max_clips]
+    # The first max_clips are taken from every clip, as training_vocabulary took them, and only then are
+    # those the vocabulary cannot write left out (and reported): a clip beyond them is not reported as
+    # skipped for a character that only the first ones' alphabet lacks.
+    from .alphabet import accepting_all, missing_characters  # alphabet reads TrainOptions from here
+
+    vocabulary = options.model_config.vocabulary
+    clips = find_clips(options.data, vocabulary=accepting_all(vocabulary))[: options.max_clips]
+    unwritable = {id(c): missing_characters([c.text], vocabulary) for c in clips}
+    for clip in clips:
+        if unwritable[id(clip)]:
+            why = f"character {unwritable[id(clip)][0]!r} is not in the {vocabulary.name!r} vocabulary"
+            report_skipped(clip.origin or clip.video, why)
+    clips = [c for c in clips if not unwritable[id(c)]]
     if options.train_on_validation and options.val_fraction >= 1:
         return list(clips), list(clips)
     train, val = split_clips(clips, options.split, options.val_fraction, options.split_seed)
