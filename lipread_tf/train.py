@@ -73,7 +73,7 @@ from lipread.data.training import (
 from lipread.decoding import beam_search_batch, greedy_decode_batch
 from lipread.errors import CheckpointError, DataError
 from lipread.progress import progress_bar, show_progress
-from lipread.report import report_skipped
+from lipread.report import counted, report_skipped
 from lipread.video.preprocess import normalise
 from lipread.weights import atomic_write, load_checkpoint, save_checkpoint, writable_folder
 
@@ -550,7 +550,7 @@ def train(options: TrainOptions, strategy: tf.distribute.Strategy | None = None)
     config = config.with_(words=run_words(train_set.texts, options.init))
     write_word_list(out, config.words or ())
     replicas = strategy.num_replicas_in_sync
-    tqdm.write(f"training on {len(train_set)} clips, validating on {len(val_set)}; {replicas} replica(s)")
+    tqdm.write(f"training on {counted(len(train_set), 'clip')}, validating on {len(val_set)}; {replicas} replica(s)")
 
     keras.utils.set_random_seed(options.seed)
     model = _build(config, options, strategy)

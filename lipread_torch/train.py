@@ -65,6 +65,7 @@ from lipread.data.training import (
 from lipread.decoding import beam_search_batch, greedy_decode_batch
 from lipread.errors import CheckpointError, DataError
 from lipread.progress import progress_bar, show_progress
+from lipread.report import counted
 from lipread.weights import atomic_write, leftover_temporaries, load_checkpoint, save_checkpoint, writable_folder
 
 from .data import Batch, BatchLoader, Examples, epoch_batches, load_examples
@@ -386,7 +387,8 @@ def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.d
         raise CheckpointError(f"{last_ckpt}: nothing to resume from (no checkpoint in {out})")
 
     train_set, val_set = _load_data(options, config, d, workers)
-    log(f"training on {len(train_set)} clips, validating on {len(val_set)}; device {device}, {d.world} process(es)")
+    clips = counted(len(train_set), "clip")
+    log(f"training on {clips}, validating on {len(val_set)}; device {device}, {d.world} process(es)")
     config = config.with_(words=run_words((clip.text for clip in train_set.clips), options.init))
     if d.main:
         write_word_list(out, config.words or ())

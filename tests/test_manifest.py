@@ -381,3 +381,24 @@ def test_eval_reads_the_references_in_the_models_case(
     monkeypatch.setattr(metrics, "summarise", lambda refs, hyps: seen.append(list(refs)) or real(refs, hyps))
     evaluate(manifest, model, split="all", workers=1, threads=1)
     assert seen and seen[0] == ["BIN BLUE AT F TWO NOW"]
+
+
+def test_an_open_quote_is_a_bad_row_not_a_long_text(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = dataset / "open.csv"
+    manifest.write_text(
+        'video,text\nfaces/bbie7p,bin blue\nvideos/bbaf2n.mp4,"bin blue at f two now\nvideos/bbaf2n.mp4,lay red\n',
+        encoding="utf-8",
+    )
+    assert [c.text for c in find_clips(manifest)] == ["bin blue"]
+    err = capsys.readouterr().err
+    assert f"{manifest}:3: skipped: not a CSV row (unexpected end of data); the rest of the file is not read" in err
+    manifest.write_text('video,text\nvideos/bbaf2n.mp4,he said "hi" there\n', encoding="utf-8")
+    assert [c.text for c in find_clips(manifest)] == ['he said "hi" there']
+
+
+def test_a_lone_surrogate_is_a_bad_row(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = dataset / "odd.jsonl"
+    rows = [{"video": "videos/bbaf2n.mp4", "text": "hel\ud800lo"}, {"video": "faces/bbie7p", "text": "bin blue"}]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert [c.text for c in find_clips(manifest)] == ["bin blue"]
+    assert f"{manifest}:1: skipped: text holds a lone UTF-16 surrogate" in capsys.readouterr().err

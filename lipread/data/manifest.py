@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from ..report import report_skipped
+from ..report import counted, report_skipped
 from ..video.reader import VIDEO_EXTENSIONS, is_frame_folder
 from ..vocab import Vocabulary
 from .dataset import Clip
@@ -98,6 +98,10 @@ def _text(value: Any, field: str = "text") -> str:
         raise RowError(f"no {field}")
     if not isinstance(value, str):
         raise RowError(f"{field} must be text, not {value!r}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON's "\ud800"): no character at all
+        raise RowError(f"{field} holds a lone UTF-16 surrogate, which is no character: {value!r}") from None
     return value
 
 
@@ -150,7 +154,8 @@ def parse_row(
 
 def _csv_rows(text: str, delimiter: str, path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     """(line, row) of a CSV text, or (line, RowError) for a row the CSV reader cannot parse (reading stops)."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a quote left open is an error at the end of the file, not a text that swallows every later row
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
     except csv.Error as e:
@@ -245,7 +250,7 @@ def read_manifest(path: str | os.PathLike[str], warn: bool = True, vocabulary: V
         for line, reason in bad:
             report_skipped(f"{path}:{line}", reason)
     if not clips:
-        raise DataError(f"{path}: the manifest lists no usable clips ({len(bad)} bad rows)")
+        raise DataError(f"{path}: the manifest lists no usable clips ({counted(len(bad), 'bad row')})")
     return clips
 
 
