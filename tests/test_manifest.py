@@ -402,3 +402,36 @@ def test_a_lone_surrogate_is_a_bad_row(dataset: Path, capsys: pytest.CaptureFixt
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     assert [c.text for c in find_clips(manifest)] == ["bin blue"]
     assert f"{manifest}:1: skipped: text holds a lone UTF-16 surrogate" in capsys.readouterr().err
+
+
+def test_speakers_are_read_alike_everywhere(dataset: Path) -> None:
+    """4, "4", "s4" and 4.0 (a spreadsheet's number column with gaps) are speaker 4 in a manifest, and a
+    speaker folder "4" of an LRS-style folder is speaker 4 too."""
+    from lipread.data.manifest import _speaker
+
+    assert [_speaker(v) for v in (4, "4", "s4", "S04", 4.0, "4.0", "anna", "4.5", None, "")] == [
+        4,
+        4,
+        4,
+        4,
+        4,
+        4,
+        "anna",
+        "4.5",
+        None,
+        None,
+    ]
+    lrs = dataset / "lrs" / "1"
+    lrs.mkdir(parents=True)
+    link(dataset / "videos" / "bbaf2n.mp4", lrs / "00001.mp4")
+    (lrs / "00001.txt").write_text("Text: BIN BLUE AT F TWO NOW\n", encoding="utf-8")
+    [clip] = find_clips(dataset / "lrs")
+    assert clip.speaker == 1
+
+
+def test_the_unseen_split_of_other_speakers_says_why_it_holds_nothing_out() -> None:
+    clips = [Clip(Path(f"{name}.mp4"), "bin blue", speaker) for name, speaker in (("a", "anna"), ("b", "bob"))]
+    with pytest.raises(DataError, match=r"split 'unseen' holds out GRID speakers 1, 2, 20, 22, and none of the 2 "):
+        split_clips(clips, "unseen")
+    with pytest.raises(DataError, match=r"\(speakers: anna, bob\); use --split random"):
+        split_clips(clips, "unseen")

@@ -262,6 +262,14 @@ def split_clips(
             train += [c for i, c in enumerate(group) if i not in held]
     else:
         raise DataError(f"unknown split {split!r}; use 'random', 'unseen' or 'overlapped'")
+    if split == "unseen" and not val:  # LipNet's held-out speakers are GRID's: another data set has none of them
+        found = sorted({c.speaker for c in ordered}, key=_speaker_order)
+        shown = ", ".join("none" if s is None else str(s) for s in found[:8]) + (", ..." if len(found) > 8 else "")
+        raise DataError(
+            f"split 'unseen' holds out GRID speakers {', '.join(map(str, sorted(UNSEEN_SPEAKERS)))}, and none of "
+            f"the {len(ordered)} clips is theirs (speakers: {shown}); use --split random, or give the speakers to "
+            "hold out those numbers"
+        )
     if not train or (val_fraction > 0 and split == "random" and not val and len(ordered) > 1):
         raise DataError(
             f"split {split!r} of {len(ordered)} clips leaves {len(train)} for training and {len(val)} for validation"

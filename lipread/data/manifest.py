@@ -48,7 +48,8 @@ MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
 """The file name endings :func:`read_manifest` (and so :func:`lipread.data.dataset.find_clips`) reads as manifests."""
 
 _SPACE = re.compile(r"\s+")
-_SPEAKER = re.compile(r"^s?(\d+)$", re.IGNORECASE)
+_SPEAKER = re.compile(r"^s?(\d+)(?:\.0+)?$", re.IGNORECASE)
+"""A speaker number: ``4``, ``s4``, or ``4.0`` as a spreadsheet writes a number column with gaps."""
 _UNSAFE = re.compile(r"[^\w.-]+")
 
 
@@ -86,6 +87,8 @@ def _speaker(value: Any) -> int | str | None:
         return None if value is None else str(value)
     if isinstance(value, int):
         return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     text = str(value).strip()
     if not text:
         return None
@@ -287,7 +290,7 @@ def find_lrs_clips(root: str | os.PathLike[str], warn: bool = True, vocabulary: 
             if warn:
                 report_skipped(f"{txt}:1", "the first line is not 'Text: <what is said>'")
             continue
-        speaker = relative.parent.name or None
+        speaker = _speaker(relative.parent.name or None)  # a folder "4" or "s4" is speaker 4, as in a manifest
         key = _UNSAFE.sub("_", "_".join(relative.parts))
         clips.append(Clip(video, text, speaker, None, id=key, origin=f"{txt}:1"))
     return clips
