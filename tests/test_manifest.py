@@ -435,3 +435,14 @@ def test_the_unseen_split_of_other_speakers_says_why_it_holds_nothing_out() -> N
         split_clips(clips, "unseen")
     with pytest.raises(DataError, match=r"\(speakers: anna, bob\); use --split random"):
         split_clips(clips, "unseen")
+
+
+def test_an_lrs_style_folder_with_speaker_folders_named_like_grids(dataset: Path) -> None:
+    """Speaker folders named s1, s2 with transcripts beside the videos: the transcripts are read, every folder
+    with them, rather than GRID sentences from the file names."""
+    for folder, name, said in (("s1", "bbaf2n", "HELLO THERE"), ("anna", "00001", "GOOD MORNING")):
+        (dataset / "lrs" / folder).mkdir(parents=True)
+        link(dataset / "videos" / "bbaf2n.mp4", dataset / "lrs" / folder / f"{name}.mp4")
+        (dataset / "lrs" / folder / f"{name}.txt").write_text(f"Text: {said}\n", encoding="utf-8")
+    clips = find_clips(dataset / "lrs")
+    assert sorted((c.text, c.speaker) for c in clips) == [("good morning", "anna"), ("hello there", 1)]

@@ -152,6 +152,9 @@ def find_clips(
                 f"{root}: not a data folder or a manifest (a manifest ends in {', '.join(MANIFEST_SUFFIXES)})"
             )
         raise DataError(f"{root}: data folder not found")
+    lrs = find_lrs_clips(root, warn, vocabulary)  # transcripts beside the videos say what is said, in any layout
+    if lrs:  # (speaker folders named s1, s2, ... included: the GRID layout would read sentences from file names)
+        return _keep(lrs, speakers, warn, vocabulary)
     clips: list[Clip] = []
     problems: list[tuple[Path, Exception]] = []
     speaker_dirs = sorted(
@@ -172,9 +175,6 @@ def find_clips(
                 if clip:
                     clips.append(clip)
     if not speaker_dirs:
-        lrs = find_lrs_clips(root, warn, vocabulary)
-        if lrs:
-            return _keep(lrs, speakers, warn, vocabulary)
         for v in _videos_in(root):
             clip = _make_clip(v, v.with_suffix(".align"), None, problems)
             if clip:
