@@ -446,3 +446,18 @@ def test_an_lrs_style_folder_with_speaker_folders_named_like_grids(dataset: Path
         (dataset / "lrs" / folder / f"{name}.txt").write_text(f"Text: {said}\n", encoding="utf-8")
     clips = find_clips(dataset / "lrs")
     assert sorted((c.text, c.speaker) for c in clips) == [("good morning", "anna"), ("hello there", 1)]
+
+
+def test_one_video_spelled_two_ways_is_one_video(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = dataset / "twice.csv"
+    manifest.write_text(
+        "video,text\n./videos/bbaf2n.mp4,bin blue\nvideos/../videos/bbaf2n.mp4,bin blue\n", encoding="utf-8"
+    )
+    [clip] = find_clips(manifest)
+    assert clip.video == dataset / "videos" / "bbaf2n.mp4"
+    assert f"{manifest}:3: skipped: the same video and span as line 2" in capsys.readouterr().err
+
+
+def test_invisible_characters_are_not_classes() -> None:
+    assert normalise_text("he\u00adl\u200blo\ufeff wor\x00ld\x07") == "hello world"
+    assert normalise_text("tab\tand\nnew line") == "tab and new line"  # white space stays a space

@@ -59,9 +59,12 @@ class RowError(ValueError):
 
 def normalise_text(text: str, vocabulary: Vocabulary | None = None) -> str:
     """``text`` as the models' vocabularies spell it: Unicode NFC, runs of white space made one space, ends
-    stripped, and lower-cased unless ``vocabulary`` has upper-case letters of its own (both shipped
-    vocabularies are lower-case). Characters the vocabulary lacks are left for the caller to report."""
-    text = _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    stripped, invisible characters dropped (control and format characters: a NUL, a soft hyphen, a zero-width
+    space, a byte-order mark; none is said), and lower-cased unless ``vocabulary`` has upper-case letters of
+    its own (both shipped vocabularies are lower-case). Characters the vocabulary lacks are left for the
+    caller to report."""
+    text = _SPACE.sub(" ", unicodedata.normalize("NFC", text))
+    text = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf")).strip()
     if vocabulary is None or not any(c != c.lower() for c in vocabulary.characters):
         text = text.lower()
     return text
@@ -115,7 +118,7 @@ def _video(value: Any, base: Path) -> Path:
         raise RowError("no video")
     try:
         path = Path(name)
-        path = path if path.is_absolute() else base / path
+        path = Path(os.path.normpath(path if path.is_absolute() else base / path))  # one spelling per file
         if path.is_file():
             return path
         if path.is_dir():
