@@ -56,7 +56,7 @@ from tqdm.auto import tqdm
 from lipread.config import ModelConfig
 from lipread.data.alphabet import run_words, with_training_vocabulary, write_word_list
 from lipread.data.dataset import Clip, CropCache
-from lipread.data.resume import check_resume
+from lipread.data.resume import check_resume, other_backend_hint
 from lipread.data.training import (
     TrainOptions,
     TrainResult,
@@ -376,6 +376,9 @@ def load_training_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, st
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: training checkpoint not found")
+    other = other_backend_hint(path, "tensorflow")
+    if other:
+        raise CheckpointError(f"{path}: not a TensorFlow training checkpoint{other}")
     try:
         with safe_open(str(path), framework="numpy") as f:
             metadata = f.metadata() or {}

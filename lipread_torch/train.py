@@ -51,7 +51,7 @@ from tqdm.auto import tqdm
 from lipread.config import ModelConfig
 from lipread.data.alphabet import run_words, with_training_vocabulary, write_word_list
 from lipread.data.dataset import Clip, CropCache
-from lipread.data.resume import check_resume
+from lipread.data.resume import check_resume, other_backend_hint
 from lipread.data.training import (
     TrainOptions,
     TrainResult,
@@ -229,6 +229,9 @@ def load_training_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     # torch sees it, and torch's own advice (re-running with weights_only=False, which could run code in
     # the file) never reaches the user.
     if not zipfile.is_zipfile(path):
+        other = other_backend_hint(path, "torch")
+        if other:
+            raise CheckpointError(f"{path}: not a PyTorch training checkpoint{other}")
         raise CheckpointError(
             f"{path}: not a lipread training checkpoint (not a PyTorch zip archive: another kind of file, or truncated)"
         )

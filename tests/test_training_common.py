@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import itertools
 import json
 import math
@@ -299,3 +300,32 @@ def test_the_seed_leaves_the_validation_clips_alone_and_the_split_seed_moves_the
     assert len(shipped) == 90
     assert val(seed=1) == shipped  # another seed's run is validated on the same clips
     assert set(val(split_seed=1)) != set(shipped)
+
+
+def test_a_training_checkpoint_of_the_other_backend_is_named_as_such(tmp_path: Path) -> None:
+    """--resume with the other backend: the checkpoint is not called damaged, the right backend is named."""
+    import zipfile
+
+    from safetensors.numpy import save_file
+
+    from lipread.data.resume import other_backend_hint
+
+    torch_file = tmp_path / "torch.ckpt"
+    with zipfile.ZipFile(torch_file, "w") as z:
+        z.writestr("archive/data.pkl", b"x")
+    tf_file = tmp_path / "tf.ckpt"
+    save_file({"w": np.zeros(2, np.float32)}, str(tf_file), metadata={"format": "lipread-tf-train"})
+    other = tmp_path / "other.ckpt"
+    other.write_bytes(b"neither")
+    assert other_backend_hint(torch_file, "tensorflow") == (
+        "; it was written by the torch backend: resume with --backend torch"
+    )
+    assert other_backend_hint(tf_file, "torch") == (
+        "; it was written by the tensorflow backend: resume with --backend tensorflow"
+    )
+    assert other_backend_hint(torch_file, "torch") == other_backend_hint(other, "torch") == ""
+    if importlib.util.find_spec("torch") is not None:
+        from lipread_torch.train import load_training_checkpoint
+
+        with pytest.raises(CheckpointError, match=r"tf\.ckpt: not a PyTorch training checkpoint; it was written by"):
+            load_training_checkpoint(tf_file)

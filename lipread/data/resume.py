@@ -12,7 +12,7 @@ import os
 from ..errors import CheckpointError
 from .training import TrainOptions
 
-__all__ = ["SPLIT_OPTIONS", "check_resume"]
+__all__ = ["SPLIT_OPTIONS", "check_resume", "other_backend_hint"]
 
 SPLIT_OPTIONS = ("split", "val_fraction", "split_seed", "max_clips", "train_on_validation")
 """The :class:`TrainOptions` fields that choose the training and validation clips: a resumed run keeps them."""
@@ -36,3 +36,23 @@ def check_resume(path: str | os.PathLike[str], saved: str | None, options: Train
             f"{path}: was trained with {what}; resuming with other training or validation clips would change the "
             "run's measure of its best epoch: give the same options, or train in a new output folder"
         )
+
+
+def other_backend_hint(path: str | os.PathLike[str], reader: str) -> str:
+    """``"; it was written by the tensorflow backend: resume with --backend tensorflow"`` when the training
+    checkpoint ``path`` is the other built-in backend's (PyTorch writes a zip archive, TensorFlow a safetensors
+    file whose metadata names its format), so that ``reader`` (``"torch"`` or ``"tensorflow"``) can say why it
+    cannot read it rather than call it damaged; ``""`` otherwise."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8 + 4096)
+    except OSError:
+        return ""
+    writer = None
+    if head[:4] == b"PK\x03\x04":
+        writer = "torch"
+    elif len(head) >= 8 and b'"lipread-tf-train"' in head[8 : 8 + int.from_bytes(head[:8], "little")]:
+        writer = "tensorflow"
+    if writer is None or writer == reader:
+        return ""
+    return f"; it was written by the {writer} backend: resume with --backend {writer}"
