@@ -56,7 +56,7 @@ from tqdm.auto import tqdm
 from lipread.config import ModelConfig
 from lipread.data.alphabet import run_words, with_training_vocabulary, write_word_list
 from lipread.data.dataset import Clip, CropCache
-from lipread.data.resume import check_resume, other_backend_hint
+from lipread.data.resume import check_resume, clips_digest, other_backend_hint
 from lipread.data.training import (
     TrainOptions,
     TrainResult,
@@ -338,6 +338,7 @@ class _State:
     epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     best: tuple[float, float] | None = None  # (greedy WER, val loss) of the best epoch
+    clips: str = ""  # which clips the run trains and validates on (lipread.data.resume.clips_digest)
 
 
 def _variables(model: keras.Model) -> dict[str, list[keras.Variable]]:
@@ -360,6 +361,7 @@ def _checkpoint_bytes(model: keras.Model, config: ModelConfig, state: _State, op
         "epoch": str(state.epoch),
         "history": json.dumps(state.history),
         "best": json.dumps(list(state.best) if state.best is not None else None),
+        "clips": state.clips,
         "paths": json.dumps(paths),
     }
     return save(tensors, metadata=metadata)
@@ -392,9 +394,9 @@ def load_training_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, st
     return metadata, tensors
 
 
-def _restore(path: Path, model: keras.Model, config: ModelConfig, options: TrainOptions) -> _State:
+def _restore(path: Path, model: keras.Model, config: ModelConfig, options: TrainOptions, clips: str) -> _State:
     metadata, tensors = load_training_checkpoint(path)
-    check_resume(path, metadata.get("options"), options)
+    check_resume(path, metadata.get("options"), options, metadata.get("clips"), clips)
     saved = ModelConfig.loads(metadata["config"])
     if saved != config:  # (the word list may grow; the network may not)
         raise CheckpointError(
@@ -411,7 +413,7 @@ def _restore(path: Path, model: keras.Model, config: ModelConfig, options: Train
                 raise CheckpointError(f"{path}: {group} variable {v.path!r} has shape {value.shape}, needs {v.shape}")
             v.assign(value)
     best = json.loads(metadata["best"])
-    return _State(int(metadata["epoch"]), json.loads(metadata["history"]), tuple(best) if best else None)
+    return _State(int(metadata["epoch"]), json.loads(metadata["history"]), tuple(best) if best else None, clips)
 
 
 def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
@@ -557,14 +559,15 @@ def train(options: TrainOptions, strategy: tf.distribute.Strategy | None = None)
 
     keras.utils.set_random_seed(options.seed)
     model = _build(config, options, strategy)
-    state = _State()
+    clips = clips_digest(train_set.clips, val_set.clips)
+    state = _State(clips=clips)
     if options.init is not None and not options.resume:
         weights = canonical_to_keras(config, load_checkpoint(options.init, expect=config).tensors)
         for key, variable in keras_variables(model, config).items():
             variable.assign(weights[key])
         tqdm.write(f"starting from the weights of {options.init}")
     if options.resume:
-        state = _restore(last_ckpt, model, config, options)
+        state = _restore(last_ckpt, model, config, options, clips)
         tqdm.write(f"resuming from {last_ckpt} after epoch {state.epoch}")
         _write_history(out / "history.jsonl", state.history)
 

@@ -51,7 +51,7 @@ from tqdm.auto import tqdm
 from lipread.config import ModelConfig
 from lipread.data.alphabet import run_words, with_training_vocabulary, write_word_list
 from lipread.data.dataset import Clip, CropCache
-from lipread.data.resume import check_resume, other_backend_hint
+from lipread.data.resume import check_resume, clips_digest, other_backend_hint
 from lipread.data.training import (
     TrainOptions,
     TrainResult,
@@ -168,6 +168,7 @@ class _State:
     epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     best: tuple[float, float] | None = None  # (greedy WER, val loss) of the best epoch
+    clips: str = ""  # which clips the run trains and validates on (lipread.data.resume.clips_digest)
 
 
 def _rng_state() -> dict[str, Any]:
@@ -206,6 +207,7 @@ def _checkpoint_bytes(
         "scaler": scaler.state_dict(),
         "history": json.dumps(state.history),
         "best": list(state.best) if state.best is not None else None,
+        "clips": state.clips,
         "rng": _rng_state(),
     }
     buf = io.BytesIO()
@@ -261,9 +263,10 @@ def _restore(
     scaler: torch.amp.GradScaler,
     restore_rng: bool,
     options: TrainOptions,
+    clips: str,
 ) -> _State:
     payload = load_training_checkpoint(path)
-    check_resume(path, payload.get("options"), options)
+    check_resume(path, payload.get("options"), options, payload.get("clips"), clips)
     saved = ModelConfig.loads(payload["config"])
     if saved != module.config:  # (the word list may grow; the network may not)
         raise CheckpointError(
@@ -277,7 +280,7 @@ def _restore(
     if restore_rng:
         _set_rng_state(payload["rng"])
     best = payload["best"]
-    return _State(int(payload["epoch"]), json.loads(payload["history"]), tuple(best) if best else None)
+    return _State(int(payload["epoch"]), json.loads(payload["history"]), tuple(best) if best else None, clips)
 
 
 def _load_data(options: TrainOptions, config: ModelConfig, d: _Dist, workers: int) -> tuple[Examples, Examples]:
@@ -405,13 +408,14 @@ def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.d
     for name, parameter in module.named_parameters():  # frozen parts keep their (init) weights
         parameter.requires_grad_(name.split(".")[0] not in options.freeze)
     optimiser = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=options.lr)
-    state = _State()
+    clips = clips_digest(train_set.clips, val_set.clips)
+    state = _State(clips=clips)
     if options.init is not None and not options.resume:
         checkpoint = load_checkpoint(options.init, expect=config)
         assign_canonical(module, checkpoint.tensors, str(options.init))
         log(f"starting from the weights of {options.init}")
     if options.resume:
-        state = _restore(last_ckpt, module, optimiser, scaler, restore_rng=d.main, options=options)
+        state = _restore(last_ckpt, module, optimiser, scaler, restore_rng=d.main, options=options, clips=clips)
         if d.rank > 0:
             torch.manual_seed(options.seed * 1_000_003 + d.rank + 7919 * state.epoch)
         log(f"resuming from {last_ckpt} after epoch {state.epoch}")

@@ -195,6 +195,24 @@ def test_resume_errors(grid_root: Path, cache: Path, tmp_path: Path, one_thread:
         load_training_checkpoint(tmp_path / "bad.ckpt")
 
 
+def test_resume_refuses_a_data_set_that_changed(grid_root: Path, cache: Path, tmp_path: Path, one_thread: None) -> None:
+    """The same options on a manifest whose rows changed would train and validate on other clips."""
+    from lipread.data.grid import sentence_from_name
+
+    def manifest(names: list[str]) -> Path:
+        path = tmp_path / "list.csv"
+        rows = "".join(f"{grid_root / 's1' / n}.mp4,{sentence_from_name(n)}\n" for n in names)
+        path.write_text("video,text\n" + rows, encoding="utf-8")
+        return path
+
+    first = manifest(["bbaf2n", "bbaf3s", "bbaf4p", "bbaf5a"])
+    backend.train(options(first, tmp_path / "run", cache, epochs=1, beam_width=0))
+    backend.train(options(first, tmp_path / "run", cache, epochs=2, beam_width=0, resume=True))  # unchanged: goes on
+    changed = manifest(["bbal6n", "bbaf2n", "bbaf3s", "bbaf4p", "bbaf5a"])
+    with pytest.raises(CheckpointError, match=r"the data set's clips changed since this run started"):
+        backend.train(options(changed, tmp_path / "run", cache, epochs=3, beam_width=0, resume=True))
+
+
 def test_ctc_loss_per_clip_and_zero_infinity() -> None:
     lp = torch.log_softmax(torch.randn(2, 6, 5), dim=-1)
     examples = Examples([], [np.zeros((6, 1, 1, 1), np.uint8)] * 2, [np.array([1, 2]), np.array([1, 2, 3, 4, 1, 2, 3])])

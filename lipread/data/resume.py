@@ -6,25 +6,43 @@ checkpoint and call :func:`check_resume` before they continue from one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from collections.abc import Iterable
 
 from ..errors import CheckpointError
+from .dataset import Clip
 from .training import TrainOptions
 
-__all__ = ["SPLIT_OPTIONS", "check_resume", "other_backend_hint"]
+__all__ = ["SPLIT_OPTIONS", "check_resume", "clips_digest", "other_backend_hint"]
 
 SPLIT_OPTIONS = ("split", "val_fraction", "split_seed", "max_clips", "train_on_validation")
 """The :class:`TrainOptions` fields that choose the training and validation clips: a resumed run keeps them."""
 
 
-def check_resume(path: str | os.PathLike[str], saved: str | None, options: TrainOptions) -> None:
+def clips_digest(train: Iterable[Clip], val: Iterable[Clip]) -> str:
+    """A short digest of which clips a run trains and validates on (their keys), stored in its checkpoints."""
+    text = "\n".join(sorted(c.key for c in train)) + "\n--\n" + "\n".join(sorted(c.key for c in val))
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def check_resume(
+    path: str | os.PathLike[str],
+    saved: str | None,
+    options: TrainOptions,
+    saved_clips: str | None = None,
+    clips: str | None = None,
+) -> None:
     """Refuse to resume, from the checkpoint ``path`` whose stored options are ``saved`` (their JSON; None when
     it stores none), a run that would train or validate on other clips: its best epoch would be chosen on
     another validation set. The schedule and everything else may change (a longer run, a later decay).
+    ``saved_clips`` and ``clips`` are the checkpoint's and today's :func:`clips_digest` (None: not known), which
+    catch a data set that changed under the same options (rows added to a manifest, videos removed).
 
     Raises:
-        CheckpointError: naming each :data:`SPLIT_OPTIONS` field that differs, with both values.
+        CheckpointError: naming each :data:`SPLIT_OPTIONS` field that differs, with both values, or saying that
+            the data's clips changed.
     """
     if saved is None:
         return
@@ -35,6 +53,13 @@ def check_resume(path: str | os.PathLike[str], saved: str | None, options: Train
         raise CheckpointError(
             f"{path}: was trained with {what}; resuming with other training or validation clips would change the "
             "run's measure of its best epoch: give the same options, or train in a new output folder"
+        )
+
+    if saved_clips and clips and saved_clips != clips:
+        raise CheckpointError(
+            f"{path}: the data set's clips changed since this run started (its training and validation clips "
+            "are others now); resuming would measure its best epoch on other clips: restore the data, or train "
+            "in a new output folder"
         )
 
 
