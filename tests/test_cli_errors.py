@@ -545,3 +545,11 @@ def test_a_reader_that_leaves_early_is_no_error(grid_root: Path) -> None:
     stderr = proc.stderr.read()
     assert proc.wait(timeout=120) == 1
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+
+
+def test_train_takes_one_network(lipread: Run, tmp_path: Path) -> None:
+    status, out, err = lipread(
+        "train", tmp_path, "-o", tmp_path / "run", "--preset", "lipnet", "--model-config", "a.json"
+    )
+    assert (status, out) == (2, "")
+    assert err.splitlines()[-1] == "lipread: error: argument --model-config: not allowed with argument --preset"

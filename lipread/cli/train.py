@@ -49,8 +49,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", type=file_path, required=True, help="run folder for checkpoints and history")
     p.add_argument("--backend", default="torch", help="backend that trains (default: torch)")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="lipnet", help="model preset (default: lipnet)")
-    p.add_argument(
+    model = p.add_mutually_exclusive_group()  # one network: a preset's, or a config file's
+    model.add_argument("--preset", choices=sorted(PRESETS), default="lipnet", help="model preset (default: lipnet)")
+    model.add_argument(
         "--model-config", type=file_path, metavar="JSON", help="a ModelConfig JSON file (instead of --preset)"
     )
     p.add_argument(
