@@ -548,8 +548,9 @@ def test_a_reader_that_leaves_early_is_no_error(grid_root: Path) -> None:
 
 
 def test_train_takes_one_network(lipread: Run, tmp_path: Path) -> None:
+    # (argparse tells a given value from the default by identity: "lipnet" here would be the default's string)
     status, out, err = lipread(
-        "train", tmp_path, "-o", tmp_path / "run", "--preset", "lipnet", "--model-config", "a.json"
+        "train", tmp_path, "-o", tmp_path / "run", "--preset", "lipnet-notebook", "--model-config", "a.json"
     )
     assert (status, out) == (2, "")
     assert err.splitlines()[-1] == "lipread: error: argument --model-config: not allowed with argument --preset"
