@@ -461,3 +461,15 @@ def test_one_video_spelled_two_ways_is_one_video(dataset: Path, capsys: pytest.C
 def test_invisible_characters_are_not_classes() -> None:
     assert normalise_text("he\u00adl\u200blo\ufeff wor\x00ld\x07") == "hello world"
     assert normalise_text("tab\tand\nnew line") == "tab and new line"  # white space stays a space
+
+
+def test_a_transcript_that_is_not_utf8_is_named_so(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lrs = dataset / "lrs"
+    lrs.mkdir()
+    for name, text in (("good", "Text: BIN BLUE\n".encode()), ("bad", b"Text: CAF\xe9\n")):
+        link(dataset / "videos" / "bbaf2n.mp4", lrs / f"{name}.mp4")
+        (lrs / f"{name}.txt").write_bytes(text)
+    assert [c.text for c in find_clips(lrs)] == ["bin blue"]
+    assert f"{lrs / 'bad.txt'}:1: skipped: the transcript is not UTF-8 text (bad byte at offset 9)" in (
+        capsys.readouterr().err
+    )

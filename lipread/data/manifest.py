@@ -283,9 +283,13 @@ def find_lrs_clips(root: str | os.PathLike[str], warn: bool = True, vocabulary: 
         try:
             with open(txt, encoding="utf-8-sig") as f:
                 first = f.readline()
-        except (OSError, UnicodeDecodeError) as e:
+        except UnicodeDecodeError as e:  # worded as every text file lipread reads words it
             if warn:
-                report_skipped(f"{txt}:1", f"cannot read the transcript: {getattr(e, 'strerror', None) or e}")
+                report_skipped(f"{txt}:1", f"the transcript is not UTF-8 text (bad byte at offset {e.start})")
+            continue
+        except OSError as e:
+            if warn:
+                report_skipped(f"{txt}:1", f"cannot read the transcript: {e.strerror or e}")
             continue
         label, sep, said = first.partition(":")
         text = normalise_text(said, vocabulary)
