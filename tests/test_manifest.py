@@ -466,7 +466,7 @@ def test_invisible_characters_are_not_classes() -> None:
 def test_a_transcript_that_is_not_utf8_is_named_so(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lrs = dataset / "lrs"
     lrs.mkdir()
-    for name, text in (("good", "Text: BIN BLUE\n".encode()), ("bad", b"Text: CAF\xe9\n")):
+    for name, text in (("good", b"Text: BIN BLUE\n"), ("bad", b"Text: CAF\xe9\n")):
         link(dataset / "videos" / "bbaf2n.mp4", lrs / f"{name}.mp4")
         (lrs / f"{name}.txt").write_bytes(text)
     assert [c.text for c in find_clips(lrs)] == ["bin blue"]
