@@ -135,7 +135,7 @@ def evaluate(
     from ..data.align import load_alignment
     from ..data.alphabet import accepting_all, missing_characters
     from ..data.confusion import slot_counts, slot_pairs
-    from ..data.dataset import find_clips, split_clips
+    from ..data.dataset import Clip, find_clips, split_clips
     from ..data.grid import SLOT_NAMES, is_grid_sentence
     from ..data.metrics import missed_words, summarise
     from ..progress import progress_bar
@@ -143,23 +143,28 @@ def evaluate(
 
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; use {', '.join(SPLITS)}")
-    runner = Transcriber(model, backend, decoder, beam_width, None, None, batch_size, workers, **opts)
-    clips = find_clips(data, vocabulary=accepting_all(runner.config.vocabulary))  # texts as the model writes them
-    if split != "all":
-        found = len(clips)
-        try:
-            clips = split_clips(clips, "random", val_fraction=0.1, seed=0)[1]
-        except DataError:  # worded for training; here nothing trains
-            clips = []
+
+    def selected(clips: list[Clip]) -> list[Clip]:
+        if split != "all":
+            found = len(clips)
+            try:
+                clips = split_clips(clips, "random", val_fraction=0.1, seed=0)[1]
+            except DataError:  # worded for training; here nothing trains
+                clips = []
+            if not clips:
+                raise DataError(
+                    f"{data}: {found} clip{'s hold' if found != 1 else ' holds'} no validation clips (a tenth of "
+                    "them, rounded); evaluate every clip with --split all"
+                )
+        clips = clips if max_clips is None else clips[: max(0, max_clips)]
         if not clips:
-            raise DataError(
-                f"{data}: {found} clip{'s hold' if found != 1 else ' holds'} no validation clips (a tenth of them, "
-                "rounded); evaluate every clip with --split all"
-            )
-    if max_clips is not None:
-        clips = clips[: max(0, max_clips)]
-    if not clips:
-        raise DataError(f"{data}: no clips to evaluate in split {split!r}")
+            raise DataError(f"{data}: no clips to evaluate in split {split!r}")
+        return clips
+
+    clips = selected(find_clips(data))  # a data set that cannot be evaluated is said before a model is loaded
+    runner = Transcriber(model, backend, decoder, beam_width, None, None, batch_size, workers, **opts)
+    if any(c != c.lower() for c in runner.config.vocabulary.characters):  # a cased model: texts as it writes them
+        clips = selected(find_clips(data, warn=False, vocabulary=accepting_all(runner.config.vocabulary)))
     missing = missing_characters((c.text for c in clips), runner.config.vocabulary)
     if missing:  # the rates still mean something for the rest of the text; say why they are high
         shown = " ".join(repr(c) for c in missing)
