@@ -569,6 +569,9 @@ def train(options: TrainOptions, strategy: tf.distribute.Strategy | None = None)
     if options.resume:
         state = _restore(last_ckpt, model, config, options, clips)
         tqdm.write(f"resuming from {last_ckpt} after epoch {state.epoch}")
+        if state.epoch >= options.epochs:  # said, rather than a run that ends without a word
+            done = f"it has trained {state.epoch} of --epochs {options.epochs}"
+            tqdm.write(f"{done}: nothing more to train (a larger --epochs goes on)")
         _write_history(out / "history.jsonl", state.history)
 
     if state.epoch < options.epochs:

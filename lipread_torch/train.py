@@ -419,6 +419,9 @@ def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.d
         if d.rank > 0:
             torch.manual_seed(options.seed * 1_000_003 + d.rank + 7919 * state.epoch)
         log(f"resuming from {last_ckpt} after epoch {state.epoch}")
+        if state.epoch >= options.epochs:  # said, rather than a run that ends without a word
+            done = f"it has trained {state.epoch} of --epochs {options.epochs}"
+            log(f"{done}: nothing more to train (a larger --epochs goes on)")
         if d.main:
             _write_history(out / "history.jsonl", state.history)
     net: nn.Module = module

@@ -473,3 +473,10 @@ def test_a_transcript_that_is_not_utf8_is_named_so(dataset: Path, capsys: pytest
     assert f"{lrs / 'bad.txt'}:1: skipped: the transcript is not UTF-8 text (bad byte at offset 9)" in (
         capsys.readouterr().err
     )
+
+
+def test_json_keys_are_read_as_csv_headers_are(dataset: Path) -> None:
+    manifest = dataset / "keys.jsonl"
+    manifest.write_text('{"Video": "faces/bbie7p", "Text": "bin blue", " Speaker ": 4}\n', encoding="utf-8")
+    [clip] = find_clips(manifest)
+    assert (clip.text, clip.speaker) == ("bin blue", 4)

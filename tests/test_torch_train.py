@@ -175,6 +175,17 @@ def test_resume_equals_uninterrupted_run(grid_root: Path, cache: Path, tmp_path:
     assert not np.array_equal(weights(other.last)["classifier.weight"], weights(first.last)["classifier.weight"])
 
 
+def test_a_resume_with_nothing_left_to_train_says_so(
+    grid_root: Path, cache: Path, tmp_path: Path, one_thread: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backend.train(options(grid_root, tmp_path / "r", cache, epochs=2, beam_width=0))
+    capsys.readouterr()
+    result = backend.train(options(grid_root, tmp_path / "r", cache, epochs=1, beam_width=0, resume=True))
+    assert len(result.history) == 2
+    said = capsys.readouterr()
+    assert "it has trained 2 of --epochs 1: nothing more to train (a larger --epochs goes on)" in said.out + said.err
+
+
 def test_time_limit_stops_after_an_epoch(grid_root: Path, cache: Path, tmp_path: Path, one_thread: None) -> None:
     result = backend.train(options(grid_root, tmp_path / "r", cache, epochs=5, time_limit=1e-6, beam_width=0))
     assert [h["epoch"] for h in result.history] == [1]

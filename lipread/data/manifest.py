@@ -202,7 +202,7 @@ def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
         if not isinstance(row, dict):
             yield number, RowError(f"not a JSON object, but {type(row).__name__}")
             continue
-        yield number, row
+        yield number, {k.strip().lower(): v for k, v in row.items()}  # "Text" is "text", as a CSV header is
 
 
 def parse_manifest(
