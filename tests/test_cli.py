@@ -115,3 +115,17 @@ def test_preview_rejects_bad_options(tmp_path: Path, option: list[str], capsys: 
         run("preview", "clip.mp4", "-o", str(tmp_path / "x.gif"), *option)
     assert exit_info.value.code == 2
     assert option[0] in capsys.readouterr().err
+
+
+def test_preview_shows_the_aligned_crop(grid_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What a model trained with --crop aligned reads: the same size as the face-box crop, other pixels."""
+    boxed, aligned = tmp_path / "boxed.gif", tmp_path / "aligned.gif"
+    assert run("preview", str(grid_clip), "-o", str(boxed), "--scale", "1") == 0
+    assert run("preview", str(grid_clip), "-o", str(aligned), "--scale", "1", "--crop", "aligned") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"{aligned}: 75 frames of 100x50 pixels (lipnet preset, aligned crop, 25 fps)"
+    )
+    a, b = read_gif(boxed.read_bytes()), read_gif(aligned.read_bytes())
+    assert (a.width, a.height) == (b.width, b.height) and not np.array_equal(a.rgb(), b.rgb())
+    assert run("preview", str(grid_clip), "-o", str(aligned), "--crop", "aligned", "--preset", "lipnet-notebook") == 1
+    assert "only for RGB models" in capsys.readouterr().err

@@ -11,9 +11,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
+from ..config import ModelConfig
+from ..errors import DataError
 from ..report import error_line
 
-__all__ = ["CommandParser", "HelpFormatter", "file_path", "frame_rate", "non_negative", "positive", "within"]
+__all__ = [
+    "CommandParser",
+    "HelpFormatter",
+    "file_path",
+    "frame_rate",
+    "non_negative",
+    "positive",
+    "with_crop",
+    "within",
+]
 
 N = TypeVar("N", int, float)
 
@@ -115,3 +126,14 @@ def within(kind: Callable[[str], N], low: N, high: N, unit: str = "") -> Callabl
         return value
 
     return convert
+
+
+def with_crop(config: ModelConfig, crop: str) -> ModelConfig:
+    """``config`` reading the mouth crop ``--crop`` names (``"lipnet"`` or ``"aligned"``).
+
+    Raises:
+        DataError: ``config`` is not an RGB model (the notebook's grey crop has no other).
+    """
+    if config.channels != 3:
+        raise DataError(f"--crop {crop}: only for RGB models; {config.name!r} reads the notebook's grey crop")
+    return config.with_(crop=crop)

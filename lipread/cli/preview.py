@@ -13,7 +13,7 @@ from ..transcription.frames import MODEL_FPS, resample
 from ..video.gif import write_gif
 from ..video.preprocess import load_clip
 from ..video.rates import frame_rate
-from .parsing import file_path, positive
+from .parsing import file_path, positive, with_crop
 from .parsing import frame_rate as rate_argument
 
 MAX_SCALE = 10
@@ -32,6 +32,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("video", metavar="VIDEO", type=file_path, help="video file or frame folder (numbered images)")
     p.add_argument("-o", "--output", type=file_path, required=True, help="GIF file to write")
     p.add_argument("--preset", choices=sorted(PRESETS), default="lipnet", help="model preset (default: lipnet)")
+    p.add_argument(
+        "--crop",
+        choices=("lipnet", "aligned"),
+        help="the mouth crop of an RGB model, as lipread train --crop chooses it: lipnet (an upright box from the "
+        "face detector) or aligned (the face brought to a mean face by its landmarks first) (default: the preset's)",
+    )
     p.add_argument(
         "--scale",
         type=positive(int, MAX_SCALE, "a larger GIF is too big to view"),
@@ -59,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if args.output.suffix.lower() != ".gif":  # before the clip is read; viewers tell the format by the name
         raise LipreadError(f"{args.output}: the file to write must end in .gif (the preview is a GIF)")
     config = get_preset(args.preset)
+    if args.crop is not None:
+        config = with_crop(config, args.crop)
     clip = load_clip(args.video, config)
     rate = args.fps or frame_rate(args.video)
     clip = np.stack(list(resample(iter(clip), rate)))  # the frames the model reads, at its rate
@@ -71,6 +79,6 @@ def run(args: argparse.Namespace) -> int:
     source = "" if round(rate * 1000) == round(MODEL_FPS * 1000) else f", from {rate:g} fps"
     print(
         f"{path}: {t} frame{'s' if t != 1 else ''} of {w * args.scale}x{h * args.scale} pixels "
-        f"({args.preset} preset, {MODEL_FPS:g} fps{source})"
+        f"({args.preset} preset{', ' + args.crop + ' crop' if args.crop else ''}, {MODEL_FPS:g} fps{source})"
     )
     return 0

@@ -14,7 +14,7 @@ from ..errors import BackendError, DataError
 from ..progress import add_progress_argument
 from ..report import report_warning
 from ..weights import writable_folder
-from .parsing import file_path, non_negative, positive, within
+from .parsing import file_path, non_negative, positive, with_crop, within
 
 __all__ = ["CURVES", "add_parser", "draw_run_curves", "options_from_args", "run"]
 
@@ -217,10 +217,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
             reason = str(e).removeprefix("not a valid model config: ")
             raise DataError(f"{args.model_config}: not a valid model config: {reason}") from None
     if args.crop is not None:
-        base = get_preset(config) if isinstance(config, str) else config
-        if base.channels != 3:
-            raise DataError(f"--crop {args.crop}: only for RGB models; {base.name!r} reads the notebook's grey crop")
-        config = base.with_(crop=args.crop)
+        config = with_crop(get_preset(config) if isinstance(config, str) else config, args.crop)
     return TrainOptions(
         data=args.data,
         output=args.output,
