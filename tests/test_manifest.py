@@ -480,3 +480,17 @@ def test_json_keys_are_read_as_csv_headers_are(dataset: Path) -> None:
     manifest.write_text('{"Video": "faces/bbie7p", "Text": "bin blue", " Speaker ": 4}\n', encoding="utf-8")
     [clip] = find_clips(manifest)
     assert (clip.text, clip.speaker) == ("bin blue", 4)
+
+
+def test_a_part_that_ends_after_its_video_is_said(dataset: Path) -> None:
+    """A row cut from 2 s to 10 s of a 3 s video trains on the 25 frames there are, with a warning."""
+    manifest = dataset / "long.csv"
+    manifest.write_text("video,text,start,end\nvideos/bbaf2n.mp4,now,2,10\n", encoding="utf-8")
+    [clip] = find_clips(manifest)
+    cache = CropCache(dataset / "cache", get_preset("lipnet-notebook"))
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"long\.csv:2: the part from 2 s to 10 s ends after the video, which "
+        r"holds only 25 of its 200 frames",
+    ):
+        assert cache.get(clip).shape[0] == 25

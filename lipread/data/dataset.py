@@ -363,6 +363,13 @@ class CropCache:
             if clip.start is None and clip.end is None:
                 raise
             raise clip.part_error(e) from None
+        if count is not None and len(crops) < count:  # an end past the video's: the part is shorter than its row
+            warnings.warn(
+                f"{clip.origin or clip.video}: the part from {clip.start or 0:g} s to {clip.end:g} s ends after the "
+                f"video, which holds only {len(crops)} of its {count} frames",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         if not self.writable:
             return crops
         tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
