@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,8 +45,8 @@ def videos(grid_root: Path, tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def tiny_onnx(tmp_path: Path) -> Path:
+def write_tiny(path: Path, **kwargs: Any) -> Path:
+    """The framework-free tiny ONNX model of ``tests/tiny_onnx.py`` at ``path`` (skips without onnx)."""
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -53,7 +54,12 @@ def tiny_onnx(tmp_path: Path) -> Path:
         from tiny_onnx import write_tiny_model
     finally:
         sys.path.pop(0)
-    return write_tiny_model(tmp_path / "tiny.onnx")
+    return write_tiny_model(path, **kwargs)
+
+
+@pytest.fixture
+def tiny_onnx(tmp_path: Path) -> Path:
+    return write_tiny(tmp_path / "tiny.onnx")
 
 
 def test_transcribe_folder_to_subtitles(videos: Path, tiny_onnx: Path, tmp_path: Path) -> None:
@@ -113,17 +119,10 @@ def test_onnx_batch_inference(videos: Path, tiny_onnx: Path, tmp_path: Path) -> 
 
 def test_the_examples_read_with_the_decoder_the_model_names(videos: Path, tmp_path: Path) -> None:
     """As lipread.transcribe does: a model whose metadata names the grammar decoder is read with it."""
-    pytest.importorskip("onnx")
-    pytest.importorskip("onnxruntime")
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    try:
-        from tiny_onnx import write_tiny_model
-    finally:
-        sys.path.pop(0)
     import lipread
     from lipread.config import LIPNET
 
-    named = write_tiny_model(tmp_path / "grammar.onnx", config=LIPNET.with_(decoder="grammar"))
+    named = write_tiny(tmp_path / "grammar.onnx", config=LIPNET.with_(decoder="grammar"))
     (videos / "broken.mp4").unlink()
     clip = videos / "bbaf2n.mp4"
     expected = lipread.transcribe(clip, model=named)
