@@ -112,7 +112,7 @@ def test_builds_files_and_a_measured_card(grid_root: Path, tmp_path: Path) -> No
     assert f"{parity['int8']['log_prob']:.2g} ({parity['int8']['prob']:.2g}) for the int8 model" in card
     assert f"`m.int8.onnx` ({results['sizes_mb']['m.int8.onnx']} MB)" in card and "first 2 training clips" in card
     assert "lipread train grid -o run" in card and "3 epochs" in card and "epoch 2," in card
-    assert "starting from the weights of `runs/a/last.safetensors`" in card and "`--align-tolerance 3`" in card
+    assert "left in `runs/a/last.safetensors`" in card and "`--align-tolerance 3`" in card
     plain = tool.card("m", "tiny", {**results, "trained_on": {"data": "grid"}}, [], 9)
     assert "starting from" not in plain and "align-tolerance" not in plain
     for precision, key in (("float32", "eval"), ("int8", "eval_int8")):

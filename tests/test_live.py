@@ -72,16 +72,20 @@ def test_a_stream_of_clips_reads_as_the_clips_alone(transcriber: object, clips: 
 def test_lipread_live_prints_each_utterance(
     grid_clip: Path, transcriber: object, capsys: pytest.CaptureFixture
 ) -> None:
-    expected = transcriber.transcribe(grid_clip).text  # type: ignore[attr-defined]
+    alone = transcriber.transcribe(grid_clip).text.split()  # type: ignore[attr-defined]
     assert main(["live", str(grid_clip), "--format", "json", "--threads", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1
     record = json.loads(lines[0])
-    assert record["text"] == expected and record["words"][0]["word"] == expected.split()[0]
+    # The utterance is read with the frames around it, not the file's own: at most a word the model is unsure
+    # of may differ from the clip read alone, as in test_a_stream_of_clips_reads_as_the_clips_alone.
+    read = record["text"].split()
+    assert len(read) == len(alone) and sum(a != b for a, b in zip(read, alone)) <= 1, (read, alone)
+    assert [w["word"] for w in record["words"]] == read
     assert {"start", "end", "confidence", "model", "backend", "decoder"} <= set(record)
     assert main(["live", str(grid_clip), "--threads", "1"]) == 0
     start, end, text = capsys.readouterr().out.rstrip("\n").split("\t")
-    assert text == expected
+    assert text == record["text"]
     assert abs(float(start) - record["start"]) < 0.006 and abs(float(end) - record["end"]) < 0.006
 
 
@@ -227,17 +231,35 @@ def test_realtime_paces_a_file_at_the_rate_given(shared_data: Path, monkeypatch:
 
 
 def test_segments_never_overlap(transcriber: object, shared_data: Path) -> None:
-    """Speech slowed down (a clip played at half its rate) is read as utterances close together; a word's
-    alignment may reach into the context the utterance before was read with, but the segments given out
-    follow each other in time, their words too."""
-    frames = read_frames(shared_data / "grid" / "faces" / "s4" / "bbie7p")
-    segments = list(transcriber.stream(iter(frames), fps=12.5))  # type: ignore[attr-defined]
-    assert len(segments) >= 2
-    for before, after in pairwise(segments):
-        assert before.end <= after.start
-    for segment in segments:
-        times = [t for w in segment.words for t in (w.start, w.end)]
-        assert times == sorted(times) and segment.start == times[0] and segment.end == times[-1]
+    """Speech slowed down (clips of other speakers played at 10 fps) is read as utterances close together; a
+    word's alignment may reach into the context the utterance before was read with, but the segments given out
+    follow each other in time, their words too. Several clips, so that the test does not hang on how one clip
+    happens to be cut."""
+    pairs = 0
+    for clip in ("s4/swao1n", "s5/bgwh4n", "s5/pbbo9s", "s5/swbi3a"):
+        frames = read_frames(shared_data / "grid" / "faces" / clip)
+        segments = list(transcriber.stream(iter(frames), fps=10.0))  # type: ignore[attr-defined]
+        for before, after in pairwise(segments):
+            assert before.end <= after.start, (clip, before, after)
+            pairs += 1
+        for segment in segments:
+            times = [t for w in segment.words for t in (w.start, w.end)]
+            assert times == sorted(times) and segment.start == times[0] and segment.end == times[-1]
+    assert pairs >= 2
+
+
+def test_a_segment_starts_where_the_one_before_it_ended() -> None:
+    """The words of a segment that reach back before the end of the one before it are moved up to that end;
+    a segment after it is left as it is."""
+    from lipread.api import Word
+    from lipread.live.stream import Segment, _after
+
+    words = (Word("bin", 1.0, 1.4, 0.9), Word("blue", 1.4, 1.6, 0.8), Word("at", 1.7, 1.8, 0.7))
+    segment = Segment(1.0, 1.8, "bin blue at", words, 0.8)
+    moved = _after(segment, 1.5)
+    assert [(w.start, w.end) for w in moved.words] == [(1.5, 1.5), (1.5, 1.6), (1.7, 1.8)]
+    assert (moved.start, moved.end, moved.text) == (1.5, 1.8, "bin blue at")
+    assert _after(segment, 1.0) is segment
 
 
 def test_a_file_with_nothing_to_read_says_so(grid_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -287,7 +287,7 @@ def card(name: str, preset: str, r: dict[str, Any], commands: list[str], clips: 
     )
     command_lines = "\n".join(commands) if commands else "(not recorded)"
     init, tolerance = r["trained_on"].get("init"), r["trained_on"].get("align_tolerance")
-    started = f", starting from the weights of `{init}` (the run before it, below)" if init else ""
+    started = f", starting from the weights that the commands before its own (below) left in `{init}`" if init else ""
     tied = (
         f"Its CTC alignments were tied to the `.align` word times (`--align-tolerance {tolerance}`), so that word "
         "times follow the speaker. "
