@@ -449,10 +449,12 @@ def test_a_warning_of_lipread_is_one_line_and_others_stay_pythons(
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a device that is always full")
-def test_the_entry_point_writing_to_a_full_device_is_one_line() -> None:
+@pytest.mark.parametrize("args", [["backends"], ["--help"], ["transcribe", "--help"], ["--version"]])
+def test_the_entry_point_writing_to_a_full_device_is_one_line(args: list[str]) -> None:
+    """Help and version too: argparse itself ignores a failed write, which left them silent with status 0."""
     with open("/dev/full", "w") as full:
         done = subprocess.run(
-            [sys.executable, "-m", "lipread", "backends"], cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True
+            [sys.executable, "-m", "lipread", *args], cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True
         )
     assert (done.returncode, done.stderr) == (1, f"{PREFIX}cannot write the output: No space left on device\n")
 

@@ -60,6 +60,12 @@ class CommandParser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         self.exit(2, error_line(message) + "\n")
 
+    def _print_message(self, message: str, file: Any = None) -> None:
+        # argparse ignores an OSError here, so `lipread --help > /dev/full` lost its text and exited 0; the
+        # error goes on to main, which says that the output could not be written.
+        if message:
+            (file or sys.stderr).write(message)
+
 
 def _number(kind: Callable[[str], N], text: str) -> N:
     try:
