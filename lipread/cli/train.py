@@ -37,8 +37,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="train a model on GRID-style data",
         description="Train a LipNet model. Checkpoints, canonical .safetensors models and history.jsonl go "
         "to the output folder; --resume continues an interrupted run exactly where it stopped. "
-        "The defaults are the recipe that trained the shipped lipnet-grid-s1 from scratch on one speaker "
-        "(its model card lists the commands). "
+        "The defaults are the recipe that trained the shipped lipnet-grid-s1 from scratch on one speaker, "
+        "before a warm restart of 30 epochs from those weights (--init, --lr 3e-4; its model card lists the "
+        "commands). "
         "Under `torchrun --nproc_per_node=N -m lipread train ...` the torch backend trains on N processes.",
     )
     p.add_argument(

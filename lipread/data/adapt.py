@@ -11,10 +11,11 @@ The rule (:func:`adapt_plan`), for ``n`` training clips:
   even the training clips (their CTC loss fell from 83 to 30-39 nats a clip, against 7-8 when every weight
   trains), so the recurrent layers train too. :data:`lipread.data.training.FREEZABLE` parts can
   still be frozen by hand (``lipread adapt --freeze``).
-- **How fast.** Adam at 2e-4 under :data:`FEW_CLIPS` clips (the rate that fine-tuned the shipped model to
-  its word times), one clip per batch: batches of 4 would leave a handful of clips two or three optimiser
-  steps an epoch, too few in the epochs below. From :data:`FEW_CLIPS` clips on, 1e-4 in batches of 4, as in
-  training: enough steps, and a gentler rate keeps what the model knew while many clips pull it along.
+- **How fast.** Adam at 2e-4 under :data:`FEW_CLIPS` clips (the rate that fine-tuned an earlier shipped model,
+  trained in two steps, to its word times), one clip per batch: batches of 4 would leave a handful of clips two
+  or three optimiser steps an epoch, too few in the epochs below. From :data:`FEW_CLIPS` clips on, 1e-4 in
+  batches of 4, as in training: enough steps, and a gentler rate keeps what the model knew while many clips
+  pull it along.
 - **How long.** About :data:`CLIP_PASSES` clip passes in all: ``ceil(CLIP_PASSES / n)`` epochs, at least
   :data:`MIN_EPOCHS` (so that many clips still get a schedule) and at most :data:`MAX_EPOCHS` (so that one or
   two clips are not drilled into the model). The first half of the epochs run at the full rate, the second

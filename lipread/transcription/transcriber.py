@@ -75,7 +75,7 @@ class Transcript:
         words: the words with times (see :mod:`lipread.api`) and confidences (mean, over the word's characters,
             of the model's highest probability of that character within its frames; mapped to the chance that
             the word is right when the model's metadata carries a calibration for the decoder, as the shipped
-            model's does for greedy, beam and grammar: :func:`lipread.transcription.domain.calibrate_confidence`).
+            model's does for grammar, its default: :func:`lipread.transcription.domain.calibrate_confidence`).
         backend: the backend that ran the model (``"onnx"``, ``"torch"``, ``"tensorflow"``).
         model: the model's shipped name, the path it was loaded from, or its config name.
         path: the video file, or None for a frames array.

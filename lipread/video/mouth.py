@@ -171,9 +171,9 @@ class FaceMouthLocator:
     (:func:`lipread.video.face.follow_faces`: where the face moves, down to every ``step``-th frame); with
     ``every=None``, in every ``step``-th frame. On the 90 validation clips of GRID speaker 1 following costs
     6 detections a clip instead of 25 (a quarter of the time), boxes differ from every third frame's by at
-    most 3 pixels, and the shipped model's transcripts are as good (see the throughput benchmark). ``name``
-    keys crop caches: "face-tracked" for these defaults, "face" was every third frame; give a locator with
-    other settings a name of its own.
+    most 3 pixels, and the shipped model's transcripts are as good (the same WER; see the throughput
+    benchmark). ``name`` keys crop caches: "face-tracked" for these defaults, "face" was every third frame;
+    give a locator with other settings a name of its own.
     """
 
     step: int = 3
