@@ -101,6 +101,26 @@ def test_preview_of_a_bad_video(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert not out.exists()
 
 
+def test_preview_of_frames_that_hold_no_frame_at_the_model_rate(
+    grid_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Five frames said to be at 1000 fps last 5 ms: no 25 fps frame falls within them, so there is nothing
+    to show; one line names the video (it was a traceback)."""
+    import cv2
+
+    from lipread.video.reader import read_frames
+
+    folder = tmp_path / "five"
+    folder.mkdir()
+    for i, frame in enumerate(read_frames(grid_clip, max_frames=5), 1):
+        assert cv2.imwrite(str(folder / f"{i}.png"), frame[..., ::-1])
+    out = tmp_path / "mouth.gif"
+    assert run("preview", str(folder), "-o", str(out), "--fps", "1000") == 1
+    err = capsys.readouterr().err
+    assert f"{folder}: too short to preview: 5 frames at 1000 fps" in err and "Traceback" not in err
+    assert not out.exists()
+
+
 @needs_every_command
 def test_main_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["info", str(tmp_path / "nothing.mpg")]) == 1

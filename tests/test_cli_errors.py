@@ -371,6 +371,7 @@ USAGE = [
     (["info", ""], "info", "argument VIDEO_OR_FOLDER: an empty path"),
     (["transcribe", ""], "transcribe", "argument VIDEO_OR_FOLDER: an empty path"),
     (["train", "grid", "-o", ""], "train", "argument -o/--output: an empty path"),
+    (["live", ""], "live", "argument SOURCE: an empty source"),
     (
         ["transcribe", "clip.mp4", "--fps", "inf"],
         "transcribe",

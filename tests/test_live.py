@@ -262,6 +262,17 @@ def test_a_segment_starts_where_the_one_before_it_ended() -> None:
     assert _after(segment, 1.0) is segment
 
 
+def test_a_frame_rate_out_of_range_names_the_stream(transcriber: object, grid_clip: Path) -> None:
+    """The error names what the frames are (the CLI gives the file), not ``<frames>``."""
+    from lipread.errors import VideoError
+
+    frames = read_frames(grid_clip, max_frames=3)
+    with pytest.raises(VideoError, match=r"^clip\.mp4: a frame rate of 0\.5 fps is outside"):
+        transcriber.stream(iter(frames), fps=0.5, name="clip.mp4")  # type: ignore[attr-defined]
+    with pytest.raises(VideoError, match=r"^<frames>: a frame rate of 2000 fps"):
+        transcriber.stream(iter(frames), fps=2000)  # type: ignore[attr-defined]
+
+
 def test_a_file_with_nothing_to_read_says_so(grid_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Five frames hold no utterance: the command says that nothing was read instead of printing nothing."""
     pytest.importorskip("onnxruntime")
@@ -272,5 +283,9 @@ def test_a_file_with_nothing_to_read_says_so(grid_clip: Path, tmp_path: Path, ca
     assert main(["live", str(short), "--threads", "1"]) == 0
     out, err = capsys.readouterr()
     assert out == ""
-    said = "no utterance was read: no speech was seen (or no face), or the video is too short"
-    assert err == f"lipread: warning: {short}: {said}\n"
+    said = "no speech was seen (or no face), the video is too short, or what was read fell below --min-confidence"
+    assert err == f"lipread: warning: {short}: no utterance was read: {said} 0.1\n"
+    # Speech that was read, all of it below --min-confidence: the warning names that cause too
+    assert main(["live", str(grid_clip), "--threads", "1", "--min-confidence", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"lipread: warning: {grid_clip}: no utterance was read: {said} 1\n"

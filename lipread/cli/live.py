@@ -22,7 +22,7 @@ from typing import Any
 
 from ..models import DEFAULT_MODEL
 from ..report import report_error, report_warning
-from .parsing import frame_rate, non_negative, positive, within
+from .parsing import frame_rate, non_negative, positive, source_name, within
 from .transcribe import add_model_arguments, add_precision_argument
 
 __all__ = ["add_parser", "run"]
@@ -46,6 +46,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "source",
         metavar="SOURCE",
+        type=source_name,
         help="a camera index (0, 1, ...), a stream address OpenCV can open (rtsp://...), or a video file",
     )
     p.add_argument("--realtime", action="store_true", help="play a video file at its frame rate, as a camera would")
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, interrupted)
     read = 0
     try:
-        for segment in runner.stream(source.frames(), args.fps or source.fps, settings):
+        for segment in runner.stream(source.frames(), args.fps or source.fps, settings, source.name):
             read += 1
             if segment.details.get("in_domain") is False:  # on stderr, before the line it is about
                 report_warning(f"{segment.start:.2f}-{segment.end:.2f} s: {DOMAIN_WARNING}", source.name)
@@ -125,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
     for note in source.notes:  # a file cut short: the utterances after its end are missing
         report_warning(note, source.name)
     if not read and source.kind == "file" and source.error is None:  # said, rather than an empty answer
-        report_warning("no utterance was read: no speech was seen (or no face), or the video is too short", source.name)
+        why = "no speech was seen (or no face), the video is too short, or what was read fell below "
+        report_warning(f"no utterance was read: {why}--min-confidence {args.min_confidence:g}", source.name)
     if source.error is not None:
         report_error(source.error)
         return 1

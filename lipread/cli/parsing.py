@@ -122,6 +122,14 @@ def file_path(text: str) -> Path:
     return Path(text)
 
 
+def source_name(text: str) -> str:
+    """An argparse type: a camera index, a stream address or a file, not empty (an empty name would be read as
+    the current folder)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty source")
+    return text
+
+
 def within(kind: Callable[[str], N], low: N, high: N, unit: str = "") -> Callable[[str], N]:
     """An argparse type: ``kind(text)``, from ``low`` to ``high`` (``unit`` follows the numbers in the error)."""
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..config import PRESETS, get_preset
-from ..errors import LipreadError
+from ..errors import LipreadError, VideoError
 from ..transcription.frames import MODEL_FPS, resample
 from ..video.gif import write_gif
 from ..video.preprocess import load_clip
@@ -67,10 +67,16 @@ def run(args: argparse.Namespace) -> int:
     config = get_preset(args.preset)
     if args.crop is not None:
         config = with_crop(config, args.crop)
-    clip = load_clip(args.video, config)
+    crops = load_clip(args.video, config)
     rate = args.fps or frame_rate(args.video)
-    clip = np.stack(list(resample(iter(clip), rate)))  # the frames the model reads, at its rate
-    frames = to_display(clip)
+    resampled = list(resample(iter(crops), rate))  # the frames the model reads, at its rate
+    if not resampled:  # e.g. one frame of a 60 fps file: no 25 fps frame falls within it
+        n = len(crops)
+        raise VideoError(
+            f"{args.video}: too short to preview: {n} frame{'s' if n != 1 else ''} at {rate:g} fps "
+            f"({n / rate:.3f} s) hold no frame at the model's {MODEL_FPS:g} fps"
+        )
+    frames = to_display(np.stack(resampled))
     try:  # enlarged inside the GIF writer, after its palette: memory of the clip's size, not the GIF's
         path = write_gif(args.output, frames, fps=MODEL_FPS, scale=args.scale)
     except OSError as e:

@@ -395,7 +395,11 @@ class Transcriber:
         return out
 
     def stream(
-        self, frames: Iterable[np.ndarray], fps: float | None = None, settings: LiveSettings | None = None
+        self,
+        frames: Iterable[np.ndarray],
+        fps: float | None = None,
+        settings: LiveSettings | None = None,
+        name: str = "<frames>",
     ) -> Iterator[Segment]:
         """Read a live stream utterance by utterance, yielding each :class:`~lipread.live.stream.Segment` as soon
         as it is final (how utterances are found and read: :mod:`lipread.live.stream`).
@@ -404,6 +408,7 @@ class Transcriber:
             frames: ``uint8 (H, W, 3)`` RGB frames (a camera's, a decoder's), consumed one at a time.
             fps: their frame rate (default :data:`DEFAULT_FPS`); they are resampled to :data:`MODEL_FPS`.
             settings: how utterances are found (:class:`~lipread.live.stream.LiveSettings`; default its defaults).
+            name: what errors call the stream (a file's path, a camera's); default ``"<frames>"``.
         """
         if settings is not None and not isinstance(settings, LiveSettings):
             raise ArgumentError(
@@ -413,9 +418,9 @@ class Transcriber:
         rate, (low, high) = DEFAULT_FPS if checked is None else checked, SOURCE_FPS_RANGE
         if not low <= rate <= high:
             raise VideoError(
-                f"<frames>: a frame rate of {rate:g} fps is outside the {low:g} to {high:g} fps lipread reads"
+                f"{name}: a frame rate of {rate:g} fps is outside the {low:g} to {high:g} fps lipread reads"
             )
-        return read_stream(self, resample(frames, rate), settings)
+        return read_stream(self, resample(frames, rate), settings, name)
 
 
 def _described(item: object) -> str:
