@@ -54,7 +54,7 @@ def assert_grid_shape(box: Box, frame_h: int, frame_w: int) -> None:
 
 def test_is_a_mouth_locator() -> None:
     assert isinstance(LOCATOR, MouthLocator)
-    assert LOCATOR.name == "face-tracked"
+    assert LOCATOR.name == "face-framed"
 
 
 @pytest.mark.parametrize("clip", sorted(CENTRES))

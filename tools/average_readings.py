@@ -8,9 +8,9 @@ each reading alone and for all of them averaged (as probabilities, and as log-pr
 Usage::
 
     python tools/average_readings.py lipread/models/lipnet-grid-s1.safetensors ../shared/data/grid \\
-        --cache runs/cache/face-tracked-lipnet-50x100x3 --mirror
+        --cache runs/cache/face-framed-lipnet-50x100x3 --mirror
     python tools/average_readings.py runs/at3-s0-long/best.safetensors ../shared/data/grid \\
-        --cache runs/cache/face-tracked-lipnet-50x100x3 --also runs/default68-s1/best.safetensors
+        --cache runs/cache/face-framed-lipnet-50x100x3 --also runs/default68-s1/best.safetensors
 """
 
 from __future__ import annotations

@@ -172,12 +172,13 @@ class FaceMouthLocator:
     ``every=None``, in every ``step``-th frame. On the 90 validation clips of GRID speaker 1 following costs
     6 detections a clip instead of 25 (a quarter of the time), boxes differ from every third frame's by at
     most 3 pixels, and the shipped model's transcripts are as good (the same WER; see the throughput
-    benchmark). ``name`` keys crop caches: "face-tracked" for these defaults, "face" was every third frame;
-    give a locator with other settings a name of its own.
+    benchmark). ``name`` keys crop caches: "face-framed" for these defaults (a face small in its frame looked
+    at again, :func:`lipread.video.face.detect_faces`), "face-tracked" was the same without that look, "face"
+    every third frame; give a locator with other settings a name of its own.
     """
 
     step: int = 3
-    name: str = "face-tracked"
+    name: str = "face-framed"
     every: int | None = 15
 
     def __post_init__(self) -> None:
