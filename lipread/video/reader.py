@@ -21,6 +21,7 @@ from .access import check_readable, opencv_name
 from .frame_folder import FOLDER_FPS, IMAGE_EXTENSIONS, frame_files, is_frame_folder
 from .mpeg import MPEG_EXTENSIONS, truncation
 from .rates import frame_rate, silence_opencv, stated_rate, usable_rate
+from .timing import uneven_note
 
 if TYPE_CHECKING:
     from .mouth import Box
@@ -157,7 +158,9 @@ def iter_frames(
             rather than by opening the file a second time. Nothing is appended for a frame folder.
 
     Yields:
-        ``uint8 (H, W, 3)`` RGB frames (``(H, W, 1)`` grey with ``grey``), in order.
+        ``uint8 (H, W, 3)`` RGB frames (``(H, W, 1)`` grey with ``grey``), in order. Frames that are not
+        evenly spaced in time are noted in ``notes`` (:func:`lipread.video.timing.uneven_note`): they are
+        read as if they were.
 
     Raises:
         VideoError: the file is missing, empty or not decodable (on the first ``next``); a frame is too
@@ -186,10 +189,12 @@ def iter_frames(
             rate.append(usable_rate(stated_rate(p, cap), FOLDER_FPS, notes))
         luma = grey and _luma_plane(cap)
         index = _skip(cap, start)
+        times: list[float] = []  # presentation times (ms), to tell a variable frame rate
         while True:
             ok, frame = cap.read()
             if not ok or frame is None:
                 break
+            times.append(_time_ms(cap))
             if index == start:
                 luma = luma and _is_luma_plane(cap, frame)
             index += 1
@@ -202,8 +207,18 @@ def iter_frames(
         _check_complete(p, cap, index, notes)
         if index <= start:
             raise VideoError(f"{p}: no frames could be decoded")
+        uneven = uneven_note(times)
+        if uneven is not None and notes is not None:
+            notes.append(uneven)
     finally:
         cap.release()
+
+
+def _time_ms(cap) -> float:  # type: ignore[no-untyped-def]
+    """The presentation time of the frame ``cap`` decoded last, in milliseconds."""
+    import cv2
+
+    return float(cap.get(cv2.CAP_PROP_POS_MSEC))
 
 
 def _skip(cap, frames: int) -> int:  # type: ignore[no-untyped-def]
