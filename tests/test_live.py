@@ -289,3 +289,7 @@ def test_a_file_with_nothing_to_read_says_so(grid_clip: Path, tmp_path: Path, ca
     assert main(["live", str(grid_clip), "--threads", "1", "--min-confidence", "1"]) == 0
     out, err = capsys.readouterr()
     assert out == "" and err == f"lipread: warning: {grid_clip}: no utterance was read: {said} 1\n"
+    # with no confidence floor, nothing is read below it, and the warning does not say so
+    assert main(["live", str(short), "--threads", "1", "--min-confidence", "0"]) == 0
+    plain = "no speech was seen (or no face), or the video is too short"
+    assert capsys.readouterr().err == f"lipread: warning: {short}: no utterance was read: {plain}\n"

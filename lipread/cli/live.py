@@ -126,8 +126,12 @@ def run(args: argparse.Namespace) -> int:
     for note in source.notes:  # a file cut short: the utterances after its end are missing
         report_warning(note, source.name)
     if not read and source.kind == "file" and source.error is None:  # said, rather than an empty answer
-        why = "no speech was seen (or no face), the video is too short, or what was read fell below "
-        report_warning(f"no utterance was read: {why}--min-confidence {args.min_confidence:g}", source.name)
+        why = "no speech was seen (or no face), " + (
+            f"the video is too short, or what was read fell below --min-confidence {args.min_confidence:g}"
+            if args.min_confidence > 0
+            else "or the video is too short"
+        )
+        report_warning(f"no utterance was read: {why}", source.name)
     if source.error is not None:
         report_error(source.error)
         return 1

@@ -232,12 +232,13 @@ class AlignedMouthLocator:
     mouth (:data:`ALIGNED_MOUTH_CENTRE`, :data:`ALIGNED_MOUTH_WIDTH`). Every speaker's crop then shows the
     same part of the face at the same size and upright, whatever the camera and the head's roll.
 
-    The face is found as :class:`FaceMouthLocator` finds it (every ``face_step``-th frame).
+    The face is found as :class:`FaceMouthLocator` finds it (every ``face_step``-th frame). ``name`` keys crop
+    caches: "aligned-framed" since a face small in its frame is looked at again ("aligned" before).
     """
 
     step: int = 8
     face_step: int = 3
-    name: str = "aligned"
+    name: str = "aligned-framed"
 
     def __post_init__(self) -> None:
         """Raises ArgumentError for a ``step`` or ``face_step`` that is not a positive whole number."""
