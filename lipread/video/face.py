@@ -4,9 +4,10 @@ The detector is MediaPipe's BlazeFace short-range model (``models/face_detection
 Apache-2.0, see the ``.LICENSE`` file beside it), run with OpenCV's DNN module: nothing is downloaded at
 run time. It finds frontal faces, giving for each a square box and the mouth centre: faces at least about
 an eighth of the frame's longer side wide in one look at the whole frame, smaller ones (down to about a
-thirtieth, in frames large enough) by searching overlapping windows when the whole frame shows none. A face
-found small in its frame is looked at again through a window around it, as large as GRID's frames are around
-their faces, which gives its box and mouth as precisely as the detector gives GRID's.
+thirtieth, in frames large enough) by searching overlapping windows when the whole frame shows none. The
+functions that find the face of a clip (:func:`detect_faces`, :func:`follow_faces`) look at a face found small
+in its frame again, through a window around it as large as GRID's frames are around their faces, which gives
+its box and mouth as precisely as the detector gives GRID's; :func:`detect` is the single look.
 
 :func:`detect_faces` looks at every ``step``-th frame; :func:`follow_faces` looks at a few frames and adds
 detections only where the face moves between them; :func:`face_track` turns either's detections into one
