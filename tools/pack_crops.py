@@ -7,7 +7,7 @@ at ``--crf 16``; mean absolute difference from the raw crops about 1.8 grey leve
 GRID videos' own compression noise). Unpacking decodes them with OpenCV back into the same cache layout, so
 ``lipread train --cache`` finds every clip and never opens a video.
 
-    python tools/pack_crops.py pack runs/cache/face-lipnet-50x100x3 -o crops.tar --ffmpeg /path/to/ffmpeg
+    python tools/pack_crops.py pack runs/cache/face-framed-lipnet-50x100x3 -o crops.tar --ffmpeg /path/to/ffmpeg
     python tools/pack_crops.py unpack crops.tar -o runs/cache
 
 Packing needs an ``ffmpeg`` with libx264 (OpenCV's own writer has no H.264 encoder); unpacking needs only
@@ -129,7 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pack", help="a cache folder into a tar of H.264 files")
-    p.add_argument("folder", type=Path, help="one cache folder, e.g. runs/cache/face-lipnet-50x100x3")
+    p.add_argument("folder", type=Path, help="one cache folder, e.g. runs/cache/face-framed-lipnet-50x100x3")
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--ffmpeg", default="ffmpeg", help="an ffmpeg with libx264 (default: ffmpeg)")
     p.add_argument("--crf", type=int, default=16, help="x264 quality, lower is better (default: 16)")
