@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,6 +12,8 @@ torch = pytest.importorskip("torch")
 load_file = pytest.importorskip("safetensors.numpy").load_file
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
+
+from script_module import load_script  # noqa: E402
 
 from lipread.config import ConvBlock, get_preset  # noqa: E402
 from lipread.fixed16 import from_fixed16, to_fixed16  # noqa: E402
@@ -46,11 +47,7 @@ def _tensors() -> dict[str, np.ndarray]:
 
 
 def _tool():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("build_default_model", TOOL)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL)
 
 
 def test_builds_files_and_a_measured_card(grid_root: Path, tmp_path: Path) -> None:

@@ -3,23 +3,19 @@ interval of their difference."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+from script_module import load_script
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "compare_models.py"
 
 
 @pytest.fixture(scope="module")
 def tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("compare_models", TOOL)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL)
 
 
 def errors(per_clip: list[int], words: int = 6) -> np.ndarray:

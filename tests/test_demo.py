@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from script_module import load_script
 
 import lipread
 from lipread.cli.app import main
@@ -24,11 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("write_demo_docs", ROOT / "tools" / "write_demo_docs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "tools" / "write_demo_docs.py")
 
 
 def _needs_onnxruntime() -> None:

@@ -5,13 +5,13 @@ These checks need no MkDocs; the ``docs`` nox session builds the site itself wit
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import re
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from script_module import load_script
 
 import lipread.errors
 from lipread.cli import COMMANDS
@@ -22,11 +22,7 @@ DOCS = ROOT / "docs"
 
 def load_hooks() -> ModuleType:
     """The build's hook module (``docs/_build/hooks.py``), which checks the CLI help in the reference."""
-    spec = importlib.util.spec_from_file_location("lipread_docs_hooks", DOCS / "_build" / "hooks.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DOCS / "_build" / "hooks.py")
 
 
 def test_every_sub_command_is_in_the_cli_reference() -> None:

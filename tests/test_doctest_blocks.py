@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _extension() -> ModuleType:
     pytest.importorskip("griffe", reason="the docs extra is not installed")
-    spec = importlib.util.spec_from_file_location("doctest_blocks", ROOT / "docs" / "_build" / "doctest_blocks.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "docs" / "_build" / "doctest_blocks.py")
 
 
 def test_top_level_sessions_are_fenced_up_to_the_blank_line() -> None:

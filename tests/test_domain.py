@@ -3,13 +3,13 @@ statistics a model file carries, and tools/domain_stats.py, which writes them.""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+from script_module import load_script
 
 import lipread
 from lipread.cli.app import main
@@ -38,11 +38,7 @@ MODEL = SHIPPED["lipnet-grid-s1"]
 
 
 def _tool():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("domain_stats", TOOL)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL)
 
 
 def _summaries(n: int, seed: int = 0, shift: float = 0.0) -> list[ClipSummary]:

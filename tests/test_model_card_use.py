@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+
+from script_module import load_script
 
 from lipread.models import DEFAULT_MODEL, SHIPPED
 
@@ -27,10 +28,7 @@ def test_the_model_card_page_includes_card_and_use_once() -> None:
 
 
 def test_the_card_generator_points_to_the_use_file() -> None:
-    spec = importlib.util.spec_from_file_location("build_default_model", ROOT / "tools" / "build_default_model.py")
-    assert spec is not None and spec.loader is not None
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script(ROOT / "tools" / "build_default_model.py")
     e = {"cer": 0.1, "wer": 0.2, "sentence_accuracy": 0.3, "median_start_error_ms": None, "clips": 2}
     parity = {"log_prob": 1e-4, "prob": 1e-5}
     results = {
