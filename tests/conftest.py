@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,43 @@ def mpg_clip(grid_root: Path) -> Path:
     if not path.is_file():
         pytest.skip(f"{path} not found")
     return path
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path) -> Path:
+    """A ``--model-config`` file of a narrow LipNet (4, 6 and 5 channels, one GRU layer of 8) that trains an
+    epoch on a few clips in seconds."""
+    from lipread.config import ConvBlock, get_preset
+
+    base = get_preset("lipnet")
+    blocks = tuple(
+        ConvBlock(c, b.kernel, b.stride, b.padding, b.batchnorm, 0.0, b.pool) for c, b in zip((4, 6, 5), base.frontend)
+    )
+    path = tmp_path / "tiny.json"
+    path.write_text(base.with_(frontend=blocks, rnn_hidden=8, rnn_layers=1).dumps())
+    return path
+
+
+@pytest.fixture
+def train_tiny(
+    grid_root: Path, tiny_config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., int]:
+    """``train_tiny(run, *flags)``: ``lipread train`` of the :func:`tiny_config` model on four clips of speaker 1
+    (one validates) with the torch backend, single-threaded, into ``run``, as a user runs it; its exit status."""
+    torch = pytest.importorskip("torch")
+    from lipread.cli.app import main
+
+    monkeypatch.delenv("RANK", raising=False)
+
+    def train(run: Path, *flags: str) -> int:
+        args = ["train", str(grid_root), "-o", str(run), "--model-config", str(tiny_config)]
+        args += ["--cache", str(tmp_path / "cache"), "--max-clips", "4", "--val-fraction", "0.25", "--batch-size", "2"]
+        args += ["--beam-width", "0", "--examples", "0", "--device", "cpu", "--workers", "1", "--no-progress", *flags]
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # faster for this tiny model on a busy machine
+        try:
+            return int(main(args))
+        finally:
+            torch.set_num_threads(threads)
+
+    return train

@@ -11,6 +11,7 @@ import pytest
 
 from lipread.cli import build_parser
 from lipread.cli import train as train_command
+from lipread.data.restart import stages
 from lipread.models import DEFAULT_MODEL, SHIPPED
 
 CARD = SHIPPED[DEFAULT_MODEL].path("card")
@@ -47,23 +48,32 @@ def test_the_formatter_adds_defaults_only_where_missing() -> None:
     assert "a switch (default" not in text
 
 
-def card_recipe() -> list[str]:
-    """The arguments of the card's last from-scratch command (the one that ran the run's final epochs)."""
+def card_recipes() -> tuple[list[str], list[str]]:
+    """The arguments of the card's last from-scratch command (the one that ran its first schedule's final
+    epochs) and of its warm restart (the command with ``--init``)."""
     card = CARD.read_text(encoding="utf-8")
-    commands = [line for line in card.splitlines() if line.startswith("lipread train ") and "--init" not in line]
-    assert commands, "the model card lists no training command"
-    return shlex.split(commands[-1])[2:]
+    commands = [shlex.split(line)[2:] for line in card.splitlines() if line.startswith("lipread train ")]
+    scratch = [c for c in commands if "--init" not in c]
+    restarts = [c for c in commands if "--init" in c]
+    assert scratch and len(restarts) == 1, "the model card lists no training command, or no single warm restart"
+    return scratch[-1], restarts[0]
 
 
 def test_train_defaults_are_the_shipped_models_recipe() -> None:
+    """``lipread train DATA -o RUN`` runs both of the card's schedules: the first, then the warm restart from
+    its best weights (its ``--init``), in one command."""
     parser = sub_parsers()["train"]
-    defaults = train_command.options_from_args(parser.parse_args(["data", "-o", "run"]))
-    recipe = train_command.options_from_args(parser.parse_args(card_recipe()))
+    args = parser.parse_args(["data", "-o", "run"])
+    first, second = stages(train_command.options_from_args(args), train_command.restart_from_args(args))
+    scratch, restart = card_recipes()
     # Where the run's files went, and how it was run on that machine, are not part of the recipe: threads
     # (every batch's randomness is seeded by its position, not by the thread that makes it) and bfloat16 on
-    # the CPU.
+    # the CPU. The card's restart ran with another seed, from the shipped file of the first schedule's weights.
     ignore = {"data", "output", "cache", "resume", "amp", "workers"}
-    differ = {k: (v, getattr(recipe, k)) for k, v in vars(defaults).items() if k not in ignore}
-    differ = {k: pair for k, pair in differ.items() if pair[0] != pair[1]}
-    assert not differ, f"defaults (left) differ from the card's recipe (right): {differ}"
-    assert defaults.epochs == 68 and "epochs 53-68" in CARD.read_text(encoding="utf-8")
+    for ours, card, also in ((first, scratch, set()), (second, restart, {"init", "seed"})):
+        theirs = train_command.options_from_args(parser.parse_args(card))
+        differ = {k: (v, getattr(theirs, k)) for k, v in vars(ours).items() if k not in ignore | also}
+        differ = {k: pair for k, pair in differ.items() if pair[0] != pair[1]}
+        assert not differ, f"defaults (left) differ from the card's recipe (right): {differ}"
+    assert (first.epochs, second.epochs) == (68, 30) and "epochs 53-68" in CARD.read_text(encoding="utf-8")
+    assert second.init == first.output / "best.safetensors"

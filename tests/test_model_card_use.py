@@ -27,11 +27,11 @@ def test_the_model_card_page_includes_card_and_use_once() -> None:
     assert "## Intended use" not in card  # else the page would show it twice
 
 
-def test_the_card_generator_points_to_the_use_file() -> None:
-    tool = load_script(ROOT / "tools" / "build_default_model.py")
+def _results() -> dict[str, object]:
+    """What the card generator reads of a build, made up: one decoder, files of 2.5 MB."""
     e = {"cer": 0.1, "wer": 0.2, "sentence_accuracy": 0.3, "median_start_error_ms": None, "clips": 2}
     parity = {"log_prob": 1e-4, "prob": 1e-5}
-    results = {
+    return {
         "eval": {"greedy": e},
         "eval_int8": {"greedy": e},
         "parity": {"checkpoint": parity, "onnx": parity, "int8": parity},
@@ -43,5 +43,20 @@ def test_the_card_generator_points_to_the_use_file() -> None:
         "sizes_mb": {"m.onnx": 1.0, "m.safetensors": 1.0, "m.int8.onnx": 0.5},
         "total_mb": 2.5,
     }
+
+
+def test_the_card_generator_points_to_the_use_file() -> None:
+    tool = load_script(ROOT / "tools" / "build_default_model.py")
+    results = _results()
     assert "`m-use.md` beside this card" in tool.card("m", "lipnet", results, [], 9, use_file=True)
     assert "-use.md" not in tool.card("m", "lipnet", results, [], 9)
+
+
+def test_the_card_says_one_command_runs_a_recipe_with_a_warm_restart() -> None:
+    tool = load_script(ROOT / "tools" / "build_default_model.py")
+    results = _results()
+    scratch, restart = "lipread train grid -o a", "lipread train grid -o b --init a/best.safetensors"
+    sentence = "runs the last from-scratch schedule and the warm restart (the `--init` command) in one command"
+    assert sentence in tool.card("m", "lipnet", results, [scratch, restart], 9)
+    for commands in ([scratch], [restart], [scratch, "python tools/build_default_model.py b --init x"]):
+        assert sentence not in tool.card("m", "lipnet", results, commands, 9)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -133,29 +134,11 @@ def test_only_the_first_process_of_a_distributed_run_draws(
 
 
 def test_a_tiny_torch_run_ends_with_its_curves(
-    grid_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    train_tiny: Callable[..., int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """One epoch of a narrow model on four clips, through the command, as a user runs it."""
-    torch = pytest.importorskip("torch")
-    from lipread.config import ConvBlock, get_preset
-
-    monkeypatch.delenv("RANK", raising=False)
-    base = get_preset("lipnet")
-    blocks = tuple(
-        ConvBlock(c, b.kernel, b.stride, b.padding, b.batchnorm, 0.0, b.pool) for c, b in zip((4, 6, 5), base.frontend)
-    )
-    config = tmp_path / "tiny.json"
-    config.write_text(base.with_(frontend=blocks, rnn_hidden=8, rnn_layers=1).dumps())
     run = tmp_path / "run"
-    args = ["train", str(grid_root), "-o", str(run), "--model-config", str(config), "--cache", str(tmp_path / "cache")]
-    args += ["--epochs", "1", "--max-clips", "4", "--val-fraction", "0.25", "--batch-size", "2", "--beam-width", "0"]
-    args += ["--examples", "0", "--device", "cpu", "--workers", "1", "--no-progress"]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # faster for this tiny model on a busy machine
-    try:
-        code = main(args)
-    finally:
-        torch.set_num_threads(threads)
+    code = train_tiny(run, "--epochs", "1")
     assert code == 0
     out, err = capsys.readouterr()
     assert [json.loads(line)["epoch"] for line in (run / "history.jsonl").read_text().splitlines()] == [1]

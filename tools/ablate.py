@@ -62,10 +62,11 @@ def history(run: Path) -> list[dict[str, Any]]:
 
 
 def schedule(epochs: int) -> list[str]:
-    """The card's schedule compressed to ``epochs``: constant for 70%, then down to 5% of the rate."""
+    """The card's first schedule compressed to ``epochs``: constant for 70%, then down to 5% of the rate; no warm
+    restart, whatever the budget."""
     constant = max(1, round(0.7 * epochs))
     decay = 3.0 / max(1, epochs - constant)
-    return ["--epochs", str(epochs), "--constant-epochs", str(constant), "--decay", f"{decay:.4f}"]
+    return ["--epochs", str(epochs), "--constant-epochs", str(constant), "--decay", f"{decay:.4f}", "--restart-at", "0"]
 
 
 def evaluate(run: Path, data: Path, cache: Path, device: str) -> dict[str, Any]:

@@ -294,6 +294,15 @@ def card(name: str, preset: str, r: dict[str, Any], commands: list[str], clips: 
         if tolerance is not None
         else ""
     )
+    train = [c for c in commands if c.startswith("lipread train ")]
+    restarted = any("--init" in c for c in train) and any("--init" not in c for c in train)
+    one_command = (
+        "\n\n`lipread train DATA -o RUN` with today's defaults runs the last from-scratch schedule and the warm "
+        "restart (the `--init` command) in one command, the restart in `RUN/restart` from the first schedule's "
+        "best weights, with one seed for both."
+        if restarted
+        else ""
+    )
     return f"""# `{name}`
 
 LipNet (the `{preset}` preset: three spatio-temporal convolutions, two bidirectional GRUs, CTC over 28 classes)
@@ -319,7 +328,7 @@ epoch {r["selected_epoch"]}, the epoch with the lowest validation greedy WER (ti
 
 ```bash
 {command_lines}
-```
+```{one_command}
 
 ## Accuracy on the validation clips
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import MAX_BEAM_WIDTH, PRESETS, ModelConfig, get_preset
+from ..data.restart import RECIPE_EPOCHS, RESTART_FOLDER, WarmRestart, train_in_stages
 from ..data.training import TrainOptions
 from ..errors import BackendError, DataError
 from ..progress import add_progress_argument
@@ -16,9 +17,10 @@ from ..report import report_warning
 from ..weights import writable_folder
 from .parsing import file_path, non_negative, positive, with_crop, within
 
-__all__ = ["CURVES", "add_parser", "draw_run_curves", "options_from_args", "run"]
+__all__ = ["CURVES", "add_parser", "draw_run_curves", "options_from_args", "restart_from_args", "run"]
 
 _DEFAULTS = TrainOptions(data=Path("."), output=Path("."))
+_RESTART = WarmRestart()
 
 CURVES = "curves.png"
 """The figure of a run's curves that ``lipread train`` draws into its run folder at the end."""
@@ -37,9 +39,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="train a model on GRID-style data",
         description="Train a LipNet model. Checkpoints, canonical .safetensors models and history.jsonl go "
         "to the output folder; --resume continues an interrupted run exactly where it stopped. "
-        "The defaults are the recipe that trained the shipped lipnet-grid-s1 from scratch on one speaker, "
-        "before a warm restart of 30 epochs from those weights (--init, --lr 3e-4; its model card lists the "
-        "commands). "
+        "The defaults are the recipe that trained the shipped lipnet-grid-s1 on one speaker: 68 epochs from "
+        f"scratch, then a warm restart of 30 epochs from their best weights in <output>/{RESTART_FOLDER} "
+        "(its model card lists the commands). "
         "Under `torchrun --nproc_per_node=N -m lipread train ...` the torch backend trains on N processes.",
     )
     p.add_argument(
@@ -79,7 +81,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="validation share of a random split, 0 to 1",
     )
     p.add_argument(
-        "--epochs", type=positive(int), default=d.epochs, help="total epochs (a resumed run continues up to this)"
+        "--epochs",
+        type=positive(int),
+        default=RECIPE_EPOCHS,
+        help="total epochs, the warm restart's included (a resumed run continues up to this)",
     )
     p.add_argument("--batch-size", type=positive(int), default=d.batch_size, help="clips per step (per process)")
     p.add_argument("--lr", type=positive(float), default=d.lr, help="Adam learning rate")
@@ -87,6 +92,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--constant-epochs", type=non_negative(int), default=d.constant_epochs, help="epochs at the full learning rate"
     )
     p.add_argument("--decay", type=non_negative(float), default=d.decay, help="after that, lr *= exp(-decay) per epoch")
+    p.add_argument(
+        "--restart-at",
+        type=non_negative(int),
+        default=_RESTART.at,
+        metavar="EPOCH",
+        help="after this epoch (when --epochs goes beyond it), a warm restart: training goes on in "
+        f"<output>/{RESTART_FOLDER} from the best weights so far with a new optimiser at --restart-lr for "
+        "--restart-constant-epochs, then decaying by --decay (0: no restart)",
+    )
+    p.add_argument(
+        "--restart-lr", type=positive(float), default=_RESTART.lr, metavar="LR", help="the warm restart's learning rate"
+    )
+    p.add_argument(
+        "--restart-constant-epochs",
+        type=non_negative(int),
+        default=_RESTART.constant_epochs,
+        metavar="EPOCHS",
+        help="the warm restart's epochs at its full learning rate",
+    )
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=d.mirror, help="random left-right flips")
     p.add_argument("--frame-jitter", type=float, default=d.frame_jitter, help="per-frame drop/duplicate probability")
     p.add_argument(
@@ -261,6 +285,11 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
     )
 
 
+def restart_from_args(args: argparse.Namespace) -> WarmRestart:
+    """The warm restart the parsed ``--restart-*`` flags describe."""
+    return WarmRestart(args.restart_at, args.restart_lr, args.restart_constant_epochs)
+
+
 def run(args: argparse.Namespace) -> int:
     """Train; prints where the models went. Returns 0."""
     from ..backend import get_backend
@@ -274,12 +303,13 @@ def run(args: argparse.Namespace) -> int:
         from .plot import require_matplotlib
 
         require_matplotlib(options.output / CURVES)
-    result = backend.train(options)
+    result = train_in_stages(backend.train, options, restart_from_args(args))
     # Under torchrun every process gets here; only process 0 (the one that wrote the history) draws.
     if args.plot is not False and os.environ.get("RANK", "0") == "0":
-        curves = draw_run_curves(options.output)
-        if curves is not None:
-            print(f"curves: {curves}")
+        for folder in dict.fromkeys((options.output, result.output)):  # each run that trained: the restart's too
+            curves = draw_run_curves(folder)
+            if curves is not None:
+                print(f"curves: {curves}")
     if result.best is not None:  # the models last: scripts read the last line for the model
         print(f"best model: {result.best}")
     print(f"last model: {result.last}")

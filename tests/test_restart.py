@@ -1,0 +1,201 @@
+"""The warm restart of ``lipread train``'s default recipe: which runs it makes, and how an interrupted one goes on."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import lipread.backend
+import lipread.data.restart as restart_module
+from lipread.cli.app import main
+from lipread.data.restart import RECIPE_EPOCHS, RESTART_FOLDER, WarmRestart, stages, train_in_stages
+from lipread.data.training import TrainOptions, TrainResult
+from lipread.errors import DataError
+
+RUN = Path("runs/a")
+
+
+def options(**changes: object) -> TrainOptions:
+    return TrainOptions(**{"data": Path("grid"), "output": RUN, **changes})  # type: ignore[arg-type]
+
+
+@given(st.integers(1, 300), st.integers(0, 300), st.floats(1e-6, 1e-2), st.integers(0, 50))
+def test_the_stages_add_up_to_the_epochs_asked_for(epochs: int, at: int, lr: float, constant: int) -> None:
+    asked = options(epochs=epochs, lr=5e-4, constant_epochs=52, seed=7, shift=0.05)
+    runs = stages(asked, WarmRestart(at, lr, constant))
+    if at == 0 or epochs <= at:
+        assert runs == (asked,)
+        return
+    first, second = runs
+    assert first == dataclasses.replace(asked, epochs=at)
+    assert first.epochs + second.epochs == epochs
+    assert (second.output, second.init) == (RUN / RESTART_FOLDER, RUN / "best.safetensors")
+    assert (second.lr, second.constant_epochs, second.decay) == (lr, constant, asked.decay)
+    assert second.cache_dir == first.cache_dir == RUN.parent / "cache"  # not runs/a/cache: the crops are decoded once
+    same = {"output", "init", "epochs", "lr", "constant_epochs", "cache"}
+    assert {k: v for k, v in vars(second).items() if k not in same} == {
+        k: v for k, v in vars(first).items() if k not in same
+    }
+
+
+def test_no_restart_keeps_the_options() -> None:
+    asked = options(epochs=98)
+    assert stages(asked, None) == (asked,)
+
+
+@pytest.mark.parametrize("bad", [{"at": -1}, {"constant_epochs": 1.5}, {"lr": float("nan")}, {"at": True}])
+def test_a_bad_restart_is_refused(bad: dict[str, object]) -> None:
+    with pytest.raises(DataError, match="the restart's"):
+        WarmRestart(**bad)  # type: ignore[arg-type]
+
+
+class Trainer:
+    """A backend's ``train`` that records its options and writes the history (and best model) a run leaves."""
+
+    def __init__(self, stop_after: int | None = None, validates: bool = True) -> None:
+        self.calls: list[TrainOptions] = []
+        self.stop_after = stop_after  # epochs before a time limit stops the first run
+        self.validates = validates
+
+    def __call__(self, options: TrainOptions) -> TrainResult:
+        self.calls.append(options)
+        out = options.output
+        out.mkdir(parents=True, exist_ok=True)
+        done = options.epochs if self.stop_after is None else min(self.stop_after, options.epochs)
+        history = [{"epoch": n, "lr": options.lr} for n in range(1, done + 1)]
+        (out / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+        for name in ("last.ckpt", "last.safetensors") + (("best.safetensors",) if self.validates else ()):
+            (out / name).write_bytes(b"")
+        best = out / "best.safetensors" if self.validates else None
+        return TrainResult(out, best, out / "last.safetensors", history)
+
+
+def _silent(_: str) -> None:
+    pass
+
+
+def test_a_run_trains_both_stages_the_restart_from_the_best_weights(tmp_path: Path) -> None:
+    train = Trainer()
+    result = train_in_stages(train, options(output=tmp_path, epochs=10), WarmRestart(6, 1e-4, 2), _silent)
+    first, second = train.calls
+    assert (first.output, first.epochs, first.init) == (tmp_path, 6, None)
+    assert (second.output, second.epochs, second.init, second.resume) == (
+        tmp_path / RESTART_FOLDER,
+        4,
+        tmp_path / "best.safetensors",
+        False,
+    )
+    assert result.output == tmp_path / RESTART_FOLDER and result.best == tmp_path / RESTART_FOLDER / "best.safetensors"
+
+
+def test_without_validation_clips_the_restart_starts_from_the_last_weights(tmp_path: Path) -> None:
+    train = Trainer(validates=False)
+    train_in_stages(train, options(output=tmp_path, epochs=10), WarmRestart(6), _silent)
+    assert train.calls[1].init == tmp_path / "last.safetensors"
+
+
+def test_a_first_run_stopped_by_its_time_limit_ends_there(tmp_path: Path) -> None:
+    train = Trainer(stop_after=3)
+    result = train_in_stages(train, options(output=tmp_path, epochs=10, time_limit=5.0), WarmRestart(6), _silent)
+    assert [c.output for c in train.calls] == [tmp_path] and result.output == tmp_path
+
+
+def test_the_restart_gets_what_is_left_of_the_time_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter([100.0, 100.0 + 60 * 3.5])  # started, then 3.5 minutes later
+    monkeypatch.setattr(restart_module.time, "monotonic", lambda: next(clock))
+    train = Trainer()
+    train_in_stages(train, options(output=tmp_path, epochs=10, time_limit=5.0), WarmRestart(6), _silent)
+    assert train.calls[1].time_limit == pytest.approx(1.5)
+
+
+def test_no_time_left_starts_no_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter([100.0, 100.0 + 60 * 5])
+    monkeypatch.setattr(restart_module.time, "monotonic", lambda: next(clock))
+    said: list[str] = []
+    train = Trainer()
+    result = train_in_stages(train, options(output=tmp_path, epochs=10, time_limit=5.0), WarmRestart(6), said.append)
+    assert len(train.calls) == 1 and result.output == tmp_path
+    assert said == ["time limit of 5.0 min reached before the warm restart; continue with --resume"]
+
+
+def test_resume_continues_the_first_run_then_starts_the_restart(tmp_path: Path) -> None:
+    Trainer(stop_after=3)(options(output=tmp_path, epochs=6))  # interrupted after epoch 3 of 6
+    train = Trainer()
+    train_in_stages(train, options(output=tmp_path, epochs=10, resume=True), WarmRestart(6), _silent)
+    assert [(c.output, c.resume) for c in train.calls] == [(tmp_path, True), (tmp_path / RESTART_FOLDER, False)]
+
+
+def test_resume_after_the_first_run_starts_the_restart(tmp_path: Path) -> None:
+    Trainer()(options(output=tmp_path, epochs=6))
+    train = Trainer()
+    train_in_stages(train, options(output=tmp_path, epochs=10, resume=True), WarmRestart(6), _silent)
+    assert [(c.output, c.resume, c.init) for c in train.calls] == [
+        (tmp_path / RESTART_FOLDER, False, tmp_path / "best.safetensors")
+    ]
+
+
+def test_resume_continues_an_interrupted_restart(tmp_path: Path) -> None:
+    Trainer()(options(output=tmp_path, epochs=6))
+    Trainer(stop_after=1)(options(output=tmp_path / RESTART_FOLDER, epochs=4))
+    train = Trainer()
+    train_in_stages(train, options(output=tmp_path, epochs=10, resume=True), WarmRestart(6), _silent)
+    assert [(c.output, c.resume, c.epochs) for c in train.calls] == [(tmp_path / RESTART_FOLDER, True, 4)]
+
+
+class _Backend:
+    name = "stub"
+    capabilities = ("train",)
+
+    def __init__(self) -> None:
+        self.train = Trainer()
+
+
+def test_lipread_train_runs_the_whole_recipe_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backend = _Backend()
+    monkeypatch.setitem(lipread.backend._loaded, "stub", backend)
+    monkeypatch.delenv("RANK", raising=False)
+    run = tmp_path / "run"
+    assert main(["train", str(tmp_path), "-o", str(run), "--backend", "stub", "--no-plot"]) == 0
+    first, second = backend.train.calls
+    assert (first.epochs, first.lr, first.constant_epochs) == (68, 5e-4, 52)
+    assert (second.epochs, second.lr, second.constant_epochs, second.init) == (30, 3e-4, 16, run / "best.safetensors")
+    assert first.epochs + second.epochs == RECIPE_EPOCHS
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        f"best model: {run / RESTART_FOLDER / 'best.safetensors'}",
+        f"last model: {run / RESTART_FOLDER / 'last.safetensors'}",
+    ]
+
+
+def test_restart_at_0_trains_one_schedule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = _Backend()
+    monkeypatch.setitem(lipread.backend._loaded, "stub", backend)
+    run = tmp_path / "run"
+    assert main(["train", str(tmp_path), "-o", str(run), "--backend", "stub", "--no-plot", "--restart-at", "0"]) == 0
+    assert [(c.output, c.epochs) for c in backend.train.calls] == [(run, RECIPE_EPOCHS)]
+
+
+def test_a_tiny_torch_run_restarts_from_its_best_weights(
+    train_tiny: Callable[..., int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two epochs of a narrow model on four clips through the command: one, then one of warm restart."""
+    run = tmp_path / "run"
+    code = train_tiny(run, "--epochs", "2", "--restart-at", "1", "--restart-lr", "0.002", "--no-plot")
+    assert code == 0
+    out, err = capsys.readouterr()
+
+    def history(folder: Path) -> list[tuple[int, float]]:
+        return [(h["epoch"], h["lr"]) for h in map(json.loads, (folder / "history.jsonl").read_text().splitlines())]
+
+    assert history(run) == [(1, 5e-4)]
+    assert history(run / RESTART_FOLDER) == [(1, 0.002)]
+    assert f"starting from the weights of {run / 'best.safetensors'}" in out + err
+    assert out.splitlines()[-1] == f"last model: {run / RESTART_FOLDER / 'last.safetensors'}"
+    assert not (run / RESTART_FOLDER / "cache").exists()
