@@ -7,7 +7,10 @@ training clips, which a model file stores in its metadata (``trained_on["domain"
 ``tools/domain_stats.py``; a model without them gives None for both).
 
 What is measured on a clip (:func:`summarise`), from the model input ``float32 (T, H, W, C)`` (the mouth crops,
-standardised per clip) and the log-probabilities ``(T, V)``:
+standardised per clip) and the log-probabilities ``(T, V)``, over the clip's speech (:func:`speech_span`: from
+:data:`SPAN_MARGIN` frames before the first frame the model hears speech in to as many after the last, so that
+still or silent frames before and after the speech, which users' videos have more of than the training clips,
+change nothing):
 
 - **appearance**: the clip's mean mouth crop, averaged down to a coarse grid of :data:`GRID` cells, projected on
   the first :data:`COMPONENTS` principal components of the training clips' mean crops (the ways speaker 1's
@@ -46,6 +49,7 @@ __all__ = [
     "FEATURES",
     "FLAG_SHARE",
     "GRID",
+    "SPAN_MARGIN",
     "WARNING",
     "ClipSummary",
     "DomainStats",
@@ -53,6 +57,7 @@ __all__ = [
     "expected_calibration_error",
     "features",
     "fit_confidence",
+    "speech_span",
     "summarise",
     "word_hits",
 ]
@@ -61,6 +66,8 @@ GRID = (10, 20)
 """Rows and columns of the coarse grid the mean mouth crop is averaged to (5x5 pixel cells of a 50x100 crop)."""
 COMPONENTS = 8
 """Principal components of the training clips' mean crops that describe how the training mouths vary."""
+SPAN_MARGIN = 5
+"""Frames (0.2 s at 25 fps) kept on either side of the speech that a clip's features are measured over."""
 FLAG_SHARE = 0.005
 """The share of the training clips whose score falls below :attr:`DomainStats.threshold`."""
 POSTERIOR_FEATURES = ("blank", "peak", "entropy")
@@ -68,22 +75,22 @@ FEATURES = (*(f"appearance_{i}" for i in range(COMPONENTS)), "appearance_residua
 """The names of the features compared with the training clips', in order."""
 WARNING = "this video looks unlike what the model was trained on; the text is probably wrong"
 """What the CLI prints about a clip that is not ``in_domain``."""
-VERSION = 1
+VERSION = 2
 _EPS = 1e-3
 
 
 @dataclass(frozen=True)
 class ClipSummary:
-    """What :func:`summarise` measured on one clip.
+    """What :func:`summarise` measured on one clip, over the frames of its :func:`speech_span`.
 
     Attributes:
-        crop: the mean model input over the clip's frames, averaged to :data:`GRID` cells, flattened:
+        crop: the mean model input over those frames, averaged to :data:`GRID` cells, flattened:
             ``float64 (rows * columns * C,)``; None when the input was not kept (a long clip).
         motion: mean absolute frame-to-frame change of the model input (in units of the clip's standard
             deviation); None with ``crop``.
-        blank: share of frames whose most likely class is the blank, in [0, 1].
-        peak: mean over frames of the highest class probability, in [0, 1].
-        entropy: mean over frames of the entropy of the class distribution, in nats.
+        blank: share of those frames whose most likely class is the blank, in [0, 1].
+        peak: mean over those frames of the highest class probability, in [0, 1].
+        entropy: mean over those frames of the entropy of the class distribution, in nats.
     """
 
     crop: np.ndarray | None
@@ -104,22 +111,37 @@ def _grid_mean(image: np.ndarray) -> np.ndarray:
     return summed / counts
 
 
+def speech_span(logprobs: np.ndarray, margin: int = SPAN_MARGIN) -> slice:
+    """The frames of a clip that its features are measured over: from ``margin`` frames before the first frame
+    whose most likely class is not the blank to ``margin`` frames after the last, within the clip; every frame
+    when the model hears no speech at all.
+
+    Args:
+        logprobs: the model's log-probabilities ``(T, V)``, blank = class 0.
+    """
+    speech = np.flatnonzero(np.asarray(logprobs).argmax(axis=1) != 0)
+    if speech.size == 0:
+        return slice(0, len(logprobs))
+    return slice(max(0, int(speech[0]) - margin), min(len(logprobs), int(speech[-1]) + 1 + margin))
+
+
 def summarise(frames: np.ndarray | None, logprobs: np.ndarray) -> ClipSummary:
-    """Measure one clip.
+    """Measure one clip, over its :func:`speech_span`.
 
     Args:
         frames: the model input ``float32 (T, H, W, C)`` (see :func:`lipread.video.preprocess.preprocess`), or
             None when it is not at hand (a long clip read in windows).
         logprobs: the model's log-probabilities ``(T, V)``, blank = class 0, ``T >= 1``.
     """
-    lp = np.asarray(logprobs, np.float64)
+    span = speech_span(logprobs)
+    lp = np.asarray(logprobs, np.float64)[span]
     probs = np.exp(lp)
     blank = float(np.mean(lp.argmax(axis=1) == 0))
     peak = float(probs.max(axis=1).mean())
     entropy = float(-(probs * np.where(probs > 0, lp, 0.0)).sum(axis=1).mean())
     crop = motion = None
     if frames is not None:
-        x = np.asarray(frames, np.float32)
+        x = np.asarray(frames, np.float32)[span]
         crop = _grid_mean(x.mean(axis=0, dtype=np.float64)).ravel()
         motion = float(np.abs(np.diff(x, axis=0)).mean(dtype=np.float64)) if x.shape[0] > 1 else 0.0
     return ClipSummary(crop, motion, blank, peak, entropy)
