@@ -166,7 +166,7 @@ def main() -> None:
     args = p.parse_args()
     common.need_data()
     from lipread.api import Transcriber
-    from lipread.cli.transcribe import DEFAULT_BATCH_SIZE
+    from lipread.config import DEFAULT_BATCH_SIZE
     from lipread.models import DEFAULT_MODEL, get_shipped
     from lipread.transcription.pipeline import available_cores, model_threads
     from lipread.video.mouth import FaceMouthLocator

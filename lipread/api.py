@@ -65,6 +65,7 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .config import DEFAULT_BATCH_SIZE
 from .decoding.decoders import DEFAULT_BEAM_WIDTH
 from .models import DEFAULT_MODEL
 from .transcription.frames import (
@@ -105,7 +106,7 @@ def transcribe(
     beam_width: int = DEFAULT_BEAM_WIDTH,
     lexicon: Iterable[str] | os.PathLike[str] | None = None,
     locator: MouthLocator | None = None,
-    batch_size: int = 8,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     fps: float | None = None,
     **opts: Any,
 ) -> Transcript | list[Transcript]:

@@ -77,3 +77,17 @@ def test_train_defaults_are_the_shipped_models_recipe() -> None:
         assert not differ, f"defaults (left) differ from the card's recipe (right): {differ}"
     assert (first.epochs, second.epochs) == (68, 30) and "epochs 53-68" in CARD.read_text(encoding="utf-8")
     assert second.init == first.output / "best.safetensors"
+
+
+def test_the_api_and_the_commands_share_one_batch_size() -> None:
+    """A forward pass of one clip at a time, whichever way a user transcribes: on a CPU a larger batch costs
+    more time and memory per clip (the lipread.config.DEFAULT_BATCH_SIZE docstring has the figures)."""
+    import inspect
+
+    import lipread
+    from lipread.config import DEFAULT_BATCH_SIZE
+
+    api = inspect.signature(lipread.transcribe).parameters["batch_size"].default
+    runner = inspect.signature(lipread.Transcriber).parameters["batch_size"].default
+    commands = {name: sub_parsers()[name].get_default("batch_size") for name in ("transcribe", "eval")}
+    assert api == runner == DEFAULT_BATCH_SIZE == 1 and commands == {"transcribe": 1, "eval": 1}

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..config import DEFAULT_BATCH_SIZE
 from ..decoding.decoders import DEFAULT_BEAM_WIDTH
 from ..errors import DataError, LipreadError, VideoError
 from ..models import DEFAULT_MODEL
@@ -37,7 +38,6 @@ from ..report import report_error, report_warning
 from ..transcription.subtitles import TimedText
 from .parsing import file_path, positive
 from .transcribe import (
-    DEFAULT_BATCH_SIZE,
     add_fps_argument,
     add_model_arguments,
     add_throughput_arguments,

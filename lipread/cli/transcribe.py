@@ -40,7 +40,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..config import MAX_BEAM_WIDTH
+from ..config import DEFAULT_BATCH_SIZE, MAX_BEAM_WIDTH
 from ..data.text_file import read_word_list
 from ..decoding.decoders import DECODERS, DEFAULT_BEAM_WIDTH
 from ..errors import DecodingError, LipreadError
@@ -51,7 +51,6 @@ from ..weights import writable_folder
 from .parsing import file_path, frame_rate, non_negative, positive
 
 __all__ = [
-    "DEFAULT_BATCH_SIZE",
     "add_fps_argument",
     "add_model_arguments",
     "add_parser",
@@ -119,12 +118,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_throughput_arguments(p)
     add_progress_argument(p)
     return p
-
-
-DEFAULT_BATCH_SIZE = 1
-"""Clips per forward pass of ``transcribe`` and ``eval``: on a CPU a clip costs the same in any batch, while
-each clip of a batch adds about 80 MB (the shipped model, a 3 s clip) to the peak memory, so that a folder of
-any size stays within 400 MB on two cores (the throughput benchmark measures it)."""
 
 
 def add_precision_argument(p: argparse.ArgumentParser) -> None:

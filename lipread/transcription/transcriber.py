@@ -17,6 +17,7 @@ from typing import Any, Union
 import numpy as np
 
 from ..backend import Model
+from ..config import DEFAULT_BATCH_SIZE
 from ..decoding.decoders import DEFAULT_BEAM_WIDTH, make_decoder, sentence_confidence, timed_words
 from ..decoding.hypothesis import Hypothesis
 from ..errors import ArgumentError, BackendError, DecodingError, LipreadError, VideoError
@@ -167,7 +168,7 @@ class Transcriber:
         beam_width: int = DEFAULT_BEAM_WIDTH,
         lexicon: Iterable[str] | os.PathLike[str] | None = None,
         locator: MouthLocator | None = None,
-        batch_size: int = 8,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         workers: int = 0,
         **opts: Any,
     ) -> None:
