@@ -28,6 +28,7 @@ every clip is also validated on. Crops are decoded once into ``options.cache_dir
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import os
@@ -157,8 +158,16 @@ def _init_distributed(requested: str) -> tuple[_Dist, torch.device]:
         device = torch.device("cuda", d.local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
+        # One group for the life of the process: a command may train twice (the warm restart of
+        # lipread.data.restart), and a process that destroyed its group cannot join a new one under torchrun.
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        atexit.register(_destroy_group)
     return d, device
+
+
+def _destroy_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 @dataclass
@@ -372,11 +381,7 @@ def train(options: TrainOptions) -> TrainResult:
     options = with_training_vocabulary(options)  # the data's own alphabet for a manifest or an LRS folder
     config = options.model_config
     d, device = _init_distributed(options.device)
-    try:
-        return _train(options, config, d, device, started)
-    finally:
-        if d.active and dist.is_initialized():
-            dist.destroy_process_group()
+    return _train(options, config, d, device, started)
 
 
 def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.device, started: float) -> TrainResult:

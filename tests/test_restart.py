@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import lipread.backend
 import lipread.data.restart as restart_module
 from lipread.cli.app import main
-from lipread.data.restart import RECIPE_EPOCHS, RESTART_FOLDER, WarmRestart, stages, train_in_stages
+from lipread.data.restart import PLAN_FILE, RECIPE_EPOCHS, RESTART_FOLDER, WarmRestart, stages, train_in_stages
 from lipread.data.training import TrainOptions, TrainResult
 from lipread.errors import DataError
 
@@ -58,17 +58,21 @@ def test_a_bad_restart_is_refused(bad: dict[str, object]) -> None:
 class Trainer:
     """A backend's ``train`` that records its options and writes the history (and best model) a run leaves."""
 
-    def __init__(self, stop_after: int | None = None, validates: bool = True) -> None:
+    def __init__(self, stop_after: int | None = None, validates: bool = True, wers: tuple[float, ...] = ()) -> None:
         self.calls: list[TrainOptions] = []
         self.stop_after = stop_after  # epochs before a time limit stops the first run
         self.validates = validates
+        self.wers = wers  # each call's validation greedy WER, every epoch (none: not recorded)
 
     def __call__(self, options: TrainOptions) -> TrainResult:
         self.calls.append(options)
         out = options.output
         out.mkdir(parents=True, exist_ok=True)
         done = options.epochs if self.stop_after is None else min(self.stop_after, options.epochs)
-        history = [{"epoch": n, "lr": options.lr} for n in range(1, done + 1)]
+        history: list[dict[str, object]] = [{"epoch": n, "lr": options.lr} for n in range(1, done + 1)]
+        if len(self.wers) >= len(self.calls):
+            for h in history:
+                h.update(val_loss=1.0, metrics={"greedy_wer": self.wers[len(self.calls) - 1]})
         (out / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
         for name in ("last.ckpt", "last.safetensors") + (("best.safetensors",) if self.validates else ()):
             (out / name).write_bytes(b"")
@@ -124,7 +128,21 @@ def test_no_time_left_starts_no_restart(tmp_path: Path, monkeypatch: pytest.Monk
     assert said == ["time limit of 5.0 min reached before the warm restart; continue with --resume"]
 
 
+def _started_with(folder: Path, restart: WarmRestart) -> None:
+    """Leave in ``folder`` what a run started with ``restart`` writes before it trains."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / PLAN_FILE).write_text(json.dumps(dataclasses.asdict(restart)))
+
+
+def test_a_new_run_writes_its_restart_and_one_without_removes_it(tmp_path: Path) -> None:
+    train_in_stages(Trainer(), options(output=tmp_path, epochs=10), WarmRestart(6, 1e-4, 2), _silent)
+    assert json.loads((tmp_path / PLAN_FILE).read_text()) == {"at": 6, "lr": 1e-4, "constant_epochs": 2}
+    train_in_stages(Trainer(), options(output=tmp_path, epochs=10), WarmRestart(0), _silent)
+    assert not (tmp_path / PLAN_FILE).exists()
+
+
 def test_resume_continues_the_first_run_then_starts_the_restart(tmp_path: Path) -> None:
+    _started_with(tmp_path, WarmRestart(6))
     Trainer(stop_after=3)(options(output=tmp_path, epochs=6))  # interrupted after epoch 3 of 6
     train = Trainer()
     train_in_stages(train, options(output=tmp_path, epochs=10, resume=True), WarmRestart(6), _silent)
@@ -132,6 +150,7 @@ def test_resume_continues_the_first_run_then_starts_the_restart(tmp_path: Path) 
 
 
 def test_resume_after_the_first_run_starts_the_restart(tmp_path: Path) -> None:
+    _started_with(tmp_path, WarmRestart(6))
     Trainer()(options(output=tmp_path, epochs=6))
     train = Trainer()
     train_in_stages(train, options(output=tmp_path, epochs=10, resume=True), WarmRestart(6), _silent)
@@ -141,11 +160,53 @@ def test_resume_after_the_first_run_starts_the_restart(tmp_path: Path) -> None:
 
 
 def test_resume_continues_an_interrupted_restart(tmp_path: Path) -> None:
+    _started_with(tmp_path, WarmRestart(6))
     Trainer()(options(output=tmp_path, epochs=6))
     Trainer(stop_after=1)(options(output=tmp_path / RESTART_FOLDER, epochs=4))
     train = Trainer()
     train_in_stages(train, options(output=tmp_path, epochs=10, resume=True), WarmRestart(6), _silent)
     assert [(c.output, c.resume, c.epochs) for c in train.calls] == [(tmp_path / RESTART_FOLDER, True, 4)]
+
+
+def test_resume_of_a_restart_after_a_run_without_validation_starts_from_the_last_weights(tmp_path: Path) -> None:
+    _started_with(tmp_path, WarmRestart(6))
+    Trainer(validates=False)(options(output=tmp_path, epochs=6))
+    Trainer(stop_after=1, validates=False)(options(output=tmp_path / RESTART_FOLDER, epochs=4))
+    train = Trainer(validates=False)
+    train_in_stages(train, options(output=tmp_path, epochs=10, resume=True), WarmRestart(6), _silent)
+    assert [(c.resume, c.init) for c in train.calls] == [(True, tmp_path / "last.safetensors")]
+
+
+def test_a_run_started_without_a_restart_resumes_as_one_schedule(tmp_path: Path) -> None:
+    """Such as a run started with --restart-at 0, or before lipread trained with a restart: resumed with the
+    default restart after epoch 2, it goes on to its --epochs in one schedule."""
+    Trainer(stop_after=2)(options(output=tmp_path, epochs=3))
+    train = Trainer()
+    train_in_stages(train, options(output=tmp_path, epochs=3, resume=True), WarmRestart(2), _silent)
+    assert [(c.output, c.resume, c.epochs) for c in train.calls] == [(tmp_path, True, 3)]
+
+
+def test_a_resumed_run_keeps_the_restart_it_was_started_with(tmp_path: Path) -> None:
+    _started_with(tmp_path, WarmRestart(6, 1e-4, 2))
+    Trainer(stop_after=3)(options(output=tmp_path, epochs=6))
+    train, said = Trainer(), []
+    train_in_stages(train, options(output=tmp_path, epochs=10, resume=True), WarmRestart(4), said.append)
+    assert [(c.epochs, c.lr, c.constant_epochs) for c in train.calls] == [(6, 5e-4, 52), (4, 1e-4, 2)]
+    assert said[0] == f"resuming with the warm restart the run was started with ({tmp_path / PLAN_FILE}: after epoch 6)"
+
+
+def test_a_broken_plan_is_a_clean_error(tmp_path: Path) -> None:
+    (tmp_path / PLAN_FILE).write_text('{"at": -3}')
+    with pytest.raises(DataError, match=f"{PLAN_FILE}: not a warm restart plan"):
+        train_in_stages(Trainer(), options(output=tmp_path, epochs=10, resume=True), WarmRestart(6), _silent)
+
+
+@pytest.mark.parametrize(
+    ("wers", "best"), [((0.2, 0.1), RESTART_FOLDER + "/best.safetensors"), ((0.1, 0.2), "best.safetensors")]
+)
+def test_the_best_model_is_the_better_of_the_two_runs(tmp_path: Path, wers: tuple[float, float], best: str) -> None:
+    result = train_in_stages(Trainer(wers=wers), options(output=tmp_path, epochs=10), WarmRestart(6), _silent)
+    assert result.best == tmp_path / best and result.last == tmp_path / RESTART_FOLDER / "last.safetensors"
 
 
 class _Backend:
@@ -199,3 +260,13 @@ def test_a_tiny_torch_run_restarts_from_its_best_weights(
     assert f"starting from the weights of {run / 'best.safetensors'}" in out + err
     assert out.splitlines()[-1] == f"last model: {run / RESTART_FOLDER / 'last.safetensors'}"
     assert not (run / RESTART_FOLDER / "cache").exists()
+
+
+def test_a_bad_restart_option_stops_before_the_run_folder_is_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    assert main(["train", str(tmp_path), "-o", str(run), "--backend", "torch", "--restart-lr", "inf"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lr" in err and "Traceback" not in err
+    assert not run.exists()

@@ -113,3 +113,23 @@ def test_two_processes_train_in_step(grid_root: Path, tmp_path: Path) -> None:
     # 4 training clips, 2 processes: each trained on 2 (counted once each in the throughput)
     assert load_checkpoint(out / "last.safetensors").metrics["epoch"] == 1
     assert "training on 4 clips" in proc.stdout + proc.stderr
+
+
+def test_two_processes_train_both_schedules_of_a_warm_restart(
+    grid_root: Path, tiny_config: Path, tmp_path: Path
+) -> None:
+    """``lipread train`` under torchrun with a restart: the two schedules in one command, in the same two
+    processes (a process group is kept for the life of the process, not made again for the restart)."""
+    out = tmp_path / "run"
+    args = ["train", str(grid_root), "-o", str(out), "--model-config", str(tiny_config), "--device", "cpu"]
+    args += ["--cache", str(tmp_path / "cache"), "--max-clips", "5", "--val-fraction", "0.2", "--batch-size", "1"]
+    args += ["--epochs", "2", "--restart-at", "1", "--beam-width", "0", "--examples", "0", "--workers", "1"]
+    args += ["--no-progress", "--no-plot"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "lipread"]
+    proc = subprocess.run([*cmd, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for folder in (out, out / "restart"):
+        assert [json.loads(x)["epoch"] for x in (folder / "history.jsonl").read_text().splitlines()] == [1]
+    assert json.loads((out / "restart.json").read_text())["at"] == 1
+    assert (proc.stdout + proc.stderr).count("warm restart: 1 epochs from") == 1  # said by process 0 only

@@ -295,6 +295,7 @@ def run(args: argparse.Namespace) -> int:
     from ..backend import get_backend
 
     options = options_from_args(args)
+    restart = restart_from_args(args)
     backend = get_backend(args.backend)
     if "train" not in backend.capabilities:
         raise BackendError(f"backend {backend.name!r} cannot train; use --backend torch or --backend tensorflow")
@@ -303,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
         from .plot import require_matplotlib
 
         require_matplotlib(options.output / CURVES)
-    result = train_in_stages(backend.train, options, restart_from_args(args))
+    result = train_in_stages(backend.train, options, restart)
     # Under torchrun every process gets here; only process 0 (the one that wrote the history) draws.
     if args.plot is not False and os.environ.get("RANK", "0") == "0":
         for folder in dict.fromkeys((options.output, result.output)):  # each run that trained: the restart's too

@@ -12,15 +12,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import DataError
-from .training import TrainOptions, TrainResult
+from ..weights import atomic_write
+from .training import TrainOptions, TrainResult, selection_score
 
-__all__ = ["RECIPE_EPOCHS", "RESTART_FOLDER", "WarmRestart", "stages", "train_in_stages"]
+__all__ = ["PLAN_FILE", "RECIPE_EPOCHS", "RESTART_FOLDER", "WarmRestart", "stages", "train_in_stages"]
 
 RECIPE_EPOCHS = 98
 """``lipread train``'s default ``--epochs``: the first schedule's 68 (:class:`TrainOptions`' defaults) and the
@@ -28,6 +31,9 @@ warm restart's 30."""
 
 RESTART_FOLDER = "restart"
 """The restart's run folder, inside the first run's: ``<output>/restart``."""
+PLAN_FILE = "restart.json"
+"""The file in a run folder that holds the warm restart the run was started with (its :class:`WarmRestart` as
+JSON), which a resumed run keeps; a run started without a restart has none."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ class WarmRestart:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise DataError(f"the restart's {name} must be a whole number >= 0, not {value!r}")
         if not (math.isfinite(self.lr) and self.lr >= 0):
-            raise DataError(f"the restart's lr is a learning rate >= 0, not {self.lr}")
+            raise DataError(f"the restart's lr is a finite learning rate >= 0, not {self.lr}")
 
 
 def stages(options: TrainOptions, restart: WarmRestart | None) -> tuple[TrainOptions, ...]:
@@ -86,11 +92,45 @@ def stages(options: TrainOptions, restart: WarmRestart | None) -> tuple[TrainOpt
 
 def _epochs_done(folder: Path) -> int:
     """The last epoch that ``folder/history.jsonl`` records; 0 when it records none or cannot be read."""
+    return _last_epoch(_history(folder))
+
+
+def _history(folder: Path) -> list[dict[str, Any]]:
     try:
-        lines = (folder / "history.jsonl").read_text(encoding="utf-8").splitlines()
-        return int(json.loads(lines[-1])["epoch"]) if lines else 0
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return [json.loads(line) for line in (folder / "history.jsonl").read_text(encoding="utf-8").splitlines()]
+    except (OSError, ValueError):
+        return []
+
+
+def _last_epoch(history: list[dict[str, Any]]) -> int:
+    try:
+        return int(history[-1]["epoch"]) if history else 0
+    except (KeyError, TypeError, ValueError):
         return 0
+
+
+def _best_score(history: list[dict[str, Any]]) -> tuple[float, float] | None:
+    """The best :func:`selection_score` of a run's epochs (None when none was validated)."""
+    scores = [
+        selection_score(h["metrics"], h["val_loss"])
+        for h in history
+        if h.get("val_loss") is not None and "greedy_wer" in (h.get("metrics") or {})
+    ]
+    return min(scores, default=None)
+
+
+def _planned(path: Path) -> WarmRestart | None:
+    """The warm restart a run was started with (its :data:`PLAN_FILE`); None for a run started without one.
+
+    Raises:
+        DataError: the file cannot be read as a restart.
+    """
+    if not path.is_file():
+        return None
+    try:
+        return WarmRestart(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, DataError) as e:
+        raise DataError(f"{path}: not a warm restart plan ({e}); train in a new output folder") from None
 
 
 def train_in_stages(
@@ -99,36 +139,65 @@ def train_in_stages(
     restart: WarmRestart | None,
     log: Callable[[str], None] = print,
 ) -> TrainResult:
-    """Run :func:`stages` with ``train`` (a backend's) and return the last run's result.
+    """Run :func:`stages` with ``train`` (a backend's) and return the last run's result, with ``best`` the better
+    of the two runs' best models (the restart's, unless none of its epochs validated better than the first's).
 
-    A resumed run (``options.resume``) continues the restart when it has a checkpoint, starts it when the first
-    run has trained all its epochs, and else continues the first run. A first run that stops early (its
-    ``time_limit``) ends there; the restart gets what is left of the time limit, and none left ends there too:
-    ``resume`` goes on in both cases.
+    A new run with a restart writes it into ``options.output / PLAN_FILE``. A resumed run (``options.resume``)
+    keeps the restart it was started with, whatever ``restart`` says (none, for a run started without one): it
+    continues the restart when it has a checkpoint, starts it when the first run has trained all its epochs,
+    and else continues the first run. A first run that stops early (its ``time_limit``) ends there; the
+    restart gets what is left of the time limit, and none left ends there too (``resume`` goes on in both
+    cases). Under ``torchrun`` only process 0 writes and logs; every process takes the same decisions.
     """
+    main = os.environ.get("RANK", "0") == "0"
+    say = log if main else (lambda _: None)
+    plan = options.output / PLAN_FILE
+    if options.resume:
+        kept = _planned(plan)
+        if kept is not None and kept != restart:
+            say(f"resuming with the warm restart the run was started with ({plan}: after epoch {kept.at})")
+        restart = kept
     runs = stages(options, restart)
-    if len(runs) == 1:
+    if main and not options.resume:
+        plan.unlink(missing_ok=True)  # a run trained here before
+    if len(runs) == 1 or restart is None:
         return train(options)
     first, second = runs
+    if main and not options.resume:
+        atomic_write(plan, (json.dumps(dataclasses.asdict(restart)) + "\n").encode())
     started = time.monotonic()
-    if options.resume and (second.output / "last.ckpt").is_file():
-        log(f"the first {first.epochs} epochs are trained; resuming the warm restart in {second.output}")
-        return train(second)
-    if options.resume and _epochs_done(first.output) >= first.epochs:
-        log(f"the first {first.epochs} epochs are trained in {first.output}")
-        best = first.output / "best.safetensors"
-        result = TrainResult(first.output, best if best.is_file() else None, first.output / "last.safetensors", [])
-    else:
+    first_done = options.resume and _epochs_done(first.output) >= first.epochs
+    if not first_done:
         result = train(first)
-        if _epochs_done(first.output) < first.epochs:  # stopped by the time limit
+        history = result.history
+        if _last_epoch(history) < first.epochs:  # stopped by the time limit
             return result
+    else:
+        history = _history(first.output)
+        best = first.output / "best.safetensors"
+        result = TrainResult(first.output, best if best.is_file() else None, first.output / "last.safetensors", history)
     if result.best is None:  # validated on no clip: the last weights
         second = dataclasses.replace(second, init=result.last)
+    if options.resume and (second.output / "last.ckpt").is_file():
+        say(f"the first {first.epochs} epochs are trained; resuming the warm restart in {second.output}")
+        return _better(history, result, train(second))
+    if first_done:
+        say(f"the first {first.epochs} epochs are trained in {first.output}")
     if options.time_limit is not None:
         left = options.time_limit - (time.monotonic() - started) / 60
-        if left <= 0:
-            log(f"time limit of {options.time_limit} min reached before the warm restart; continue with --resume")
+        # Each process has its own clock: under torchrun the restart always starts, and the backend, which
+        # shares process 0's decision, stops it after its first epoch when no time is left.
+        if left <= 0 and int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+            say(f"time limit of {options.time_limit} min reached before the warm restart; continue with --resume")
             return result
-        second = dataclasses.replace(second, time_limit=left)
-    log(f"warm restart: {second.epochs} epochs from {second.init}, lr {second.lr:g}, in {second.output}")
-    return train(dataclasses.replace(second, resume=False))
+        second = dataclasses.replace(second, time_limit=max(left, 1e-6))
+    say(f"warm restart: {second.epochs} epochs from {second.init}, lr {second.lr:g}, in {second.output}")
+    return _better(history, result, train(dataclasses.replace(second, resume=False)))
+
+
+def _better(first_history: list[dict[str, Any]], first: TrainResult, second: TrainResult) -> TrainResult:
+    """``second`` with its ``best`` the first run's when none of the restart's epochs validated better."""
+    before, after = _best_score(first_history), _best_score(second.history)
+    if before is not None and (after is None or before < after) and first.best is not None:
+        return dataclasses.replace(second, best=first.best)
+    return second

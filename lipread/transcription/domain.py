@@ -10,7 +10,8 @@ What is measured on a clip (:func:`summarise`), from the model input ``float32 (
 standardised per clip) and the log-probabilities ``(T, V)``, over the clip's speech (:func:`speech_span`: from
 :data:`SPAN_MARGIN` frames before the first frame the model hears speech in to as many after the last, so that
 still or silent frames before and after the speech, which users' videos have more of than the training clips,
-change nothing):
+are not measured; they still change the measurement a little, through the standardisation of the whole clip's
+input):
 
 - **appearance**: the clip's mean mouth crop, averaged down to a coarse grid of :data:`GRID` cells, projected on
   the first :data:`COMPONENTS` principal components of the training clips' mean crops (the ways speaker 1's
