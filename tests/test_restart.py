@@ -270,3 +270,16 @@ def test_a_bad_restart_option_stops_before_the_run_folder_is_made(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "lr" in err and "Traceback" not in err
     assert not run.exists()
+
+
+def test_resuming_a_finished_run_trains_nothing_and_says_so_in_the_commands_terms(tmp_path: Path) -> None:
+    _started_with(tmp_path, WarmRestart(6))
+    Trainer()(options(output=tmp_path, epochs=6))
+    Trainer()(options(output=tmp_path / RESTART_FOLDER, epochs=4))
+    train, said = Trainer(), []
+    result = train_in_stages(train, options(output=tmp_path, epochs=10, resume=True), WarmRestart(6), said.append)
+    assert train.calls == [] and result.last == tmp_path / RESTART_FOLDER / "last.safetensors"
+    assert said == [
+        "all 10 epochs are trained (6, then 4 epochs of warm restart): nothing more to train (a larger --epochs "
+        "goes on)"
+    ]

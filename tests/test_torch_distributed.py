@@ -132,4 +132,4 @@ def test_two_processes_train_both_schedules_of_a_warm_restart(
     for folder in (out, out / "restart"):
         assert [json.loads(x)["epoch"] for x in (folder / "history.jsonl").read_text().splitlines()] == [1]
     assert json.loads((out / "restart.json").read_text())["at"] == 1
-    assert (proc.stdout + proc.stderr).count("warm restart: 1 epochs from") == 1  # said by process 0 only
+    assert (proc.stdout + proc.stderr).count("warm restart: 1 epoch from") == 1  # said by process 0 only

@@ -173,12 +173,17 @@ def train_in_stages(
         if _last_epoch(history) < first.epochs:  # stopped by the time limit
             return result
     else:
-        history = _history(first.output)
-        best = first.output / "best.safetensors"
-        result = TrainResult(first.output, best if best.is_file() else None, first.output / "last.safetensors", history)
+        result = _finished(first.output)
+        history = result.history
     if result.best is None:  # validated on no clip: the last weights
         second = dataclasses.replace(second, init=result.last)
     if options.resume and (second.output / "last.ckpt").is_file():
+        if _epochs_done(second.output) >= second.epochs:  # said in the command's terms, not the restart's
+            say(
+                f"all {options.epochs} epochs are trained ({first.epochs}, then {_epochs(second.epochs)} of warm "
+                "restart): nothing more to train (a larger --epochs goes on)"
+            )
+            return _better(history, result, _finished(second.output))
         say(f"the first {first.epochs} epochs are trained; resuming the warm restart in {second.output}")
         return _better(history, result, train(second))
     if first_done:
@@ -191,8 +196,18 @@ def train_in_stages(
             say(f"time limit of {options.time_limit} min reached before the warm restart; continue with --resume")
             return result
         second = dataclasses.replace(second, time_limit=max(left, 1e-6))
-    say(f"warm restart: {second.epochs} epochs from {second.init}, lr {second.lr:g}, in {second.output}")
+    say(f"warm restart: {_epochs(second.epochs)} from {second.init}, lr {second.lr:g}, in {second.output}")
     return _better(history, result, train(dataclasses.replace(second, resume=False)))
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'s' if n != 1 else ''}"
+
+
+def _finished(folder: Path) -> TrainResult:
+    """The result of the run in ``folder`` as its files left it."""
+    best = folder / "best.safetensors"
+    return TrainResult(folder, best if best.is_file() else None, folder / "last.safetensors", _history(folder))
 
 
 def _better(first_history: list[dict[str, Any]], first: TrainResult, second: TrainResult) -> TrainResult:
