@@ -52,6 +52,7 @@ from tqdm.auto import tqdm
 from lipread.config import ModelConfig
 from lipread.data.alphabet import run_words, with_training_vocabulary, write_word_list
 from lipread.data.dataset import Clip, CropCache
+from lipread.data.restart import MORE_TRAINING
 from lipread.data.resume import check_resume, clips_digest, other_backend_hint
 from lipread.data.training import (
     TrainOptions,
@@ -157,17 +158,9 @@ def _init_distributed(requested: str) -> tuple[_Dist, torch.device]:
     if device.type == "cuda":
         device = torch.device("cuda", d.local_rank)
         torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        # One group for the life of the process: a command may train twice (the warm restart of
-        # lipread.data.restart), and a process that destroyed its group cannot join a new one under torchrun.
+    if not dist.is_initialized():  # one a run before this one in the process kept (MORE_TRAINING)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        atexit.register(_destroy_group)
     return d, device
-
-
-def _destroy_group() -> None:
-    if dist.is_initialized():
-        dist.destroy_process_group()
 
 
 @dataclass
@@ -381,7 +374,22 @@ def train(options: TrainOptions) -> TrainResult:
     options = with_training_vocabulary(options)  # the data's own alphabet for a manifest or an LRS folder
     config = options.model_config
     d, device = _init_distributed(options.device)
-    return _train(options, config, d, device, started)
+    try:
+        return _train(options, config, d, device, started)
+    finally:
+        # A process that destroyed its group cannot join a new one under torchrun: kept for the run after
+        # this one (the warm restart), destroyed after the last, every process having reached it.
+        if d.active and dist.is_initialized():
+            if os.environ.get(MORE_TRAINING) != "1":
+                dist.destroy_process_group()
+            else:  # should no run follow after all (a time limit reached), at exit
+                atexit.register(_destroy_group)
+
+
+def _destroy_group() -> None:
+    if dist.is_initialized():
+        dist.barrier()  # every process here first: one that tears its group down alone can abort another
+        dist.destroy_process_group()
 
 
 def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.device, started: float) -> TrainResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,15 @@ from hypothesis import strategies as st
 import lipread.backend
 import lipread.data.restart as restart_module
 from lipread.cli.app import main
-from lipread.data.restart import PLAN_FILE, RECIPE_EPOCHS, RESTART_FOLDER, WarmRestart, stages, train_in_stages
+from lipread.data.restart import (
+    MORE_TRAINING,
+    PLAN_FILE,
+    RECIPE_EPOCHS,
+    RESTART_FOLDER,
+    WarmRestart,
+    stages,
+    train_in_stages,
+)
 from lipread.data.training import TrainOptions, TrainResult
 from lipread.errors import DataError
 
@@ -283,3 +292,15 @@ def test_resuming_a_finished_run_trains_nothing_and_says_so_in_the_commands_term
         "all 10 epochs are trained (6, then 4 epochs of warm restart): nothing more to train (a larger --epochs "
         "goes on)"
     ]
+
+
+def test_a_run_that_another_follows_trains_with_more_training_set(tmp_path: Path) -> None:
+    """The backend keeps what the restart needs (torch's process group under torchrun) only for the first run."""
+    seen: list[str | None] = []
+
+    def train(o: TrainOptions) -> TrainResult:
+        seen.append(os.environ.get(MORE_TRAINING))
+        return Trainer()(o)
+
+    train_in_stages(train, options(output=tmp_path, epochs=10), WarmRestart(6), _silent)
+    assert seen == ["1", None] and MORE_TRAINING not in os.environ

@@ -9,12 +9,13 @@ makes, and :func:`train_in_stages` runs them with a backend's ``train``, resumin
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from ..errors import DataError
 from ..weights import atomic_write
 from .training import TrainOptions, TrainResult, selection_score
 
-__all__ = ["PLAN_FILE", "RECIPE_EPOCHS", "RESTART_FOLDER", "WarmRestart", "stages", "train_in_stages"]
+__all__ = ["MORE_TRAINING", "PLAN_FILE", "RECIPE_EPOCHS", "RESTART_FOLDER", "WarmRestart", "stages", "train_in_stages"]
 
 RECIPE_EPOCHS = 98
 """``lipread train``'s default ``--epochs``: the first schedule's 68 (:class:`TrainOptions`' defaults) and the
@@ -31,6 +32,10 @@ warm restart's 30."""
 
 RESTART_FOLDER = "restart"
 """The restart's run folder, inside the first run's: ``<output>/restart``."""
+MORE_TRAINING = "LIPREAD_MORE_TRAINING"
+"""An environment variable that :func:`train_in_stages` sets to ``"1"`` while a run that another follows in the
+same process trains: the backend keeps what it would tear down at the end of a run (the torch backend's process
+group under ``torchrun``, which a process cannot make again)."""
 PLAN_FILE = "restart.json"
 """The file in a run folder that holds the warm restart the run was started with (its :class:`WarmRestart` as
 JSON), which a resumed run keeps; a run started without a restart has none."""
@@ -168,7 +173,8 @@ def train_in_stages(
     started = time.monotonic()
     first_done = options.resume and _epochs_done(first.output) >= first.epochs
     if not first_done:
-        result = train(first)
+        with _more_training():
+            result = train(first)
         history = result.history
         if _last_epoch(history) < first.epochs:  # stopped by the time limit
             return result
@@ -198,6 +204,20 @@ def train_in_stages(
         second = dataclasses.replace(second, time_limit=max(left, 1e-6))
     say(f"warm restart: {_epochs(second.epochs)} from {second.init}, lr {second.lr:g}, in {second.output}")
     return _better(history, result, train(dataclasses.replace(second, resume=False)))
+
+
+@contextlib.contextmanager
+def _more_training() -> Iterator[None]:
+    """:data:`MORE_TRAINING` set for the block."""
+    before = os.environ.get(MORE_TRAINING)
+    os.environ[MORE_TRAINING] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[MORE_TRAINING]
+        else:
+            os.environ[MORE_TRAINING] = before
 
 
 def _epochs(n: int) -> str:
