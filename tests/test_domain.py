@@ -129,8 +129,8 @@ def test_still_silent_frames_around_the_speech_change_no_measurement(before: int
     frames = rng.standard_normal((len(lp), 50, 100, 3)).astype(np.float32)
     frames[: SPAN_MARGIN + 1] = frames[SPAN_MARGIN + 1]  # still before and after the speech, as filmed
     frames[-(SPAN_MARGIN + 1) :] = frames[-(SPAN_MARGIN + 2)]
-    padded_lp = np.concatenate([np.stack([_blank_row(v)] * before or [_blank_row(v)])[:before], lp])
-    padded_lp = np.concatenate([padded_lp, np.stack([_blank_row(v)] * max(after, 1))[:after]])
+    blank = _blank_row(v)[None]
+    padded_lp = np.concatenate([np.repeat(blank, before, 0), lp, np.repeat(blank, after, 0)])
     padded = np.concatenate([np.repeat(frames[:1], before, 0), frames, np.repeat(frames[-1:], after, 0)])
     a, b = summarise(frames, lp), summarise(padded, padded_lp)
     assert (a.blank, a.peak, a.entropy, a.motion) == pytest.approx((b.blank, b.peak, b.entropy, b.motion))

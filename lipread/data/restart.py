@@ -171,15 +171,16 @@ def train_in_stages(
     if main and not options.resume:
         atomic_write(plan, (json.dumps(dataclasses.asdict(restart)) + "\n").encode())
     started = time.monotonic()
-    first_done = options.resume and _epochs_done(first.output) >= first.epochs
-    if not first_done:
+    trained = _finished(first.output) if options.resume else None  # its history read once
+    first_done = trained is not None and _last_epoch(trained.history) >= first.epochs
+    if trained is None or not first_done:
         with _more_training():
             result = train(first)
         history = result.history
         if _last_epoch(history) < first.epochs:  # stopped by the time limit
             return result
     else:
-        result = _finished(first.output)
+        result = trained
         history = result.history
     if result.best is None:  # validated on no clip: the last weights
         second = dataclasses.replace(second, init=result.last)
