@@ -29,6 +29,7 @@ every clip is also validated on. Crops are decoded once into ``options.cache_dir
 from __future__ import annotations
 
 import atexit
+import gc
 import io
 import json
 import os
@@ -381,15 +382,19 @@ def train(options: TrainOptions) -> TrainResult:
         # this one (the warm restart), destroyed after the last, every process having reached it.
         if d.active and dist.is_initialized():
             if os.environ.get(MORE_TRAINING) != "1":
-                dist.destroy_process_group()
+                _destroy_group(barrier=False)
             else:  # should no run follow after all (a time limit reached), at exit
                 atexit.register(_destroy_group)
 
 
-def _destroy_group() -> None:
+def _destroy_group(barrier: bool = True) -> None:
     if dist.is_initialized():
-        dist.barrier()  # every process here first: one that tears its group down alone can abort another
+        if barrier:  # at exit: every process here first, one that tears its group down alone can abort another
+            dist.barrier()
         dist.destroy_process_group()
+        # What holds the group (the run's DistributedDataParallel) may sit in reference cycles: collected only at
+        # interpreter shutdown, its gloo threads ended after Python had, aborting one process in four under load.
+        gc.collect()
 
 
 def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.device, started: float) -> TrainResult:
