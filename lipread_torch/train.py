@@ -28,8 +28,6 @@ every clip is also validated on. Crops are decoded once into ``options.cache_dir
 
 from __future__ import annotations
 
-import atexit
-import gc
 import io
 import json
 import os
@@ -45,7 +43,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
@@ -53,7 +50,6 @@ from tqdm.auto import tqdm
 from lipread.config import ModelConfig
 from lipread.data.alphabet import run_words, with_training_vocabulary, write_word_list
 from lipread.data.dataset import Clip, CropCache
-from lipread.data.restart import MORE_TRAINING
 from lipread.data.resume import check_resume, clips_digest, other_backend_hint
 from lipread.data.training import (
     TrainOptions,
@@ -72,9 +68,10 @@ from lipread.report import counted
 from lipread.weights import atomic_write, leftover_temporaries, load_checkpoint, save_checkpoint, writable_folder
 
 from .data import Batch, BatchLoader, Examples, epoch_batches, load_examples
+from .distributed import Processes, start_processes
 from .mixup import mix_batch
 from .model import LipNet
-from .wrapper import assign_canonical, canonical_state, resolve_device
+from .wrapper import assign_canonical, canonical_state
 
 __all__ = ["ctc_loss", "load_training_checkpoint", "train"]
 
@@ -105,63 +102,6 @@ def ctc_loss(logprobs: torch.Tensor, batch: Batch) -> torch.Tensor:
         reduction="none",
         zero_infinity=True,
     )
-
-
-@dataclass
-class _Dist:
-    """Where this process stands in a (possibly one-process) run."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def active(self) -> bool:
-        return self.world > 1
-
-    def barrier(self) -> None:
-        if self.active:
-            dist.barrier()
-
-    def broadcast_flag(self, flag: bool, device: torch.device) -> bool:
-        """Process 0's ``flag`` on every process."""
-        if not self.active:
-            return flag
-        t = torch.tensor([int(flag)], device=device)
-        dist.broadcast(t, 0)
-        return bool(t.item())
-
-    def sync_buffers(self, module: nn.Module) -> None:
-        """Give every process process 0's buffers (BatchNorm statistics, updated locally by each)."""
-        if self.active:
-            for buffer in module.buffers():
-                dist.broadcast(buffer, 0)
-
-    def mean(self, value: float, device: torch.device) -> float:
-        """The mean of ``value`` over the processes."""
-        if not self.active:
-            return value
-        t = torch.tensor([value], dtype=torch.float64, device=device)
-        dist.all_reduce(t)
-        return float(t.item()) / self.world
-
-
-def _init_distributed(requested: str) -> tuple[_Dist, torch.device]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    device = resolve_device(requested)  # raises for an unknown name, or CUDA where there is none
-    if world <= 1:
-        return _Dist(), device
-    d = _Dist(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
-    if device.type == "cuda":
-        device = torch.device("cuda", d.local_rank)
-        torch.cuda.set_device(device)
-    if not dist.is_initialized():  # one a run before this one in the process kept (MORE_TRAINING)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return d, device
 
 
 @dataclass
@@ -286,7 +226,7 @@ def _restore(
     return _State(int(payload["epoch"]), json.loads(payload["history"]), tuple(best) if best else None, clips)
 
 
-def _load_data(options: TrainOptions, config: ModelConfig, d: _Dist, workers: int) -> tuple[Examples, Examples]:
+def _load_data(options: TrainOptions, config: ModelConfig, d: Processes, workers: int) -> tuple[Examples, Examples]:
     train_clips, val_clips = training_clips(options)
     cache = CropCache(options.cache_dir, config)
     every = list(dict.fromkeys(train_clips + val_clips))
@@ -374,30 +314,16 @@ def train(options: TrainOptions) -> TrainResult:
     started = time.monotonic()
     options = with_training_vocabulary(options)  # the data's own alphabet for a manifest or an LRS folder
     config = options.model_config
-    d, device = _init_distributed(options.device)
+    d, device = start_processes(options.device)
     try:
         return _train(options, config, d, device, started)
     finally:
-        # A process that destroyed its group cannot join a new one under torchrun: kept for the run after
-        # this one (the warm restart), destroyed after the last, every process having reached it.
-        if d.active and dist.is_initialized():
-            if os.environ.get(MORE_TRAINING) != "1":
-                _destroy_group(barrier=False)
-            else:  # should no run follow after all (a time limit reached), at exit
-                atexit.register(_destroy_group)
+        d.end()
 
 
-def _destroy_group(barrier: bool = True) -> None:
-    if dist.is_initialized():
-        if barrier:  # at exit: every process here first, one that tears its group down alone can abort another
-            dist.barrier()
-        dist.destroy_process_group()
-        # What holds the group (the run's DistributedDataParallel) may sit in reference cycles: collected only at
-        # interpreter shutdown, its gloo threads ended after Python had, aborting one process in four under load.
-        gc.collect()
-
-
-def _train(options: TrainOptions, config: ModelConfig, d: _Dist, device: torch.device, started: float) -> TrainResult:
+def _train(
+    options: TrainOptions, config: ModelConfig, d: Processes, device: torch.device, started: float
+) -> TrainResult:
     out = Path(options.output)
     workers = options.threads
     log: Callable[[str], None] = tqdm.write if d.main else (lambda _msg: None)
