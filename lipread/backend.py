@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import numpy as np
-
 from .config import ModelConfig
 from .errors import BackendError
 
 if TYPE_CHECKING:
+    import numpy as np  # annotations only: `import lipread` and the `lipread` command start without NumPy
+
     from .data.training import TrainOptions, TrainResult
 
 __all__ = [

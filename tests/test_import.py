@@ -41,6 +41,14 @@ def test_import_lipread_imports_no_framework() -> None:
     assert "cv2" not in modules  # OpenCV is imported when a video is first decoded
 
 
+def test_the_command_reaches_its_interrupt_handler_before_numpy() -> None:
+    """``lipread``'s entry point (``lipread.cli.app:main``) catches Ctrl-C; until it runs, an interrupt is
+    Python's traceback. NumPy (most of ``import lipread``'s time) is imported inside it, not before."""
+    modules = _modules_after("import lipread.cli.app")
+    assert "lipread.cli.app" in modules
+    assert "numpy" not in modules
+
+
 def test_no_core_module_imports_a_framework() -> None:
     """Every module of the core and the CLI, except the ONNX Runtime backend itself (``lipread.onnx.runtime``) and
     the compiled beam search of the ``fast`` extra (``lipread.decoding.beam_numba``, imported only where numba is
