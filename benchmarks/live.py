@@ -19,7 +19,7 @@ start. Measured in the same run:
 Usage::
 
     python benchmarks/live.py [--minutes 10] [--threads 1] [--precision fp32] [--hop 25] [--pause 0.2]
-        [--context 0.32] [--json]
+        [--context 0.32] [--lead 0.48] [--json]
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def main() -> None:
     p.add_argument("--hop", type=int, default=25, help="LiveSettings.hop (default 25)")
     p.add_argument("--pause", type=float, help="LiveSettings.pause (default: its default)")
     p.add_argument("--context", type=float, help="LiveSettings.context (default: its default)")
+    p.add_argument("--lead", type=float, help="LiveSettings.lead (default: its default)")
     args = p.parse_args()
     common.need_data()
     from lipread.api import Transcriber
@@ -78,7 +79,7 @@ def main() -> None:
     clips = sorted((GRID / "s1").glob("*.mp4"))
     total = round(args.minutes * 60 * FPS)
     reader = Transcriber(with_precision(DEFAULT_MODEL, args.precision), threads=args.threads)
-    chosen = {name: getattr(args, name) for name in ("pause", "context") if getattr(args, name) is not None}
+    chosen = {name: getattr(args, name) for name in ("pause", "context", "lead") if getattr(args, name) is not None}
     settings = LiveSettings(hop=args.hop, **chosen)
     fifth = max(1, total // 5)
     lags: list[float] = []
@@ -129,6 +130,7 @@ def main() -> None:
         "hop": settings.hop,
         "pause": f"{settings.pause:g} s",
         "context": f"{settings.context:g} s",
+        "lead": f"{settings.lead:g} s",
     }
     report.target(
         "keeps ahead of 25 fps (stream time / busy time)", ">= 1.0x", f"{speed:.2f}x ({busy:.0f} s busy)", speed >= 1

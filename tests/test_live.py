@@ -89,14 +89,19 @@ def test_lipread_live_prints_each_utterance(
     assert abs(float(start) - record["start"]) < 0.006 and abs(float(end) - record["end"]) < 0.006
 
 
-def test_lipread_live_reads_with_the_int8_model_when_asked(
-    grid_clip: Path, transcriber: object, capsys: pytest.CaptureFixture
-) -> None:
+def test_lipread_live_reads_with_the_int8_model_when_asked(grid_clip: Path, capsys: pytest.CaptureFixture) -> None:
+    from lipread.api import Transcriber
+    from lipread.models import DEFAULT_MODEL
+    from lipread.transcription.loading import with_precision
+
     assert main(["live", str(grid_clip), "--format", "json", "--threads", "1", "--precision", "int8"]) == 0
     [line] = capsys.readouterr().out.splitlines()
     record = json.loads(line)
     assert Path(record["model"]).name == "lipnet-grid-s1.int8.onnx"
-    assert record["text"] == transcriber.transcribe(grid_clip).text  # type: ignore[attr-defined]
+    # as the int8 model reads the clip alone, to a word (see test_lipread_live_prints_each_utterance)
+    alone = Transcriber(with_precision(DEFAULT_MODEL, "int8"), threads=1).transcribe(grid_clip).text.split()
+    read = record["text"].split()
+    assert len(read) == len(alone) and sum(a != b for a, b in zip(read, alone)) <= 1, (read, alone)
     assert main(["live", str(grid_clip), "--precision", "int8", "--model", str(grid_clip)]) == 1
     assert "int8 precision picks a shipped model" in capsys.readouterr().err
 

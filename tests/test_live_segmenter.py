@@ -68,6 +68,9 @@ def test_segmenter_ends_an_utterance_after_the_pause() -> None:
         {"longest": 1e308},  # its frame count would overflow
         {"pause": 61.0},
         {"context": 1e9},
+        {"lead": -0.04},
+        {"lead": float("inf")},
+        {"lead": True},
     ],
 )
 def test_settings_are_checked(bad: dict[str, Any]) -> None:
@@ -182,7 +185,7 @@ def spans_of(segments: list[Any]) -> list[tuple[int, int]]:
 def test_utterances_come_out_where_the_speech_is() -> None:
     reader = StandInReader()
     plan = [("quiet", 30), ("speech", 40), ("quiet", 11), ("speech", 30), ("quiet", 40), ("speech", 20), ("quiet", 3)]
-    segments = list(read_stream(reader, synthetic(plan), LiveSettings(pause=0.4, hop=25, context=0.5)))
+    segments = list(read_stream(reader, synthetic(plan), LiveSettings(pause=0.4, hop=25, context=0.5, lead=0.5)))
     assert spans_of(segments) == [(30, 70), (81, 111), (151, 171)]
     assert [s.text for s in segments] == ["w40", "w30", "w20"]
     assert segments[0].words[0].start == segments[0].start and segments[0].to_dict()["text"] == "w40"
@@ -214,13 +217,23 @@ def test_an_utterance_comes_out_as_soon_as_its_end_can_be_seen(settings: LiveSet
     assert [h for h, _ in reader.clips] == [how]
 
 
+@pytest.mark.parametrize(("lead", "before"), [(0.0, 0), (0.48, 12), (0.8, 20), (2.0, 30)])
+def test_lead_is_kept_before_an_utterance_and_context_after_it(lead: float, before: int) -> None:
+    """``lead`` frames before the first speech frame (never before the stream), ``context`` after the last."""
+    reader = StandInReader()
+    plan = [("quiet", 30), ("speech", 40), ("quiet", 40)]
+    segments = list(read_stream(reader, synthetic(plan), LiveSettings(context=1.0, lead=lead)))
+    assert spans_of(segments) == [(30, 70)]
+    assert reader.clips == [("transcribe", before + 40 + 25)]
+
+
 def test_a_long_utterance_is_read_by_the_run_that_saw_it_end_too() -> None:
     """A clip that ``prepare`` reads itself (in windows, for a real model) gives the log-probabilities that
     decide the last frames and read the utterance."""
     reader = StandInReader(long=30)
     segments = list(read_stream(reader, synthetic([("quiet", 30), ("speech", 40), ("quiet", 40)]), LiveSettings()))
     assert spans_of(segments) == [(30, 70)] and [s.text for s in segments] == ["w40"]
-    assert reader.clips == [("run", 8 + 40 + 5 + 5)]
+    assert reader.clips == [("run", 12 + 40 + 5 + 5)]  # lead (0.48 s), the utterance, pause, lookahead
 
 
 def test_a_short_pause_does_not_split_an_utterance_and_longest_cuts_one() -> None:

@@ -1,7 +1,8 @@
 """How the live settings ``pause`` and ``context`` cut a stream of GRID sentences, and how soon each text comes.
 
 ``--clips`` clips of GRID speaker 1 (in name order, after the first ``--skip``) are joined into one stream and
-read by :meth:`lipread.api.Transcriber.stream` as fast as possible, once for each ``PAUSE:CONTEXT`` pair (seconds).
+read by :meth:`lipread.api.Transcriber.stream` as fast as possible, once for each ``PAUSE:CONTEXT[:LEAD]``
+(seconds; ``LEAD`` defaults to :class:`~lipread.live.LiveSettings`'s).
 Each segment belongs to the clip that holds its middle. For each pair it prints:
 
 - the segments, and the clips with exactly one (a sentence split in two, or lost, counts against this);
@@ -12,8 +13,12 @@ Each segment belongs to the clip that holds its middle. For each pair it prints:
   out, the part of the latency that the settings decide (the rest is the reading, which
   ``benchmarks/live.py`` times in real time).
 
+With ``--cut LEAD:TAIL`` (seconds, repeatable) it also reads each clip cut to its speech (the ``.align`` words)
+with ``LEAD`` before and ``TAIL`` after it, no stream around it, and prints how many read as the whole clip does:
+how much of the difference between a segment and its clip the frames around the speech make alone.
+
     OMP_NUM_THREADS=1 python tools/measure_live_settings.py 0.2:0.32 0.28:0.5 [--clips 200] [--skip 60]
-        [--data ../shared/data/grid]
+        [--data ../shared/data/grid] [--cut 0.32:0.32 ...]
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from lipread.api import Transcriber  # noqa: E402
+from lipread.data.align import load_alignment  # noqa: E402
 from lipread.data.dataset import find_clips  # noqa: E402
 from lipread.data.metrics import edit_distance  # noqa: E402
 from lipread.live import LiveSettings  # noqa: E402
@@ -39,10 +45,12 @@ from lipread.video.reader import read_frames  # noqa: E402
 FPS = 25.0
 
 
-def pair(text: str) -> tuple[float, float]:
-    """``PAUSE:CONTEXT`` in seconds."""
-    pause, _, context = text.partition(":")
-    return float(pause), float(context)
+def pair(text: str) -> tuple[float, ...]:
+    """``A:B`` or ``A:B:C``, in seconds."""
+    parts = tuple(float(part) for part in text.split(":"))
+    if len(parts) not in (2, 3):
+        raise ValueError(text)
+    return parts
 
 
 def wer(readings: list[str], truths: list[str]) -> float:
@@ -82,12 +90,33 @@ def measure(
     }
 
 
+def cut_as_alone(
+    reader: Transcriber,
+    paths: list[Path],
+    clips: list[np.ndarray],
+    alone: list[str],
+    align: Path,
+    lead: float,
+    tail: float,
+) -> int:
+    """The clips that read as ``alone`` when cut from ``lead`` seconds before their first word to ``tail`` after
+    their last (within the clip)."""
+    same = 0
+    for path, frames, text in zip(paths, clips, alone):
+        words = load_alignment(align / f"{path.stem}.align").words
+        lo = max(0, round((words[0].start - lead) * FPS))
+        hi = min(len(frames), round((words[-1].end + tail) * FPS))
+        same += reader.transcribe(frames[lo:hi], FPS).text == text  # type: ignore[union-attr]
+    return same
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("pairs", nargs="+", type=pair, metavar="PAUSE:CONTEXT")
+    p.add_argument("pairs", nargs="*", type=pair, metavar="PAUSE:CONTEXT[:LEAD]")
     p.add_argument("--clips", type=int, default=200)
     p.add_argument("--skip", type=int, default=60, help="clips left out first (benchmarks/live.py plays them)")
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "grid")
+    p.add_argument("--cut", type=pair, action="append", default=[], metavar="LEAD:TAIL")
     args = p.parse_args()
     paths = sorted((args.data / "s1").glob("*.mp4"))[args.skip : args.skip + args.clips]
     reader = Transcriber(threads=1)
@@ -97,15 +126,20 @@ def main() -> None:
     truths = [sentences[path] for path in paths]
     print(f"{len(paths)} clips of {args.data / 's1'}, from clip {args.skip + 1} in name order on, as one stream;")
     print(f"WER of the clips read alone: {100 * wer(alone, truths):.2f}%\n")
-    print("| pause | context | segments | clips with one | read as alone | WER | waiting (median) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for pause, context in args.pairs:
-        m = measure(reader, clips, alone, truths, LiveSettings(pause=pause, context=context))
-        print(
-            f"| {pause:g} s | {context:g} s | {m['segments']} | {m['once']} | {m['as_alone']} | {100 * m['wer']:.2f}% "
-            f"| {m['waiting']:.2f} s |",
-            flush=True,
-        )
+    print("| pause | context | lead | segments | clips with one | read as alone | WER | waiting (median) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for times in args.pairs:
+        given = {"lead": times[2]} if len(times) == 3 else {}
+        settings = LiveSettings(pause=times[0], context=times[1], **given)
+        m = measure(reader, clips, alone, truths, settings)
+        row = [f"{settings.pause:g} s", f"{settings.context:g} s", f"{settings.lead:g} s", m["segments"], m["once"]]
+        row += [m["as_alone"], f"{100 * m['wer']:.2f}%", f"{m['waiting']:.2f} s"]
+        print("| " + " | ".join(map(str, row)) + " |", flush=True)
+    if args.cut:
+        print("\n| clip cut to its speech: before | after | read as the whole clip |\n| --- | --- | --- |")
+    for lead, tail in args.cut:
+        same = cut_as_alone(reader, paths, clips, alone, args.data / "alignments" / "s1", lead, tail)
+        print(f"| {lead:g} s | {tail:g} s | {same} of {len(paths)} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--context",
         type=within(float, 0.0, MAX_SECONDS, " s"),
         default=defaults.context,
-        help="seconds kept on each side of an utterance when it is read",
+        help="seconds kept after an utterance when it is read (an utterance may wait for them)",
+    )
+    p.add_argument(
+        "--lead",
+        type=within(float, 0.0, MAX_SECONDS, " s"),
+        default=defaults.lead,
+        help="seconds kept before an utterance when it is read (already seen: no wait)",
     )
     p.add_argument(
         "--min-confidence",
@@ -98,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from ..transcription.domain import WARNING as DOMAIN_WARNING
     from ..transcription.loading import with_precision
 
-    settings = LiveSettings(args.pause, args.longest, args.hop, args.context, args.min_confidence)
+    settings = LiveSettings(args.pause, args.longest, args.hop, args.context, args.min_confidence, args.lead)
     opts: dict[str, Any] = {} if args.threads is None else {"threads": args.threads}
     runner = Transcriber(
         with_precision(args.model or DEFAULT_MODEL, args.precision), args.backend, args.decoder, args.beam_width, **opts
