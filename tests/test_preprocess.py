@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -117,6 +119,42 @@ def test_normalise_standardises_with_the_exact_mean_and_deviation(crops: np.ndar
     # uint8 crops: exactly; any other type: NumPy's float64 mean and deviation, to within their rounding
     tolerance = 0 if dtype is np.uint8 else 1e-6
     np.testing.assert_allclose(got.reshape(-1), expected, rtol=tolerance, atol=tolerance)
+
+
+OTHER_THREADS_CPU = """
+import os, threading, time
+from pathlib import Path
+import numpy as np
+from lipread.video.preprocess import normalise
+
+def other_threads_cpu() -> float:
+    ticks = 0
+    for task in Path("/proc/self/task").iterdir():
+        if int(task.name) != threading.get_native_id():
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the thread has ended
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # user and system time
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+crops = np.random.default_rng(0).integers(0, 256, (75, 50, 100, 3), dtype=np.uint8)
+normalise(crops)
+before = other_threads_cpu()
+for _ in range(10):
+    normalise(crops)
+    time.sleep(0.03)
+print(other_threads_cpu() - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the threads' CPU times from Linux's /proc")
+def test_normalise_sets_no_other_thread_to_work() -> None:
+    """Standardising a clip runs on the calling thread alone. A float64 dot product would run in the BLAS library,
+    whose threads go on spinning on every core for a while after it, and the model that reads the clip next ran
+    at half its speed on two cores. Measured in a fresh interpreter: the CPU time of every other thread."""
+    out = subprocess.run([sys.executable, "-c", OTHER_THREADS_CPU], capture_output=True, text=True, check=True)
+    assert float(out.stdout) < 0.05
 
 
 def test_normalise_of_a_grid_sized_clip_matches_numpy_bit_for_bit() -> None:
