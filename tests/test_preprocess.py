@@ -151,8 +151,9 @@ print(other_threads_cpu() - before)
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the threads' CPU times from Linux's /proc")
 def test_normalise_sets_no_other_thread_to_work() -> None:
     """Standardising a clip runs on the calling thread alone. A float64 dot product would run in the BLAS library,
-    whose threads go on spinning on every core for a while after it, and the model that reads the clip next ran
-    at half its speed on two cores. Measured in a fresh interpreter: the CPU time of every other thread."""
+    whose threads go on spinning on every core for a while after it: the model that read the clip next ran at
+    half its speed on two cores, and training (which standardises every clip of a batch) a third slower.
+    Measured in a fresh interpreter: the CPU time of every other thread."""
     out = subprocess.run([sys.executable, "-c", OTHER_THREADS_CPU], capture_output=True, text=True, check=True)
     assert float(out.stdout) < 0.05
 
