@@ -90,6 +90,7 @@ def test_lipread_live_prints_each_utterance(
 
 
 def test_lipread_live_reads_with_the_int8_model_when_asked(grid_clip: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("onnxruntime")
     from lipread.api import Transcriber
     from lipread.models import DEFAULT_MODEL
     from lipread.transcription.loading import with_precision

@@ -140,8 +140,9 @@ def other_threads_cpu() -> float:
 
 crops = np.random.default_rng(0).integers(0, 256, (75, 50, 100, 3), dtype=np.uint8)
 normalise(crops)
+time.sleep(0.5)  # threads that NumPy's import started may spin for a while before they sleep
 before = other_threads_cpu()
-for _ in range(10):
+for _ in range(20):
     normalise(crops)
     time.sleep(0.03)
 print(other_threads_cpu() - before)
@@ -153,9 +154,10 @@ def test_normalise_sets_no_other_thread_to_work() -> None:
     """Standardising a clip runs on the calling thread alone. A float64 dot product would run in the BLAS library,
     whose threads go on spinning on every core for a while after it: the model that read the clip next ran at
     half its speed on two cores, and training (which standardises every clip of a batch) a third slower.
-    Measured in a fresh interpreter: the CPU time of every other thread."""
+    Measured in a fresh interpreter: the CPU time of every other thread over 20 clips (about 0.6 s with the dot
+    product on two cores, none without it)."""
     out = subprocess.run([sys.executable, "-c", OTHER_THREADS_CPU], capture_output=True, text=True, check=True)
-    assert float(out.stdout) < 0.05
+    assert float(out.stdout) < 0.15
 
 
 def test_normalise_of_a_grid_sized_clip_matches_numpy_bit_for_bit() -> None:
