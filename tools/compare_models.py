@@ -5,9 +5,10 @@ Both models read the validation clips of DATA (the seed-0 random split that ``li
 each ``--decoder``. For each decoder it prints each model's WER with a 95% bootstrap interval (the clips
 resampled with replacement, 10,000 times), and the difference of the two WERs with its paired interval (the same
 resampled clips for both models): a difference whose interval holds 0 is not resolved by these clips.
+``--grey`` reads every clip made grey (its BT.601 luma in all three channels), as a black-and-white video is.
 
     OMP_NUM_THREADS=1 python tools/compare_models.py runs/a/best.onnx runs/b/best.onnx ../shared/data/grid \\
-        [--decoder greedy beam grammar] [--json FILE]
+        [--decoder greedy beam grammar] [--grey] [--json FILE]
 """
 
 from __future__ import annotations
@@ -21,14 +22,25 @@ import numpy as np
 from lipread import transcribe
 from lipread.data.dataset import find_clips, split_clips
 from lipread.data.metrics import edit_distance
+from lipread.video.reader import read_frames
 
 RESAMPLES = 10_000
 
 
-def word_errors(model: str, videos: list[Path], references: list[str], decoder: str) -> np.ndarray:
+def grey(video: Path) -> np.ndarray:
+    """``uint8 (T, H, W, 3)``: the clip's frames with the BT.601 luma of each pixel in all three channels."""
+    frames = read_frames(video).astype(np.float32)
+    luma = frames[..., 0] * 0.299 + frames[..., 1] * 0.587 + frames[..., 2] * 0.114
+    return np.repeat(np.clip(luma.round(), 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
+
+
+def word_errors(model: str, videos: list[Path], references: list[str], decoder: str, grey_: bool = False) -> np.ndarray:
     """``(N, 2)``: per clip, the word edit distance of ``model``'s reading to the reference and the reference's
-    word count."""
-    readings = transcribe(videos, model=model, decoder=decoder, workers=1, threads=1)
+    word count (the clips made grey with ``grey_``)."""
+    if grey_:
+        readings = [transcribe(grey(v), model=model, decoder=decoder, threads=1) for v in videos]
+    else:
+        readings = transcribe(videos, model=model, decoder=decoder, workers=1, threads=1)
     return np.array([(edit_distance(r.split(), t.text.split()), len(r.split())) for r, t in zip(references, readings)])
 
 
@@ -64,13 +76,14 @@ def main() -> None:
     p.add_argument("data", type=Path)
     p.add_argument("--decoder", nargs="+", default=["greedy", "beam", "grammar"])
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--grey", action="store_true", help="read the clips made grey")
     args = p.parse_args()
     _, val = split_clips(find_clips(args.data), "random", 0.1, 0)
     videos, references = [c.video for c in val], [c.text for c in val]
     results = {}
     for decoder in args.decoder:
-        a = word_errors(args.model_a, videos, references, decoder)
-        b = word_errors(args.model_b, videos, references, decoder)
+        a = word_errors(args.model_a, videos, references, decoder, args.grey)
+        b = word_errors(args.model_b, videos, references, decoder, args.grey)
         results[decoder] = r = compare(a, b)
         print(
             f"{decoder}: {len(val)} clips; WER A {r['wer_a']:.1%} [{r['wer_a_95'][0]:.1%}, {r['wer_a_95'][1]:.1%}], "
