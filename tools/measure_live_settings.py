@@ -53,6 +53,14 @@ def pair(text: str) -> tuple[float, ...]:
     return parts
 
 
+def cut(text: str) -> tuple[float, float]:
+    """``BEFORE:AFTER``, in seconds."""
+    parts = pair(text)
+    if len(parts) != 2:
+        raise ValueError(text)
+    return parts[0], parts[1]
+
+
 def wer(readings: list[str], truths: list[str]) -> float:
     """Word edits over reference words."""
     edits = sum(edit_distance(t.split(), r.split()) for r, t in zip(readings, truths))
@@ -116,7 +124,7 @@ def main() -> None:
     p.add_argument("--clips", type=int, default=200)
     p.add_argument("--skip", type=int, default=60, help="clips left out first (benchmarks/live.py plays them)")
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "grid")
-    p.add_argument("--cut", type=pair, action="append", default=[], metavar="LEAD:TAIL")
+    p.add_argument("--cut", type=cut, action="append", default=[], metavar="BEFORE:AFTER")
     args = p.parse_args()
     paths = sorted((args.data / "s1").glob("*.mp4"))[args.skip : args.skip + args.clips]
     reader = Transcriber(threads=1)
