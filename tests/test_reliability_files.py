@@ -39,7 +39,7 @@ from lipread.report import PREFIX, WARNING_PREFIX
 from lipread.video import access, frame_folder, mpeg
 from lipread.video.fitting import MIN_FACE_FRAME, WORK_PIXELS, FrameBuffer, fit_frames
 from lipread.video.mouth import GRID_BOX, Box, FaceMouthLocator, FixedCrop
-from lipread.video.notices import ClipWatch
+from lipread.video.notices import ClipWatch, trained_on_grey
 from lipread.video.reader import frame_rate, iter_frames, probe, read_frames, shrink
 
 onnx = pytest.importorskip("onnxruntime", reason="the transcription tests run the tiny ONNX model")
@@ -456,6 +456,17 @@ def test_grey_video_for_a_colour_model_is_a_warning(runner: Transcriber, grid_fr
     t = runner.transcribe(grey.reshape(grid_frames.shape))
     assert isinstance(t, lipread.Transcript)
     assert [w.split(":")[0] for w in t.warnings] == ["colour missing"]
+
+
+def test_grey_video_for_a_model_trained_on_grey_clips_is_no_warning(tiny: Path, grid_frames: np.ndarray) -> None:
+    grey = np.repeat(cv2.cvtColor(grid_frames.reshape(-1, 360, 3), cv2.COLOR_RGB2GRAY)[..., None], 3, axis=-1)
+    runner = Transcriber(tiny, decoder="greedy", threads=1)
+    assert not trained_on_grey(runner.model)
+    runner.model.trained_on = {**runner.model.trained_on, "greyscale": 0.2}  # as `lipread train --greyscale 0.2`
+    assert trained_on_grey(runner.model)
+    t = runner.transcribe(grey.reshape(grid_frames.shape))
+    assert isinstance(t, lipread.Transcript)
+    assert t.warnings == ()
 
 
 def test_a_resampled_frame_rate_is_a_warning(runner: Transcriber, grid_frames: np.ndarray) -> None:

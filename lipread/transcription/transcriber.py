@@ -25,7 +25,7 @@ from ..live.stream import LiveSettings, Segment, read_stream
 from ..models import DEFAULT_MODEL
 from ..video.fitting import FrameBuffer, fit_frames, work_pixels
 from ..video.mouth import MouthLocator
-from ..video.notices import ClipWatch
+from ..video.notices import ClipWatch, trained_on_grey
 from ..video.preprocess import decodes_grey, default_locator, preprocess
 from .domain import DomainStats, calibrate_confidence, summarise
 from .frames import (
@@ -265,7 +265,7 @@ class Transcriber:
         stream, locator = fit_frames(stream, locator, source)  # each frame cut down to what the mouth needs
         # The watch sees each frame right before the mouth locator gets it, and its locator shares the face
         # detections of both, so that no frame is searched for a face twice.
-        watch = ClipWatch(self.config, locator, rate, MODEL_FPS)
+        watch = ClipWatch(self.config, locator, rate, MODEL_FPS, trained_on_grey(self.model))
         decoded = 0
 
         def counted(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:

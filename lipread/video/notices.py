@@ -20,7 +20,7 @@ from .mouth import AlignedMouthLocator, Box, FaceMouthLocator, MouthLocator, War
 if TYPE_CHECKING:
     from .face import DetectionMemo
 
-__all__ = ["COLOUR_SAMPLE_STEP", "FACE_STEP", "GREY_LEVELS", "ClipWatch"]
+__all__ = ["COLOUR_SAMPLE_STEP", "FACE_STEP", "GREY_LEVELS", "ClipWatch", "trained_on_grey"]
 
 FACE_STEP = 15
 """Every this many frames (at 25 fps: every 0.6 s) a face-based locator's clip is searched for a face: 5
@@ -48,9 +48,13 @@ class ClipWatch:
         config: the model's configuration (a colour model, ``channels == 3``, is told when colour is missing).
         locator: the mouth locator (faces are looked for only for the face-based ones, which need them).
         fps: the clip's own frame rate, and ``model_fps`` the rate it is read at (a difference is told).
+        reads_grey: the colour model was also trained on clips made grey (:func:`trained_on_grey`), so that a
+            greyscale video is no news.
     """
 
-    def __init__(self, config: ModelConfig, locator: MouthLocator, fps: float, model_fps: float) -> None:
+    def __init__(
+        self, config: ModelConfig, locator: MouthLocator, fps: float, model_fps: float, reads_grey: bool = False
+    ) -> None:
         self.faces = type(locator) in (FaceMouthLocator, AlignedMouthLocator)
         self._locator = locator
         self._memo: DetectionMemo | None = None
@@ -58,7 +62,7 @@ class ClipWatch:
             from .face import DetectionMemo
 
             self._memo = DetectionMemo()
-        self.colour = config.channels == 3
+        self.colour = config.channels == 3 and not reads_grey
         self.fps, self.model_fps = fps, model_fps
         self.frames = 0
         self.examined = 0
@@ -138,6 +142,13 @@ class _SharedDetections:
             return self._locator.locate(frames, source)
         assert isinstance(self._locator, (FaceMouthLocator, AlignedMouthLocator))
         return self._locator.locate(frames, source, memo=memo.from_frame(start))
+
+
+def trained_on_grey(model: object) -> bool:
+    """Whether a loaded model's metadata says it was trained on clips made grey (``lipread train --greyscale P``
+    with ``P > 0``): such a colour model reads a greyscale video too."""
+    trained_on = getattr(model, "trained_on", None)
+    return isinstance(trained_on, dict) and float(trained_on.get("greyscale") or 0) > 0
 
 
 def _is_grey(frame: np.ndarray) -> bool:
