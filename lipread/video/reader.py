@@ -21,7 +21,7 @@ from .access import check_readable, opencv_name
 from .frame_folder import FOLDER_FPS, IMAGE_EXTENSIONS, frame_files, is_frame_folder
 from .mpeg import MPEG_EXTENSIONS, truncation
 from .rates import frame_rate, silence_opencv, stated_rate, usable_rate
-from .timing import uneven_note
+from .timing import EvenTimes, uneven_note
 
 if TYPE_CHECKING:
     from .mouth import Box
@@ -158,9 +158,9 @@ def iter_frames(
             rather than by opening the file a second time. Nothing is appended for a frame folder.
 
     Yields:
-        ``uint8 (H, W, 3)`` RGB frames (``(H, W, 1)`` grey with ``grey``), in order. Frames that are not
-        evenly spaced in time are noted in ``notes`` (:func:`lipread.video.timing.uneven_note`): they are
-        read as if they were.
+        ``uint8 (H, W, 3)`` RGB frames (``(H, W, 1)`` grey with ``grey``), in order, evenly spaced in time at
+        the file's rate: frames that are not (a variable frame rate) are placed at their presentation times,
+        some shown twice or dropped (:class:`lipread.video.timing.EvenTimes`), and noted in ``notes``.
 
     Raises:
         VideoError: the file is missing, empty or not decodable (on the first ``next``); a frame is too
@@ -185,11 +185,14 @@ def iter_frames(
         return
     cap = _open(p)
     try:
+        fps = usable_rate(stated_rate(p, cap), FOLDER_FPS, notes if rate is not None else None)
         if rate is not None:
-            rate.append(usable_rate(stated_rate(p, cap), FOLDER_FPS, notes))
+            rate.append(fps)
         luma = grey and _luma_plane(cap)
         index = _skip(cap, start)
         times: list[float] = []  # presentation times (ms), to tell a variable frame rate
+        even = EvenTimes(1000.0 / fps)
+        held: np.ndarray | None = None  # the latest frame, yielded once the next one's time tells how often
         while True:
             ok, frame = cap.read()
             if not ok or frame is None:
@@ -203,15 +206,27 @@ def iter_frames(
                 frame = shrink(frame, max_pixels)
             out = np.empty((*frame.shape[:2], 1), np.uint8) if grey else frame  # RGB in place
             _convert(frame, grey, luma, out)
-            yield out
+            if held is not None:
+                yield from _shown(held, even.push(times[-1]))
+            else:
+                even.push(times[-1])
+            held = out
+        if held is not None:
+            yield from _shown(held, even.finish())
         _check_complete(p, cap, index, notes)
         if index <= start:
             raise VideoError(f"{p}: no frames could be decoded")
-        uneven = uneven_note(times)
+        uneven = uneven_note(times, even)
         if uneven is not None and notes is not None:
             notes.append(uneven)
     finally:
         cap.release()
+
+
+def _shown(frame: np.ndarray, times: int) -> Iterator[np.ndarray]:
+    """``frame`` ``times`` times (copies after the first, which the caller may change in place)."""
+    for k in range(times):
+        yield frame if k == 0 else frame.copy()
 
 
 def _time_ms(cap) -> float:  # type: ignore[no-untyped-def]
@@ -284,7 +299,8 @@ def read_frames(
 
     Returns:
         ``uint8 (T, H, W, 3)`` RGB frames (``(T, H, W, 1)`` grey with ``grey``), T >= 1 (H, W: the box's when
-        one is given).
+        one is given), evenly spaced in time at the file's rate as :func:`iter_frames` yields them (``start``
+        and ``max_frames`` count the frames as the file stores them).
 
     A frame folder (see :func:`is_frame_folder`) is read the same way, its images in natural order; images
     of another size than the folder's first are resized to it (see :func:`iter_frames`).
@@ -302,16 +318,29 @@ def read_frames(
         return read_folder(p, max_frames, start, box, grey)
     cap = _open(p)
     try:
+        fps = usable_rate(stated_rate(p, cap), FOLDER_FPS, None)
         luma = grey and _luma_plane(cap)
         index = _skip(cap, start)
-        frames, ended = _decode_into(p, cap, max_frames, box, grey, luma)
+        times: list[float] = []
+        frames, ended = _decode_into(p, cap, max_frames, box, grey, luma, times)
         if ended:
             _check_complete(p, cap, index + len(frames))
     finally:
         cap.release()
     if len(frames) == 0:
         raise VideoError(f"{p}: no frames could be decoded")
-    return frames
+    return _evenly_spaced(frames, times, fps)
+
+
+def _evenly_spaced(frames: np.ndarray, times: list[float], fps: float) -> np.ndarray:
+    """``frames`` presented at ``times`` (milliseconds) placed on an even grid at ``fps``
+    (:class:`~lipread.video.timing.EvenTimes`): the array itself when each shows once."""
+    even = EvenTimes(1000.0 / fps)
+    shown = [even.push(t) for t in times][1:]
+    shown.append(even.finish())
+    if all(n == 1 for n in shown):
+        return frames
+    return frames[np.repeat(np.arange(len(frames)), shown)]
 
 
 def _luma_plane(cap) -> bool:  # type: ignore[no-untyped-def]
@@ -334,9 +363,10 @@ _BUFFER_BYTES = 1 << 30
 
 
 def _decode_into(  # type: ignore[no-untyped-def]
-    p: Path, cap, max_frames: int | None, box: Box | None, grey: bool, luma: bool
+    p: Path, cap, max_frames: int | None, box: Box | None, grey: bool, luma: bool, times: list[float]
 ) -> tuple[np.ndarray, bool]:
-    """Decode up to ``max_frames`` frames into one array; returns it and whether the stream ran out.
+    """Decode up to ``max_frames`` frames into one array; returns it and whether the stream ran out. Each
+    frame's presentation time (milliseconds) is appended to ``times``.
 
     RGB: whole frames are decoded in place into their slot of the array and all converted to RGB at the end,
     in one call (a call per frame leaves OpenCV's worker threads spinning between frames, which doubles the
@@ -360,6 +390,7 @@ def _decode_into(  # type: ignore[no-untyped-def]
         if not ok or frame is None:
             ended = True
             break
+        times.append(_time_ms(cap))
         if n == 0:
             luma = luma and _is_luma_plane(cap, frame)
             frame = _check_size(p, frame) if luma else _three_channels(p, frame)

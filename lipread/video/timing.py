@@ -1,14 +1,16 @@
-"""Whether a video's frames are evenly spaced in time: lipread counts time in frames at the file's rate, so a
-file whose frames are not (a variable frame rate, as phones and screen recorders write) gets word times that
-are off, and a warning that says by how much."""
+"""Frames evenly spaced in time: lipread counts time in frames at the file's rate, so the frames of a file whose
+frames are not (a variable frame rate, as phones and screen recorders write) are placed at their presentation
+times first (:class:`EvenTimes`: a frame held on screen for two steps is read twice, one shown for less than
+half a step is dropped), and a note tells that it was done (:func:`uneven_note`)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["drift", "uneven_note"]
+__all__ = ["EvenTimes", "drift", "uneven_note"]
 
 
 def drift(times: Sequence[float]) -> tuple[float, float]:
@@ -23,13 +25,75 @@ def drift(times: Sequence[float]) -> tuple[float, float]:
     return float(np.abs(t - (t[0] + step * np.arange(len(t)))).max()) / 1000.0, step / 1000.0
 
 
-def uneven_note(times: Sequence[float]) -> str | None:
-    """The warning for frames with presentation ``times`` (milliseconds) of which one lies more than a frame
-    from even spacing, else None."""
+def uneven_note(times: Sequence[float], even: EvenTimes | None = None) -> str | None:
+    """The note for frames with presentation ``times`` (milliseconds) of which one lies more than a frame
+    from even spacing, else None; ``even``: how they were placed at their times (else the note says they were
+    read as evenly spaced, how far off word times may be)."""
     off, step = drift(times)
     if off <= step:
         return None
+    if even is None:
+        return (
+            "the frames are not evenly spaced in time (a variable frame rate): lipread reads them as evenly "
+            f"spaced, so word times may be off by up to {off:.2f} s"
+        )
     return (
-        f"the frames are not evenly spaced in time (a variable frame rate): lipread reads them as evenly spaced, "
-        f"so word times may be off by up to {off:.2f} s"
+        f"the frames are not evenly spaced in time (a variable frame rate, up to {off:.2f} s from even spacing): "
+        f"lipread placed each at its time, as {1000 / even.step:g} fps video ({_count(even.repeated, 'frame')} "
+        f"shown again, {even.dropped} dropped)"
     )
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'s' if n != 1 else ''}"
+
+
+class EvenTimes:
+    """Places decoded frames on an even grid of times, one frame every ``step`` milliseconds from the first
+    frame's time: each grid time shows the frame presented nearest to it (the later one of two equally near).
+
+    Frames are told one at a time, by their presentation times; :meth:`push` answers how many grid times the
+    frame before shows (0: it is dropped; 2 or more: it is shown again), :meth:`finish` the same for the last
+    frame. Frames already evenly spaced at ``step`` (within half a step) each show once, so that reading them
+    this way changes nothing. A time that is not finite, or not after the one before (a file without usable
+    times), counts as one step after it: such frames are read as evenly spaced, as before.
+
+    Args:
+        step: the grid's spacing in milliseconds (``1000 / fps`` of the rate the frames are read at).
+    """
+
+    def __init__(self, step: float) -> None:
+        if not (math.isfinite(step) and step > 0):
+            raise ValueError(f"the step between frame times must be a positive number of milliseconds, not {step}")
+        self.step = step
+        self.repeated = 0
+        """Grid times that showed a frame already shown."""
+        self.dropped = 0
+        """Frames that no grid time showed."""
+        self._origin: float | None = None
+        self._last = 0.0
+        self._next = 0  # the next grid time's index
+
+    def push(self, time: float) -> int:
+        """A frame presented at ``time`` (milliseconds) comes: how many grid times show the frame before it."""
+        if self._origin is None:
+            self._origin = self._last = time if math.isfinite(time) else 0.0
+            return 0
+        if not (math.isfinite(time) and time > self._last):
+            time = self._last + self.step
+        shown = self._show_until((self._last + time) / 2)
+        self._last = time
+        return shown
+
+    def finish(self) -> int:
+        """No frame comes after the last one told: how many grid times show it (0 when none was told)."""
+        return 0 if self._origin is None else self._show_until(self._last + self.step / 2)
+
+    def _show_until(self, end: float) -> int:
+        """The grid times before ``end`` not yet shown, all showing the latest frame."""
+        assert self._origin is not None
+        shown = max(0, math.ceil((end - self._origin) / self.step) - self._next)
+        self._next += shown
+        self.repeated += max(0, shown - 1)
+        self.dropped += shown == 0
+        return shown
