@@ -111,7 +111,15 @@ def test_builds_files_and_a_measured_card(grid_root: Path, tmp_path: Path) -> No
     assert "lipread train grid -o run" in card and "3 epochs" in card and "epoch 2," in card
     assert "left in `runs/a/last.safetensors`" in card and "`--align-tolerance 3`" in card
     plain = tool.card("m", "tiny", {**results, "trained_on": {"data": "grid"}}, [], 9)
-    assert "starting from" not in plain and "align-tolerance" not in plain
+    assert "starting from" not in plain and "align-tolerance" not in plain and "black-and-white" not in plain
+    chain = ["lipread train grid -o a", "lipread train grid -o b --init a/best.safetensors"]
+    restarted = " ".join(tool.card("m", "tiny", results, chain, 9).split())
+    assert "the warm restart (the `--init` command) in one command" in restarted
+    greyed = {**results, "trained_on": {"data": "grid", "greyscale": 0.2}}
+    grey_card = " ".join(tool.card("m", "tiny", greyed, [*chain, f"{chain[1]} --greyscale 0.2"], 9).split())
+    assert "made a share of 0.2 of the clips grey" in grey_card and "reads black-and-white video too" in grey_card
+    assert "the warm restart (the first `--init` command) in one command" in grey_card
+    assert "The commands after it are their own" in grey_card
     for precision, key in (("float32", "eval"), ("int8", "eval_int8")):
         for decoder, e in results[key].items():
             assert e["clips"] == 2 and e["backend"] == "onnx"

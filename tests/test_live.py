@@ -239,11 +239,12 @@ def test_realtime_paces_a_file_at_the_rate_given(shared_data: Path, monkeypatch:
 def test_segments_never_overlap(transcriber: object, shared_data: Path) -> None:
     """Speech slowed down (clips of other speakers played at 10 fps) is read as utterances close together; a
     word's alignment may reach into the context the utterance before was read with, but the segments given out
-    follow each other in time, their words too. Several clips, so that the test does not hang on how one clip
-    happens to be cut."""
+    follow each other in time, their words too. Every clip of speaker 4 (7), so that the test does not hang on
+    how one clip happens to be cut by one model."""
     pairs = 0
-    for clip in ("s4/swao1n", "s5/bgwh4n", "s5/pbbo9s", "s5/swbi3a"):
-        frames = read_frames(shared_data / "grid" / "faces" / clip)
+    for folder in sorted(p for p in (shared_data / "grid" / "faces" / "s4").iterdir() if p.is_dir()):
+        clip = folder.name
+        frames = read_frames(folder)
         segments = list(transcriber.stream(iter(frames), fps=10.0))  # type: ignore[attr-defined]
         for before, after in pairwise(segments):
             assert before.end <= after.start, (clip, before, after)

@@ -295,12 +295,22 @@ def card(name: str, preset: str, r: dict[str, Any], commands: list[str], clips: 
         else ""
     )
     train = [c for c in commands if c.startswith("lipread train ")]
-    restarted = any("--init" in c for c in train) and any("--init" not in c for c in train)
+    inits = sum("--init" in c for c in train)
+    restarted = inits and any("--init" not in c for c in train)
     one_command = (
         "\n\n`lipread train DATA -o RUN` with today's defaults runs the last from-scratch schedule and the warm "
-        "restart (the `--init` command) in one command, the restart in `RUN/restart` from the first schedule's "
-        "best weights, with one seed for both."
+        f"restart (the {'first ' if inits > 1 else ''}`--init` command) in one command, the restart in "
+        "`RUN/restart` from the first schedule's best weights, with one seed for both."
         if restarted
+        else ""
+    )
+    if restarted and inits > 1:
+        one_command += " The commands after it are their own, each from the weights of the one before."
+    grey = r["trained_on"].get("greyscale") or 0
+    reads_grey = (
+        f" Its last training made a share of {grey:g} of the clips grey (their luma in all three channels), so "
+        "that it reads black-and-white video too."
+        if grey
         else ""
     )
     return f"""# `{name}`
@@ -318,7 +328,7 @@ text.{use}
   Commons Attribution 4.0 licence. This model is a work derived from it under that licence.
 - Split: `--split random --val-fraction 0.1 --seed 0`; the {val_clips} validation clips were never trained on.
 - Input: the default preprocessing of `lipread.transcribe` (BlazeFace face location, one 100x50 RGB mouth box
-  per clip, standardised per clip), at 25 frames per second.
+  per clip, standardised per clip), at 25 frames per second.{reads_grey}
 
 ## Training
 

@@ -18,10 +18,11 @@ one) or a ``.safetensors`` / ``.onnx`` file. Writing an ONNX file needs the ``on
 ``--measurements FILE`` keeps the per-clip measurements: a second run reads them instead of the clips.
 
 A calibration fitted on the training clips assumes that the model reads unseen clips about as well as those. For the
-model trained in two steps (shipped three before today's) that held well enough with its own decoder, grammar
+model trained in two steps (shipped four before today's) that held well enough with its own decoder, grammar
 (expected calibration error on the validation clips 0.041, raw 0.101; 0.038 and 0.089 for the 40-epoch model after
-it, 0.038 and 0.045 for today's), but not with greedy or beam search, whose raw confidences were closer on the
-validation clips (0.050 and 0.056) than calibrated ones (0.071 and 0.066): hence the default.
+it, 0.038 and 0.045 for the warm restart after that, 0.030 and 0.050 for today's), but not with greedy or beam
+search, whose raw confidences were closer on the validation clips (0.050 and 0.056) than calibrated ones (0.071 and
+0.066): hence the default.
 """
 
 from __future__ import annotations

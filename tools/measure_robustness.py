@@ -6,7 +6,8 @@ changed in ways a user's video of the same person may be, each change made to th
 - ``mirrored``: flipped left to right (a selfie camera's preview);
 - ``small in frame``: the frames unscaled in the middle of a black 960x540 picture;
 - ``still lead-in``: one second of the first frame before the clip and one of the last after it;
-- ``darker``: every pixel at 60% of its value.
+- ``darker``: every pixel at 60% of its value;
+- ``greyscale``: each frame's luma in all three channels, as a black-and-white video decodes.
 
 For each it prints the WER and sentence accuracy with the model's default decoder, and how many clips the
 domain check flags as unlike the training data (``in_domain`` false). Nothing is tuned on these figures.
@@ -45,12 +46,20 @@ def _still(frames: np.ndarray, seconds: float = 1.0, fps: float = 25.0) -> np.nd
     return np.concatenate([np.repeat(frames[:1], n, 0), frames, np.repeat(frames[-1:], n, 0)])
 
 
+def _grey(frames: np.ndarray) -> np.ndarray:
+    import cv2
+
+    luma = cv2.cvtColor(frames.reshape(-1, frames.shape[2], 3), cv2.COLOR_RGB2GRAY).reshape(frames.shape[:3])
+    return np.repeat(luma[..., None], 3, axis=-1)
+
+
 CHANGES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "as filmed": lambda f: f,
     "mirrored": lambda f: np.ascontiguousarray(f[:, :, ::-1]),
     "small in frame": _in_frame,
     "still lead-in": _still,
     "darker": lambda f: (f.astype(np.float32) * 0.6).astype(np.uint8),
+    "greyscale": _grey,
 }
 
 

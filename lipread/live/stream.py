@@ -80,7 +80,7 @@ class LiveSettings:
     Attributes:
         pause: time without speech (or without a face) that ends an utterance. Pauses between the words of
             one sentence are shorter; between sentences, longer. On 200 sentences of GRID speaker 1 played as
-            one stream, the 68-epoch model shipped before today's split or lost none with a pause of 0.16 s or
+            one stream, the 68-epoch model shipped two before today's split or lost none with a pause of 0.16 s or
             0.2 s (nor does today's at 0.2 s), lost 2 at 0.12 s and 12 at 0.08 s; the default keeps two
             frames of margin over 0.12 s. The utterance's text comes no sooner than ``pause`` and 0.2 s
             (:data:`LOOKAHEAD`) after its end.
