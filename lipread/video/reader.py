@@ -21,7 +21,7 @@ from .access import check_readable, opencv_name
 from .frame_folder import FOLDER_FPS, IMAGE_EXTENSIONS, frame_files, is_frame_folder
 from .mpeg import MPEG_EXTENSIONS, truncation
 from .rates import frame_rate, silence_opencv, stated_rate, usable_rate
-from .timing import EvenTimes, uneven_note
+from .timing import EvenTimes, evenly_spaced, uneven_note
 
 if TYPE_CHECKING:
     from .mouth import Box
@@ -192,7 +192,6 @@ def iter_frames(
         index = _skip(cap, start)
         times: list[float] = []  # presentation times (ms), to tell a variable frame rate
         even = EvenTimes(1000.0 / fps)
-        held: np.ndarray | None = None  # the latest frame, yielded once the next one's time tells how often
         while True:
             ok, frame = cap.read()
             if not ok or frame is None:
@@ -206,13 +205,8 @@ def iter_frames(
                 frame = shrink(frame, max_pixels)
             out = np.empty((*frame.shape[:2], 1), np.uint8) if grey else frame  # RGB in place
             _convert(frame, grey, luma, out)
-            if held is not None:
-                yield from _shown(held, even.push(times[-1]))
-            else:
-                even.push(times[-1])
-            held = out
-        if held is not None:
-            yield from _shown(held, even.finish())
+            yield from even.hold(out, times[-1])
+        yield from even.release()
         _check_complete(p, cap, index, notes)
         if index <= start:
             raise VideoError(f"{p}: no frames could be decoded")
@@ -221,12 +215,6 @@ def iter_frames(
             notes.append(uneven)
     finally:
         cap.release()
-
-
-def _shown(frame: np.ndarray, times: int) -> Iterator[np.ndarray]:
-    """``frame`` ``times`` times (copies after the first, which the caller may change in place)."""
-    for k in range(times):
-        yield frame if k == 0 else frame.copy()
 
 
 def _time_ms(cap) -> float:  # type: ignore[no-untyped-def]
@@ -329,18 +317,7 @@ def read_frames(
         cap.release()
     if len(frames) == 0:
         raise VideoError(f"{p}: no frames could be decoded")
-    return _evenly_spaced(frames, times, fps)
-
-
-def _evenly_spaced(frames: np.ndarray, times: list[float], fps: float) -> np.ndarray:
-    """``frames`` presented at ``times`` (milliseconds) placed on an even grid at ``fps``
-    (:class:`~lipread.video.timing.EvenTimes`): the array itself when each shows once."""
-    even = EvenTimes(1000.0 / fps)
-    shown = [even.push(t) for t in times][1:]
-    shown.append(even.finish())
-    if all(n == 1 for n in shown):
-        return frames
-    return frames[np.repeat(np.arange(len(frames)), shown)]
+    return evenly_spaced(frames, times, fps)
 
 
 def _luma_plane(cap) -> bool:  # type: ignore[no-untyped-def]

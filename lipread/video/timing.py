@@ -6,11 +6,11 @@ half a step is dropped), and a note tells that it was done (:func:`uneven_note`)
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["EvenTimes", "drift", "uneven_note"]
+__all__ = ["EvenTimes", "drift", "evenly_spaced", "uneven_note"]
 
 
 def drift(times: Sequence[float]) -> tuple[float, float]:
@@ -73,6 +73,7 @@ class EvenTimes:
         self._origin: float | None = None
         self._last = 0.0
         self._next = 0  # the next grid time's index
+        self._held: np.ndarray | None = None  # the frame :meth:`hold` gives out once the next one's time comes
 
     def push(self, time: float) -> int:
         """A frame presented at ``time`` (milliseconds) comes: how many grid times show the frame before it."""
@@ -89,6 +90,20 @@ class EvenTimes:
         """No frame comes after the last one told: how many grid times show it (0 when none was told)."""
         return 0 if self._origin is None else self._show_until(self._last + self.step / 2)
 
+    def hold(self, frame: np.ndarray, time: float) -> Iterator[np.ndarray]:
+        """Take the next frame (presented at ``time``, milliseconds) and give out the one before it as often as
+        the grid shows it: :meth:`push` for a stream of frames, which :meth:`release` ends."""
+        shown = self.push(time)
+        if self._held is not None:
+            yield from _repeat(self._held, shown)
+        self._held = frame
+
+    def release(self) -> Iterator[np.ndarray]:
+        """The last frame taken by :meth:`hold`, as often as the grid shows it (:meth:`finish`)."""
+        if self._held is not None:
+            yield from _repeat(self._held, self.finish())
+            self._held = None
+
     def _show_until(self, end: float) -> int:
         """The grid times before ``end`` not yet shown, all showing the latest frame."""
         assert self._origin is not None
@@ -97,3 +112,20 @@ class EvenTimes:
         self.repeated += max(0, shown - 1)
         self.dropped += shown == 0
         return shown
+
+
+def _repeat(frame: np.ndarray, times: int) -> Iterator[np.ndarray]:
+    """``frame`` ``times`` times (copies after the first, which the caller may change in place)."""
+    for k in range(times):
+        yield frame if k == 0 else frame.copy()
+
+
+def evenly_spaced(frames: np.ndarray, times: Sequence[float], fps: float) -> np.ndarray:
+    """``frames`` ``(T, ...)`` presented at ``times`` (milliseconds) placed on an even grid at ``fps``
+    (:class:`EvenTimes`): the array itself when each shows once."""
+    even = EvenTimes(1000.0 / fps)
+    shown = [even.push(t) for t in times][1:]
+    shown.append(even.finish())
+    if all(n == 1 for n in shown):
+        return frames
+    return frames[np.repeat(np.arange(len(frames)), shown)]
