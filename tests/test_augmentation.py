@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from lipread.cli import build_parser
 from lipread.cli import train as train_command
 from lipread.config import get_preset
-from lipread.data.augmentation import Augmentation, colour_jitter, frame_jitter, spatial_jitter, time_mask
+from lipread.data.augmentation import (
+    Augmentation,
+    colour_jitter,
+    frame_jitter,
+    greyed,
+    spatial_jitter,
+    time_mask,
+)
 from lipread.data.training import TrainOptions
 from lipread.errors import DataError
 from lipread.video.preprocess import mouth_crops
@@ -120,6 +127,7 @@ def test_greyscale_is_the_luma_in_every_channel(crops: np.ndarray) -> None:
     assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 0], out[..., 2])
     reference = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in crops])
     assert np.abs(out[..., 0].astype(int) - reference).max() <= 1
+    assert np.array_equal(greyed(crops), out)  # a black-and-white video, as the tools make one, is what training saw
 
 
 def test_colour_jitter_changes_brightness_within_its_strength(crops: np.ndarray) -> None:

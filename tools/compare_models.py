@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from lipread import transcribe
+from lipread.data.augmentation import greyed
 from lipread.data.dataset import find_clips, split_clips
 from lipread.data.metrics import edit_distance
 from lipread.video.reader import read_frames
@@ -29,9 +30,7 @@ RESAMPLES = 10_000
 
 def grey(video: Path) -> np.ndarray:
     """``uint8 (T, H, W, 3)``: the clip's frames with the BT.601 luma of each pixel in all three channels."""
-    frames = read_frames(video).astype(np.float32)
-    luma = frames[..., 0] * 0.299 + frames[..., 1] * 0.587 + frames[..., 2] * 0.114
-    return np.repeat(np.clip(luma.round(), 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
+    return greyed(read_frames(video))
 
 
 def word_errors(model: str, videos: list[Path], references: list[str], decoder: str, grey_: bool = False) -> np.ndarray:

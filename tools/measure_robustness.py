@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from lipread.api import Transcriber  # noqa: E402
+from lipread.data.augmentation import greyed  # noqa: E402
 from lipread.data.dataset import find_clips, split_clips  # noqa: E402
 from lipread.data.metrics import summarise  # noqa: E402
 from lipread.video.reader import read_frames  # noqa: E402
@@ -46,20 +47,13 @@ def _still(frames: np.ndarray, seconds: float = 1.0, fps: float = 25.0) -> np.nd
     return np.concatenate([np.repeat(frames[:1], n, 0), frames, np.repeat(frames[-1:], n, 0)])
 
 
-def _grey(frames: np.ndarray) -> np.ndarray:
-    import cv2
-
-    luma = cv2.cvtColor(frames.reshape(-1, frames.shape[2], 3), cv2.COLOR_RGB2GRAY).reshape(frames.shape[:3])
-    return np.repeat(luma[..., None], 3, axis=-1)
-
-
 CHANGES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "as filmed": lambda f: f,
     "mirrored": lambda f: np.ascontiguousarray(f[:, :, ::-1]),
     "small in frame": _in_frame,
     "still lead-in": _still,
     "darker": lambda f: (f.astype(np.float32) * 0.6).astype(np.uint8),
-    "greyscale": _grey,
+    "greyscale": greyed,
 }
 
 

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NO_AUGMENTATION", "Augmentation", "colour_jitter", "frame_jitter", "mirror", "spatial_jitter", "time_mask"]
+__all__ = [
+    "NO_AUGMENTATION",
+    "Augmentation",
+    "colour_jitter",
+    "frame_jitter",
+    "greyed",
+    "mirror",
+    "spatial_jitter",
+    "time_mask",
+]
 
 FPS = 25.0
 """Frames per second of training clips: time masking places one window per second."""
@@ -101,6 +110,12 @@ def colour_jitter(
     if greyscale > 0 and rng.random() < greyscale and out.shape[-1] == 3:
         out = np.repeat(_luma(out), 3, axis=-1)
     return np.clip(out, 0, 255).round().astype(crops.dtype)
+
+
+def greyed(frames: np.ndarray) -> np.ndarray:
+    """``uint8 (..., 3)`` RGB frames as a black-and-white video shows them: the BT.601 luma of each pixel,
+    rounded, in all three channels (what ``greyscale`` makes of a clip in :func:`colour_jitter`)."""
+    return np.repeat(np.clip(_luma(frames.astype(np.float32)).round(), 0, 255).astype(np.uint8), 3, axis=-1)
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
