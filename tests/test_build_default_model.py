@@ -114,12 +114,17 @@ def test_builds_files_and_a_measured_card(grid_root: Path, tmp_path: Path) -> No
     assert "starting from" not in plain and "align-tolerance" not in plain and "black-and-white" not in plain
     chain = ["lipread train grid -o a", "lipread train grid -o b --init a/best.safetensors"]
     restarted = " ".join(tool.card("m", "tiny", results, chain, 9).split())
-    assert "the warm restart (the `--init` command) in one command" in restarted
+    assert "the `--init` command after it in one command: the warm restart in `RUN/restart`," in restarted
     greyed = {**results, "trained_on": {"data": "grid", "greyscale": 0.2}}
     grey_card = " ".join(tool.card("m", "tiny", greyed, [*chain, f"{chain[1]} --greyscale 0.2"], 9).split())
     assert "made a share of 0.2 of the clips grey" in grey_card and "reads black-and-white video too" in grey_card
-    assert "the warm restart (the first `--init` command) in one command" in grey_card
-    assert "The commands after it are their own" in grey_card
+    assert (
+        "the 2 `--init` commands after it in one command: the warm restart in `RUN/restart`, then the grey "
+        "fine-tune in `RUN/grey`," in grey_card
+    )
+    assert "their own" not in grey_card
+    beyond = " ".join(tool.card("m", "tiny", greyed, [*chain, chain[1], chain[1]], 9).split())
+    assert "The commands after those are their own" in beyond
     for precision, key in (("float32", "eval"), ("int8", "eval_int8")):
         for decoder, e in results[key].items():
             assert e["clips"] == 2 and e["backend"] == "onnx"

@@ -48,39 +48,39 @@ def test_the_formatter_adds_defaults_only_where_missing() -> None:
     assert "a switch (default" not in text
 
 
-def card_recipes() -> tuple[list[str], list[str]]:
+def card_recipes() -> tuple[list[str], list[list[str]]]:
     """The arguments of the card's last from-scratch command (the one that ran its first schedule's final
-    epochs) and of its warm restart (the first command with ``--init``; any after it are fine-tunes of their
-    own, which the card says ``lipread train`` does not run)."""
+    epochs) and of the commands with ``--init`` after it (the warm restart, the grey fine-tune), in order."""
     card = CARD.read_text(encoding="utf-8")
     commands = [shlex.split(line)[2:] for line in card.splitlines() if line.startswith("lipread train ")]
     scratch = [c for c in commands if "--init" not in c]
     inits = [i for i, c in enumerate(commands) if "--init" in c]
     assert scratch and inits, "the model card lists no training command, or no warm restart"
     assert all("--init" not in c for c in commands[: inits[0]]) and inits == list(range(inits[0], len(commands)))
-    if len(inits) > 1:
-        assert "The commands after it are their own" in " ".join(card.split())
-    return scratch[-1], commands[inits[0]]
+    return scratch[-1], [commands[i] for i in inits]
 
 
 def test_train_defaults_are_the_shipped_models_recipe() -> None:
-    """``lipread train DATA -o RUN`` runs both of the card's schedules: the first, then the warm restart from
-    its best weights (its ``--init``), in one command."""
+    """``lipread train DATA -o RUN`` runs each of the card's schedules in one command: the first, then the warm
+    restart from its best weights, then the grey fine-tune from the restart's (their ``--init``)."""
     parser = sub_parsers()["train"]
     args = parser.parse_args(["data", "-o", "run"])
-    first, second = stages(train_command.options_from_args(args), train_command.restart_from_args(args))
-    scratch, restart = card_recipes()
+    runs = stages(train_command.options_from_args(args), train_command.restarts_from_args(args))
+    scratch, inits = card_recipes()
+    assert len(runs) == 1 + len(inits) == 3
     # Where the run's files went, and how it was run on that machine, are not part of the recipe: threads
     # (every batch's randomness is seeded by its position, not by the thread that makes it) and bfloat16 on
-    # the CPU. The card's restart ran with another seed, from the shipped file of the first schedule's weights.
+    # the CPU. The card's later commands ran with another seed, each from the shipped file of the weights
+    # before it.
     ignore = {"data", "output", "cache", "resume", "amp", "workers"}
-    for ours, card, also in ((first, scratch, set()), (second, restart, {"init", "seed"})):
+    for ours, card, also in zip(runs, [scratch, *inits], [set(), {"init", "seed"}, {"init", "seed"}]):
         theirs = train_command.options_from_args(parser.parse_args(card))
         differ = {k: (v, getattr(theirs, k)) for k, v in vars(ours).items() if k not in ignore | also}
         differ = {k: pair for k, pair in differ.items() if pair[0] != pair[1]}
         assert not differ, f"defaults (left) differ from the card's recipe (right): {differ}"
-    assert (first.epochs, second.epochs) == (68, 30) and "epochs 53-68" in CARD.read_text(encoding="utf-8")
-    assert second.init == first.output / "best.safetensors"
+    assert [r.epochs for r in runs] == [68, 30, 12] and "epochs 53-68" in CARD.read_text(encoding="utf-8")
+    assert runs[1].init == runs[0].output / "best.safetensors"
+    assert runs[2].init == runs[1].output / "best.safetensors" and runs[2].greyscale == 0.2
 
 
 def test_the_api_and_the_commands_share_one_batch_size() -> None:

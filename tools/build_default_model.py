@@ -42,6 +42,7 @@ import numpy as np
 from lipread.cli.eval import evaluate
 from lipread.cli.export import CALIBRATION_CLIPS
 from lipread.data.dataset import find_clips, split_clips
+from lipread.data.restart import RECIPE
 from lipread.fixed16 import from_fixed16, to_fixed16
 from lipread.models import DEFAULT_MODEL
 from lipread.onnx.half import store_weights_fixed16
@@ -296,16 +297,17 @@ def card(name: str, preset: str, r: dict[str, Any], commands: list[str], clips: 
     )
     train = [c for c in commands if c.startswith("lipread train ")]
     inits = sum("--init" in c for c in train)
-    restarted = inits and any("--init" not in c for c in train)
+    staged = RECIPE[:inits] if any("--init" not in c for c in train) else ()
     one_command = (
-        "\n\n`lipread train DATA -o RUN` with today's defaults runs the last from-scratch schedule and the warm "
-        f"restart (the {'first ' if inits > 1 else ''}`--init` command) in one command, the restart in "
-        "`RUN/restart` from the first schedule's best weights, with one seed for both."
-        if restarted
+        "\n\n`lipread train DATA -o RUN` with today's defaults runs the last from-scratch schedule and the "
+        f"{'`--init` command' if len(staged) == 1 else f'{len(staged)} `--init` commands'} after it in one command: "
+        + ", then ".join(f"the {r.name} in `RUN/{r.folder}`" for r in staged)
+        + ", each from the best weights before it, with one seed for all."
+        if staged
         else ""
     )
-    if restarted and inits > 1:
-        one_command += " The commands after it are their own, each from the weights of the one before."
+    if staged and inits > len(staged):
+        one_command += " The commands after those are their own, each from the weights of the one before."
     grey = r["trained_on"].get("greyscale") or 0
     reads_grey = (
         f" Its last training made a share of {grey:g} of the clips grey (their luma in all three channels), so "

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import MAX_BEAM_WIDTH, PRESETS, ModelConfig, get_preset
-from ..data.restart import RECIPE_EPOCHS, RESTART_FOLDER, WarmRestart, train_in_stages
+from ..data.restart import GREY_FOLDER, RECIPE, RECIPE_EPOCHS, RESTART_FOLDER, WarmRestart, stages, train_in_stages
 from ..data.training import TrainOptions
 from ..errors import BackendError, DataError
 from ..progress import add_progress_argument
@@ -17,10 +17,10 @@ from ..report import report_warning
 from ..weights import writable_folder
 from .parsing import file_path, non_negative, positive, with_crop, within
 
-__all__ = ["CURVES", "add_parser", "draw_run_curves", "options_from_args", "restart_from_args", "run"]
+__all__ = ["CURVES", "add_parser", "draw_run_curves", "options_from_args", "restarts_from_args", "run"]
 
 _DEFAULTS = TrainOptions(data=Path("."), output=Path("."))
-_RESTART = WarmRestart()
+_RESTART, _GREY = RECIPE
 
 CURVES = "curves.png"
 """The figure of a run's curves that ``lipread train`` draws into its run folder at the end."""
@@ -40,8 +40,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Train a LipNet model. Checkpoints, canonical .safetensors models and history.jsonl go "
         "to the output folder; --resume continues an interrupted run exactly where it stopped. "
         "The defaults are the recipe that trained the shipped lipnet-grid-s1 on one speaker: 68 epochs from "
-        f"scratch, then a warm restart of 30 epochs from their best weights in <output>/{RESTART_FOLDER} "
-        "(its model card lists the commands). "
+        f"scratch, a warm restart of 30 epochs from their best weights in <output>/{RESTART_FOLDER}, then a "
+        f"fine-tune of 12 epochs on clips of which a fifth are made grey, in <output>/{GREY_FOLDER} (its model "
+        "card lists the commands). "
         "Under `torchrun --nproc_per_node=N -m lipread train ...` the torch backend trains on N processes.",
     )
     p.add_argument(
@@ -84,7 +85,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--epochs",
         type=positive(int),
         default=RECIPE_EPOCHS,
-        help="total epochs, the warm restart's included (a resumed run continues up to this)",
+        help="total epochs, the warm restart's and the grey fine-tune's included (a resumed run continues up to this)",
     )
     p.add_argument("--batch-size", type=positive(int), default=d.batch_size, help="clips per step (per process)")
     p.add_argument("--lr", type=positive(float), default=d.lr, help="Adam learning rate")
@@ -110,6 +111,33 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=_RESTART.constant_epochs,
         metavar="EPOCHS",
         help="the warm restart's epochs at its full learning rate",
+    )
+    p.add_argument(
+        "--grey-at",
+        type=non_negative(int),
+        default=_GREY.at,
+        metavar="EPOCH",
+        help="after this epoch (when --epochs goes beyond it), a grey fine-tune: training goes on in "
+        f"<output>/{GREY_FOLDER} from the best weights so far with a new optimiser at --grey-lr for "
+        "--grey-constant-epochs, then decaying by --decay, with a share of --grey-share of the clips made grey; "
+        "its best epoch is the run's best model, so that it reads black-and-white video (0: no grey fine-tune)",
+    )
+    p.add_argument(
+        "--grey-lr", type=positive(float), default=_GREY.lr, metavar="LR", help="the grey fine-tune's learning rate"
+    )
+    p.add_argument(
+        "--grey-constant-epochs",
+        type=non_negative(int),
+        default=_GREY.constant_epochs,
+        metavar="EPOCHS",
+        help="the grey fine-tune's epochs at its full learning rate",
+    )
+    p.add_argument(
+        "--grey-share",
+        type=within(float, 0.0, 1.0),
+        default=_GREY.greyscale,
+        metavar="P",
+        help="the grey fine-tune's share of training clips made grey, drawn anew every epoch",
     )
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=d.mirror, help="random left-right flips")
     p.add_argument("--frame-jitter", type=float, default=d.frame_jitter, help="per-frame drop/duplicate probability")
@@ -285,9 +313,12 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
     )
 
 
-def restart_from_args(args: argparse.Namespace) -> WarmRestart:
-    """The warm restart the parsed ``--restart-*`` flags describe."""
-    return WarmRestart(args.restart_at, args.restart_lr, args.restart_constant_epochs)
+def restarts_from_args(args: argparse.Namespace) -> tuple[WarmRestart, WarmRestart]:
+    """The warm restart and the grey fine-tune that the parsed ``--restart-*`` and ``--grey-*`` flags describe."""
+    return (
+        WarmRestart(args.restart_at, args.restart_lr, args.restart_constant_epochs),
+        WarmRestart(args.grey_at, args.grey_lr, args.grey_constant_epochs, args.grey_share, GREY_FOLDER),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -295,7 +326,8 @@ def run(args: argparse.Namespace) -> int:
     from ..backend import get_backend
 
     options = options_from_args(args)
-    restart = restart_from_args(args)
+    restarts = restarts_from_args(args)
+    runs = stages(options, restarts)  # refuses two stages after the same epoch before anything is written
     backend = get_backend(args.backend)
     if "train" not in backend.capabilities:
         raise BackendError(f"backend {backend.name!r} cannot train; use --backend torch or --backend tensorflow")
@@ -304,11 +336,11 @@ def run(args: argparse.Namespace) -> int:
         from .plot import require_matplotlib
 
         require_matplotlib(options.output / CURVES)
-    result = train_in_stages(backend.train, options, restart)
+    result = train_in_stages(backend.train, options, restarts)
     # Under torchrun every process gets here; only process 0 (the one that wrote the history) draws.
     if args.plot is not False and os.environ.get("RANK", "0") == "0":
-        for folder in dict.fromkeys((options.output, result.output)):  # each run that trained: the restart's too
-            curves = draw_run_curves(folder)
+        for folder in dict.fromkeys([*(r.output for r in runs), result.output]):  # each stage's run
+            curves = draw_run_curves(folder) if (folder / "history.jsonl").is_file() else None
             if curves is not None:
                 print(f"curves: {curves}")
     if result.best is not None:  # the models last: scripts read the last line for the model

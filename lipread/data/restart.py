@@ -1,21 +1,26 @@
-"""The warm restart that ends ``lipread train``'s default recipe: after the first schedule has decayed, training
-goes on from that run's best weights with a fresh optimiser and the learning rate back up, in a run of its own.
+"""The stages after the first schedule of ``lipread train``'s default recipe, each a run of its own that goes on
+from the best weights so far with a fresh optimiser and its own learning rate: a warm restart, then a short
+fine-tune on clips of which a share is made grey.
 
-On the 810 training clips of GRID speaker 1 the restart read fewer validation words wrong than the first
+On the 810 training clips of GRID speaker 1 the warm restart read fewer validation words wrong than the first
 schedule alone with every decoder and both seeds tried (grammar-decoded WER 5.0% against 5.7%; within the noise
-of 90 clips, ``docs/training.md``). :func:`stages` says which runs a set of options
-makes, and :func:`train_in_stages` runs them with a backend's ``train``, resuming whichever was interrupted.
+of 90 clips, ``docs/training.md``). The grey fine-tune made black-and-white video readable (grammar-decoded WER
+9.6% against 31.3% on the validation clips made grey) and colour clips read as well as before (4.6% against
+5.0%, two seeds); the same grey share over the whole warm restart cost colour clips about 0.7 points, so it is
+a stage of its own. :func:`stages` says which runs a set of options makes, and :func:`train_in_stages` runs
+them with a backend's ``train``, resuming whichever was interrupted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,80 +29,139 @@ from ..errors import DataError
 from ..weights import atomic_write
 from .training import TrainOptions, TrainResult, selection_score
 
-__all__ = ["MORE_TRAINING", "PLAN_FILE", "RECIPE_EPOCHS", "RESTART_FOLDER", "WarmRestart", "stages", "train_in_stages"]
-
-RECIPE_EPOCHS = 98
-"""``lipread train``'s default ``--epochs``: the first schedule's 68 (:class:`TrainOptions`' defaults) and the
-warm restart's 30."""
+__all__ = [
+    "GREY_FOLDER",
+    "MORE_TRAINING",
+    "PLAN_FILE",
+    "RECIPE",
+    "RECIPE_EPOCHS",
+    "RESTART_FOLDER",
+    "WarmRestart",
+    "stages",
+    "train_in_stages",
+]
 
 RESTART_FOLDER = "restart"
-"""The restart's run folder, inside the first run's: ``<output>/restart``."""
+"""The warm restart's run folder, inside the first run's: ``<output>/restart``."""
+GREY_FOLDER = "grey"
+"""The grey fine-tune's run folder, inside the first run's: ``<output>/grey``."""
 MORE_TRAINING = "LIPREAD_MORE_TRAINING"
 """An environment variable that :func:`train_in_stages` sets to ``"1"`` while a run that another follows in the
 same process trains: the backend keeps what it would tear down at the end of a run (the torch backend's process
 group under ``torchrun``, which a process cannot make again)."""
 PLAN_FILE = "restart.json"
-"""The file in a run folder that holds the warm restart the run was started with (its :class:`WarmRestart` as
-JSON), which a resumed run keeps; a run started without a restart has none."""
+"""The file in a run folder that holds the stages the run was started with (a JSON list of its
+:class:`WarmRestart` objects; one object in runs started before the grey fine-tune was a stage), which a resumed
+run keeps; a run started without any has none."""
 
 
 @dataclass(frozen=True)
 class WarmRestart:
-    """A second schedule after epoch ``at`` of the first.
+    """A stage that goes on after epoch ``at`` of the whole run, in ``<output>/<folder>``.
 
-    The restart starts from the first run's best weights (its last, when it validates on no clip) with a new
-    Adam optimiser at ``lr`` for ``constant_epochs`` epochs, then multiplies the rate by ``exp(-decay)`` per
-    epoch like the first schedule (:attr:`TrainOptions.decay`), until the run's total ``epochs``. Everything
-    else (data, augmentations, seed) is the first run's.
+    The stage starts from the best weights so far (the last, when the run validates on no clip) with a new Adam
+    optimiser at ``lr`` for ``constant_epochs`` epochs, then multiplies the rate by ``exp(-decay)`` per epoch
+    like the first schedule (:attr:`TrainOptions.decay`), until the next stage's ``at`` or the run's total
+    ``epochs``. Everything else (data, augmentations, seed) is the first run's, except the share of clips made
+    grey when ``greyscale`` is given.
+
+    The run's best model is the stage's best epoch, unless an earlier stage validated better and this stage
+    trains on the same clips (``greyscale`` None): a stage that changes its clips is kept for what validation
+    on the clips as they are cannot measure.
 
     Attributes:
-        at: epochs of the first schedule; with ``epochs`` at most this, or 0, there is no restart.
-        lr: the restart's Adam learning rate.
-        constant_epochs: the restart's epochs at ``lr``.
+        at: epochs of the run before this stage; 0, or a run's ``epochs`` at most this, leaves the stage out.
+        lr: the stage's Adam learning rate.
+        constant_epochs: the stage's epochs at ``lr``.
+        greyscale: the stage's share of training clips made grey (:attr:`TrainOptions.greyscale`), or None for
+            the first run's.
+        folder: the stage's run folder inside the first run's.
 
     Raises:
-        DataError: ``at`` or ``constant_epochs`` is not a whole number >= 0, or ``lr`` is not >= 0.
+        DataError: ``at`` or ``constant_epochs`` is not a whole number >= 0, ``lr`` is not >= 0, ``greyscale``
+            is not within 0 and 1, or ``folder`` is not a plain folder name.
     """
 
     at: int = 68
     lr: float = 3e-4
     constant_epochs: int = 16
+    greyscale: float | None = None
+    folder: str = RESTART_FOLDER
 
     def __post_init__(self) -> None:
         for name in ("at", "constant_epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise DataError(f"the restart's {name} must be a whole number >= 0, not {value!r}")
+                raise DataError(f"the {self.name}'s {name} must be a whole number >= 0, not {value!r}")
         if not (math.isfinite(self.lr) and self.lr >= 0):
-            raise DataError(f"the restart's lr is a finite learning rate >= 0, not {self.lr}")
+            raise DataError(f"the {self.name}'s lr is a finite learning rate >= 0, not {self.lr}")
+        if self.greyscale is not None and not 0 <= self.greyscale <= 1:
+            raise DataError(f"the {self.name}'s greyscale is a share within 0 and 1, not {self.greyscale}")
+        if not isinstance(self.folder, str) or self.folder in ("", ".", "..") or Path(self.folder).name != self.folder:
+            raise DataError(f"the {self.name}'s folder is a folder name, not {self.folder!r}")
+
+    @property
+    def name(self) -> str:
+        """What the stage is called in messages: ``warm restart``, or ``grey fine-tune`` when it has a
+        greyscale share of its own."""
+        return "warm restart" if self.greyscale is None else "grey fine-tune"
 
 
-def stages(options: TrainOptions, restart: WarmRestart | None) -> tuple[TrainOptions, ...]:
-    """The runs that ``options`` with ``restart`` make, in order: ``options`` alone when there is no restart
-    (None, or ``options.epochs <= restart.at``); else the first ``restart.at`` epochs in ``options.output``,
-    then ``options.epochs - restart.at`` epochs in ``options.output / RESTART_FOLDER``, started from the first
-    run's best weights (``init``) with the restart's schedule, its crops cached where the first run's are.
+RECIPE = (WarmRestart(), WarmRestart(98, 1e-4, 6, greyscale=0.2, folder=GREY_FOLDER))
+"""``lipread train``'s default stages after the first schedule: a warm restart after epoch 68, and a grey
+fine-tune of 12 epochs after epoch 98."""
+RECIPE_EPOCHS = 110
+"""``lipread train``'s default ``--epochs``: the first schedule's 68 (:class:`TrainOptions`' defaults), the
+warm restart's 30 and the grey fine-tune's 12."""
 
-    Both keep ``options.resume``; :func:`train_in_stages` decides which of them a resumed run continues.
+
+def _in_use(epochs: int, restarts: Sequence[WarmRestart]) -> tuple[WarmRestart, ...]:
+    """The stages of ``restarts`` that a run of ``epochs`` makes, by their ``at``.
+
+    Raises:
+        DataError: two of them start after the same epoch, or share a folder.
     """
-    if restart is None or options.epochs <= restart.at or restart.at == 0:
+    used = sorted((r for r in restarts if 0 < r.at < epochs), key=lambda r: r.at)
+    for before, after in itertools.pairwise(used):
+        if before.at == after.at:
+            raise DataError(f"the {before.name} and the {after.name} both start after epoch {after.at}")
+    folders = [r.folder for r in used]
+    if len(set(folders)) < len(folders):
+        raise DataError(f"two stages train in the same folder: {folders}")
+    return tuple(used)
+
+
+def stages(options: TrainOptions, restarts: Sequence[WarmRestart]) -> tuple[TrainOptions, ...]:
+    """The runs that ``options`` with ``restarts`` make, in order: ``options`` alone when none is used (each
+    needs ``0 < at < options.epochs``); else the first ``at`` epochs in ``options.output``, then each stage's
+    epochs (up to the next stage's ``at``, the last up to ``options.epochs``) in ``options.output / folder``,
+    started from the weights before it (``init``: the previous run's best, which :func:`train_in_stages`
+    replaces by the best so far) with the stage's schedule, its crops cached where the first run's are.
+
+    All keep ``options.resume``; :func:`train_in_stages` decides which of them a resumed run continues.
+
+    Raises:
+        DataError: two stages start after the same epoch, or share a folder.
+    """
+    used = _in_use(options.epochs, restarts)
+    if not used:
         return (options,)
-    first = dataclasses.replace(options, epochs=restart.at)
-    second = dataclasses.replace(
-        options,
-        output=options.output / RESTART_FOLDER,
-        init=options.output / "best.safetensors",
-        epochs=options.epochs - restart.at,
-        lr=restart.lr,
-        constant_epochs=restart.constant_epochs,
-        cache=options.cache_dir,
-    )
-    return first, second
-
-
-def _epochs_done(folder: Path) -> int:
-    """The last epoch that ``folder/history.jsonl`` records; 0 when it records none or cannot be read."""
-    return _last_epoch(_history(folder))
+    runs = [dataclasses.replace(options, epochs=used[0].at)]
+    ends = [r.at for r in used[1:]] + [options.epochs]
+    for restart, end in zip(used, ends):
+        runs.append(
+            dataclasses.replace(
+                options,
+                output=options.output / restart.folder,
+                init=runs[-1].output / "best.safetensors",
+                epochs=end - restart.at,
+                lr=restart.lr,
+                constant_epochs=restart.constant_epochs,
+                greyscale=options.greyscale if restart.greyscale is None else restart.greyscale,
+                cache=options.cache_dir,
+            )
+        )
+    return tuple(runs)
 
 
 def _history(folder: Path) -> list[dict[str, Any]]:
@@ -124,87 +188,115 @@ def _best_score(history: list[dict[str, Any]]) -> tuple[float, float] | None:
     return min(scores, default=None)
 
 
-def _planned(path: Path) -> WarmRestart | None:
-    """The warm restart a run was started with (its :data:`PLAN_FILE`); None for a run started without one.
+def _planned(path: Path) -> tuple[WarmRestart, ...] | None:
+    """The stages a run was started with (its :data:`PLAN_FILE`); None for a run started without any.
 
     Raises:
-        DataError: the file cannot be read as a restart.
+        DataError: the file cannot be read as a list of stages.
     """
     if not path.is_file():
         return None
     try:
-        return WarmRestart(**json.loads(path.read_text(encoding="utf-8")))
+        plan = json.loads(path.read_text(encoding="utf-8"))
+        return tuple(WarmRestart(**r) for r in (plan if isinstance(plan, list) else [plan]))
     except (OSError, ValueError, TypeError, DataError) as e:
         raise DataError(f"{path}: not a warm restart plan ({e}); train in a new output folder") from None
+
+
+def _described(restarts: Sequence[WarmRestart]) -> str:
+    return ", ".join(f"a {r.name} after epoch {r.at}" for r in restarts)
 
 
 def train_in_stages(
     train: Callable[[TrainOptions], TrainResult],
     options: TrainOptions,
-    restart: WarmRestart | None,
+    restarts: Sequence[WarmRestart],
     log: Callable[[str], None] = print,
 ) -> TrainResult:
-    """Run :func:`stages` with ``train`` (a backend's) and return the last run's result, with ``best`` the better
-    of the two runs' best models (the restart's, unless none of its epochs validated better than the first's).
+    """Run :func:`stages` with ``train`` (a backend's) and return the last run's result, with ``best`` the best
+    model so far (each stage's, unless an earlier one validated better and the stage trains on the same clips:
+    :class:`WarmRestart`).
 
-    A new run with a restart writes it into ``options.output / PLAN_FILE``. A resumed run (``options.resume``)
-    keeps the restart it was started with, whatever ``restart`` says (none, for a run started without one): it
-    continues the restart when it has a checkpoint, starts it when the first run has trained all its epochs,
-    and else continues the first run. A first run that stops early (its ``time_limit``) ends there; the
-    restart gets what is left of the time limit, and none left ends there too (``resume`` goes on in both
+    A new run with stages writes them into ``options.output / PLAN_FILE``. A resumed run (``options.resume``)
+    keeps the stages it was started with, whatever ``restarts`` says (none, for a run started without any): it
+    skips the runs that have trained all their epochs, continues the first that has not (from its checkpoint),
+    and starts those after it. A run that stops early (its ``time_limit``) ends there; each stage after the
+    first gets what is left of the time limit, and none left ends there too (``resume`` goes on in both
     cases). Under ``torchrun`` only process 0 writes and logs; every process takes the same decisions.
+
+    Raises:
+        DataError: two stages start after the same epoch or share a folder, or a resumed run's plan is broken.
     """
     main = os.environ.get("RANK", "0") == "0"
     say = log if main else (lambda _: None)
     plan = options.output / PLAN_FILE
+    restarts = tuple(restarts)
     if options.resume:
         kept = _planned(plan)
-        if kept is not None and kept != restart:
-            say(f"resuming with the warm restart the run was started with ({plan}: after epoch {kept.at})")
-        restart = kept
-    runs = stages(options, restart)
+        if kept is not None and kept != restarts:
+            say(f"resuming with the stages the run was started with ({plan}: {_described(kept)})")
+        restarts = kept or ()
+    runs = stages(options, restarts)
     if main and not options.resume:
         plan.unlink(missing_ok=True)  # a run trained here before
-    if len(runs) == 1 or restart is None:
+    if len(runs) == 1:
         return train(options)
-    first, second = runs
+    used = _in_use(options.epochs, restarts)
     if main and not options.resume:
-        atomic_write(plan, (json.dumps(dataclasses.asdict(restart)) + "\n").encode())
+        atomic_write(plan, (json.dumps([dataclasses.asdict(r) for r in restarts]) + "\n").encode())
     started = time.monotonic()
-    trained = _finished(first.output) if options.resume else None  # its history read once
-    first_done = trained is not None and _last_epoch(trained.history) >= first.epochs
-    if trained is None or not first_done:
-        with _more_training():
-            result = train(first)
-        history = result.history
-        if _last_epoch(history) < first.epochs:  # stopped by the time limit
+    result: TrainResult | None = None
+    score: tuple[float, float] | None = None  # the selection score of result.best
+    trained_here = False  # whether a run trained in this command yet
+    for n, (run, restart) in enumerate(zip(runs, (None, *used))):
+        before = sum(r.epochs for r in runs[:n])
+        if result is not None:
+            run = dataclasses.replace(run, init=result.best or result.last)  # no validation clips: the last
+        done = _finished(run.output) if options.resume else None  # its history read once
+        if done is not None and _last_epoch(done.history) >= run.epochs:
+            result, score = _kept(result, score, done, restart)
+            continue
+        if restart is None:  # the first run, resumed or not
+            trained = _train(train, run, n < len(runs) - 1)
+        else:
+            resumed = options.resume and (run.output / "last.ckpt").is_file()
+            if resumed:
+                say(f"the first {before} epochs are trained; resuming the {restart.name} in {run.output}")
+            else:
+                if not trained_here:  # resumed after the runs before it had finished
+                    say(f"the first {before} epochs are trained in {options.output}")
+                if options.time_limit is not None:
+                    left = options.time_limit - (time.monotonic() - started) / 60
+                    # Each process has its own clock: under torchrun a stage always starts, and the backend,
+                    # which shares process 0's decision, stops it after its first epoch when no time is left.
+                    if left <= 0 and int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+                        say(
+                            f"time limit of {options.time_limit} min reached before the {restart.name}; continue "
+                            "with --resume"
+                        )
+                        assert result is not None  # the first run came before
+                        return result
+                    run = dataclasses.replace(run, time_limit=max(left, 1e-6))
+                say(f"{restart.name}: {_epochs(run.epochs)} from {run.init}, lr {run.lr:g}, in {run.output}")
+            trained = _train(train, dataclasses.replace(run, resume=resumed), n < len(runs) - 1)
+        trained_here = True
+        result, score = _kept(result, score, trained, restart)
+        if _last_epoch(trained.history) < run.epochs:  # stopped by the time limit
             return result
-    else:
-        result = trained
-        history = result.history
-    if result.best is None:  # validated on no clip: the last weights
-        second = dataclasses.replace(second, init=result.last)
-    if options.resume and (second.output / "last.ckpt").is_file():
-        if _epochs_done(second.output) >= second.epochs:  # said in the command's terms, not the restart's
-            say(
-                f"all {options.epochs} epochs are trained ({first.epochs}, then {_epochs(second.epochs)} of warm "
-                "restart): nothing more to train (a larger --epochs goes on)"
-            )
-            return _better(history, result, _finished(second.output))
-        say(f"the first {first.epochs} epochs are trained; resuming the warm restart in {second.output}")
-        return _better(history, result, train(second))
-    if first_done:
-        say(f"the first {first.epochs} epochs are trained in {first.output}")
-    if options.time_limit is not None:
-        left = options.time_limit - (time.monotonic() - started) / 60
-        # Each process has its own clock: under torchrun the restart always starts, and the backend, which
-        # shares process 0's decision, stops it after its first epoch when no time is left.
-        if left <= 0 and int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-            say(f"time limit of {options.time_limit} min reached before the warm restart; continue with --resume")
-            return result
-        second = dataclasses.replace(second, time_limit=max(left, 1e-6))
-    say(f"warm restart: {_epochs(second.epochs)} from {second.init}, lr {second.lr:g}, in {second.output}")
-    return _better(history, result, train(dataclasses.replace(second, resume=False)))
+    assert result is not None
+    if not trained_here:
+        parts = [str(runs[0].epochs)] + [f"{_epochs(r.epochs)} of {u.name}" for r, u in zip(runs[1:], used)]
+        say(
+            f"all {options.epochs} epochs are trained ({', then '.join(parts)}): nothing more to train (a larger "
+            "--epochs goes on)"
+        )
+    return result
+
+
+def _train(train: Callable[[TrainOptions], TrainResult], run: TrainOptions, more: bool) -> TrainResult:
+    """``train(run)``, with :data:`MORE_TRAINING` set when another run follows it."""
+    with _more_training() if more else contextlib.nullcontext():
+        return train(run)
 
 
 @contextlib.contextmanager
@@ -231,9 +323,13 @@ def _finished(folder: Path) -> TrainResult:
     return TrainResult(folder, best if best.is_file() else None, folder / "last.safetensors", _history(folder))
 
 
-def _better(first_history: list[dict[str, Any]], first: TrainResult, second: TrainResult) -> TrainResult:
-    """``second`` with its ``best`` the first run's when none of the restart's epochs validated better."""
-    before, after = _best_score(first_history), _best_score(second.history)
-    if before is not None and (after is None or before < after) and first.best is not None:
-        return dataclasses.replace(second, best=first.best)
-    return second
+def _kept(
+    before: TrainResult | None, score: tuple[float, float] | None, after: TrainResult, restart: WarmRestart | None
+) -> tuple[TrainResult, tuple[float, float] | None]:
+    """``after`` (a stage's result) with its ``best`` the one before when that validated better (``score``)
+    and the stage trains on the same clips (:class:`WarmRestart`), and the selection score of that best."""
+    mine = _best_score(after.history)
+    own = restart is None or restart.greyscale is not None
+    if not own and score is not None and (mine is None or score < mine) and before is not None and before.best:
+        return dataclasses.replace(after, best=before.best), score
+    return after, mine

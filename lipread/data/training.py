@@ -51,8 +51,8 @@ class TrainOptions:
     """Options of ``lipread train`` (identical for every backend).
 
     The defaults are the recipe that trained the shipped ``lipnet-grid-s1`` from scratch on 810 clips of one
-    speaker, before the 30 epochs of a warm restart from those weights that made it (its model card has both
-    commands; ``lipread train`` runs the two in one, :mod:`lipread.data.restart`): CTC alignments tied to the
+    speaker, before the 30 epochs of a warm restart and the 12 of a grey fine-tune that made it (its model card
+    has the commands; ``lipread train`` runs the three in one, :mod:`lipread.data.restart`): CTC alignments tied to the
     word times (``align_tolerance=3``),
     Adam at 5e-4 for 52 epochs, then decaying by ``exp(-0.15)`` per epoch to epoch 68, batches of 4, no spatial
     dropout, half the examples cut to 1-3 words. Tying the alignments to the word times is what lets the network
