@@ -22,29 +22,34 @@ from lipread.video.timing import EvenTimes, drift, uneven_note
 def test_evenly_spaced_frames_are_not_told(n: int, fps: float, start: float) -> None:
     """Whatever the rate and the first time, and whatever rate the file states: no warning."""
     times = [start + i * 1000.0 / fps for i in range(n)]
-    assert drift(times)[0] < 1e-6 and uneven_note(times) is None
+    assert drift(times)[0] < 1e-6 and uneven_note(times, EvenTimes(1000.0 / fps)) is None
 
 
 @pytest.mark.parametrize("times", [[0.0] * 7, [float("nan")] * 7, [5.0, 4.0, 3.0], [0.0, 40.0], []])
 def test_times_that_cannot_tell_are_not_told(times: list[float]) -> None:
-    assert drift(times) == (0.0, 0.0) and uneven_note(times) is None
+    assert drift(times) == (0.0, 0.0) and uneven_note(times, EvenTimes(40.0)) is None
 
 
 def test_frames_held_on_screen_are_told_with_how_far_off_the_times_are() -> None:
     """Every other frame of the first second gone (each held for two), then 25 fps: 63 frames over 2.96 s,
-    read as evenly spaced, put the frame shown at 0.96 s (the 13th) 0.39 s early, the largest error."""
+    read as evenly spaced, would put the frame shown at 0.96 s (the 13th) 0.39 s early, the largest error; placed
+    at their times, the 12 held frames are each shown twice."""
     shown = [i for i in range(75) if i >= 25 or i % 2 == 0]
     times = [40.0 * i for i in shown]
     off, step = drift(times)
     assert len(times) == 63 and step == pytest.approx(2960 / 62 / 1000)
     assert off == pytest.approx(max(abs(t / 1000 - k * step) for k, t in enumerate(times)))
     assert off == pytest.approx(0.96 - 12 * step)
-    assert uneven_note(times) == (
-        "the frames are not evenly spaced in time (a variable frame rate): lipread reads them as evenly "
-        f"spaced, so word times may be off by up to {off:.2f} s"
+    even = EvenTimes(40.0)
+    for t in times:
+        even.push(t)
+    even.finish()
+    assert uneven_note(times, even) == (
+        f"the frames are not evenly spaced in time (a variable frame rate, up to {off:.2f} s from even spacing): "
+        "lipread placed each at its time, as 25 fps video (12 frames shown again, 0 dropped)"
     )
     # jitter within a frame is not a variable frame rate
-    assert uneven_note([40.0 * i + (15.0 if i % 3 else 0.0) for i in range(75)]) is None
+    assert uneven_note([40.0 * i + (15.0 if i % 3 else 0.0) for i in range(75)], EvenTimes(40.0)) is None
 
 
 def shown_by_nearest(times: list[float], step: float) -> list[int]:

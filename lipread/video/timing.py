@@ -25,18 +25,12 @@ def drift(times: Sequence[float]) -> tuple[float, float]:
     return float(np.abs(t - (t[0] + step * np.arange(len(t)))).max()) / 1000.0, step / 1000.0
 
 
-def uneven_note(times: Sequence[float], even: EvenTimes | None = None) -> str | None:
+def uneven_note(times: Sequence[float], even: EvenTimes) -> str | None:
     """The note for frames with presentation ``times`` (milliseconds) of which one lies more than a frame
-    from even spacing, else None; ``even``: how they were placed at their times (else the note says they were
-    read as evenly spaced, how far off word times may be)."""
+    from even spacing, else None; ``even``: how they were placed at their times."""
     off, step = drift(times)
     if off <= step:
         return None
-    if even is None:
-        return (
-            "the frames are not evenly spaced in time (a variable frame rate): lipread reads them as evenly "
-            f"spaced, so word times may be off by up to {off:.2f} s"
-        )
     return (
         f"the frames are not evenly spaced in time (a variable frame rate, up to {off:.2f} s from even spacing): "
         f"lipread placed each at its time, as {1000 / even.step:g} fps video ({_count(even.repeated, 'frame')} "
