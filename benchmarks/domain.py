@@ -6,7 +6,9 @@ Reads, through the same path as ``lipread transcribe`` (default decoder, default
   90 clips), which should come out ``in_domain``;
 - every clip of another speaker there: the six ``mpg/*.mpg`` files of other speakers, and the 14 frame folders
   of ``faces/s4`` and ``faces/s5``, which should not; ``mpg/bbaf2n.mpg`` is speaker 1's (the original MPEG-1
-  file of a clip the model trained on) and is shown on its own.
+  file of a clip the model trained on) and is shown on its own;
+- the validation clips and the other speakers' clips made black and white (each frame's luma in all three
+  channels): a model trained on clips made grey as well should read the first and flag the second, as in colour.
 
 It prints the area under the ROC curve of ``domain_score`` (speaker-1 validation clips against the other
 speakers' clips, ties counted half), the share of each group flagged (``in_domain`` false), and the expected
@@ -33,11 +35,13 @@ from typing import Any
 import numpy as np
 from common import GRID, log, need_data
 
+from lipread.data.augmentation import greyed
 from lipread.data.dataset import find_clips, split_clips
 from lipread.data.grid import sentence_from_name
 from lipread.models import DEFAULT_MODEL
 from lipread.transcription.domain import expected_calibration_error, word_hits
 from lipread.transcription.transcriber import Transcriber
+from lipread.video.reader import read_frames
 
 TARGET_AUC = 0.95
 TARGET_FLAGGED = 0.02
@@ -65,6 +69,8 @@ def measure(model: str, decoder: str | None, workers: int) -> dict[str, Any]:
         "other speakers": [(p, sentence_from_name(p.name)) for p in other_speakers(GRID)],
         "speaker 1 mpg": [(GRID / "mpg" / "bbaf2n.mpg", sentence_from_name("bbaf2n"))],
     }
+    groups["validation, black and white"] = groups["validation"]
+    groups["other speakers, black and white"] = groups["other speakers"]
     calibrated = Transcriber(model, decoder=decoder)
     raw = Transcriber(calibrated.model, decoder=decoder)  # the same loaded model, without the calibration
     raw.domain = None
@@ -72,7 +78,10 @@ def measure(model: str, decoder: str | None, workers: int) -> dict[str, Any]:
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for name, items in groups.items():
             log(f"{name}: {len(items)} clips")
-            prepared = list(pool.map(lambda item: calibrated.prepare(item[0]), items))
+            if name.endswith("black and white"):
+                prepared = list(pool.map(lambda item: calibrated.prepare(greyed(read_frames(item[0])), 25.0), items))
+            else:
+                prepared = list(pool.map(lambda item: calibrated.prepare(item[0]), items))
             got = calibrated.run(prepared)
             plain = raw.run(prepared)
             hits = [h for (_, text), t in zip(items, got) for h in word_hits(text.split(), t.text.split())]
@@ -80,6 +89,7 @@ def measure(model: str, decoder: str | None, workers: int) -> dict[str, Any]:
                 "clips": len(items),
                 "scores": [t.domain_score for t in got],
                 "flagged": sum(t.in_domain is False for t in got),
+                "in_domain": [t.in_domain for t in got],
                 "ece_raw": expected_calibration_error([w.confidence for t in plain for w in t.words], hits),
                 "ece_calibrated": expected_calibration_error([w.confidence for t in got for w in t.words], hits),
                 "word_accuracy": float(np.mean(hits)) if hits else 0.0,
@@ -89,6 +99,7 @@ def measure(model: str, decoder: str | None, workers: int) -> dict[str, Any]:
     if any(s is None for s in g["validation"]["scores"]):
         raise SystemExit(f"{model}: the model carries no domain statistics (run tools/domain_stats.py)")
     out["auc"] = auc(g["validation"]["scores"], g["other speakers"]["scores"])
+    out["auc_grey"] = auc(g["validation, black and white"]["scores"], g["other speakers, black and white"]["scores"])
     return out
 
 
@@ -102,6 +113,7 @@ def markdown(r: dict[str, Any]) -> str:
         f"- ROC AUC of the domain score, {val['clips']} speaker-1 validation clips against {other['clips']} clips "
         f"of other speakers: **{r['auc']:.3f}** (target >= {TARGET_AUC}; with {other['clips']} such clips, one "
         f"misranked clip costs up to {1 / other['clips']:.2f})",
+        f"- The same, both groups made black and white: **{r['auc_grey']:.3f}**",
         "",
         "| clips | count | flagged | median score | word accuracy | ECE raw | ECE calibrated |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -124,6 +136,10 @@ def markdown(r: dict[str, Any]) -> str:
         )
         + f"; lowest score of a validation clip: {min(val['scores']):.2g}.",
     ]
+    grey = g["other speakers, black and white"]
+    passed = [p for p, ok in zip(grey["paths"], grey["in_domain"]) if ok]
+    if passed:
+        lines.append(f"Other speakers' clips made black and white that pass: {', '.join(passed)}.")
     return "\n".join(lines)
 
 

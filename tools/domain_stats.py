@@ -17,6 +17,11 @@ one) or a ``.safetensors`` / ``.onnx`` file. Writing an ONNX file needs the ``on
 
 ``--measurements FILE`` keeps the per-clip measurements: a second run reads them instead of the clips.
 
+A colour model trained on clips made grey (its ``trained_on["greyscale"]`` above 0, as after ``lipread train``'s
+grey fine-tune) gets a second set of statistics, measured on the training clips made grey, against which
+black-and-white videos are judged (``DomainStats.grey``); ``--grey-measurements FILE`` keeps those
+measurements.
+
 A calibration fitted on the training clips assumes that the model reads unseen clips about as well as those. For the
 model trained in two steps (shipped four before today's) that held well enough with its own decoder, grammar
 (expected calibration error on the validation clips 0.041, raw 0.101; 0.038 and 0.089 for the 40-epoch model after
@@ -28,6 +33,7 @@ search, whose raw confidences were closer on the validation clips (0.050 and 0.0
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -46,6 +52,7 @@ from lipread.transcription.domain_fit import (
     save_measurements,
 )
 from lipread.transcription.transcriber import Transcriber
+from lipread.video.notices import trained_on_grey
 from lipread.weights import atomic_write
 
 
@@ -109,15 +116,16 @@ def measure(
     cache: Path | None,
     workers: int,
     decoders: list[str] | None = None,
+    grey: bool = False,
 ) -> list[MeasuredClip]:
-    """Measure ``model`` on the training clips of ``data``'s split, the words read by each of ``decoders``
-    (default: the model's own)."""
+    """Measure ``model`` on the training clips of ``data``'s split (made grey with ``grey``), the words read by
+    each of ``decoders`` (default: the model's own)."""
     train, _ = split_clips(find_clips(data), split, val_fraction, seed)
     transcriber = Transcriber(str(model), workers=workers)
     if not decoders:
         decoders = [transcriber.decoder.name]
     with progress_bar(total=len(train), unit="clip") as bar:
-        return measure_clips(transcriber, train, cache, workers, bar.update, decoders)
+        return measure_clips(transcriber, train, cache, workers, bar.update, decoders, grey)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--measurements", type=Path, help="read the measurements from this .npz, or save them there")
     p.add_argument("--no-calibration", action="store_true", help="keep the raw word confidences")
     p.add_argument("--decoders", nargs="+", choices=DECODERS, help="decoders to calibrate (default: the model's own)")
+    p.add_argument("--grey-measurements", type=Path, help="as --measurements, for the clips made grey")
     args = p.parse_args(argv)
     if args.model in SHIPPED:
         shipped = SHIPPED[args.model]
@@ -142,16 +151,28 @@ def main(argv: list[str] | None = None) -> int:
         run_with = Path(args.model)
         targets = [run_with]
     targets += args.also
-    decoders = args.decoders or [Transcriber(str(run_with)).decoder.name]  # the model's own
-    if args.measurements is not None and args.measurements.is_file():
-        measured = load_measurements(args.measurements)
-    else:
-        measured = measure(
-            run_with, args.data, args.split, args.val_fraction, args.seed, args.cache, args.workers, decoders
+    model = Transcriber(str(run_with))
+    decoders = args.decoders or [model.decoder.name]  # the model's own
+    reads_grey = model.config.channels == 3 and trained_on_grey(model.model)
+
+    def measured_clips(grey: bool) -> list[MeasuredClip]:
+        kept = args.grey_measurements if grey else args.measurements
+        if kept is not None and kept.is_file():
+            return load_measurements(kept)
+        clips = measure(
+            run_with, args.data, args.split, args.val_fraction, args.seed, args.cache, args.workers, decoders, grey
         )
-        if args.measurements is not None:
-            save_measurements(args.measurements, measured)
+        if kept is not None:
+            save_measurements(kept, clips)
+        return clips
+
+    measured = measured_clips(grey=False)
     stats = fit_statistics(measured, calibrate=not args.no_calibration, decoders=decoders)
+    report_grey = {}
+    if reads_grey:
+        measured_grey = measured_clips(grey=True)
+        stats = dataclasses.replace(stats, grey=fit_statistics(measured_grey, calibrate=False))
+        report_grey["training_clips_made_grey_flagged"] = sum(not stats.grey.judge(m.summary)[1] for m in measured_grey)
     write_statistics(targets, stats)
     flagged = sum(not stats.judge(m.summary)[1] for m in measured)
     ece = {}
@@ -168,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "training_clips": len(measured),
         "threshold": stats.threshold,
         "training_clips_flagged": flagged,
+        **report_grey,
         "confidence_calibration": stats.confidence,
         "training_word_ece": ece,
     }

@@ -28,6 +28,11 @@ at least that far away (the chi-square tail with as many degrees of freedom as f
 so that only :data:`FLAG_SHARE` of the training clips fall below it. A long clip, read in windows, has no
 whole-clip input to measure: its score uses the posterior features only (the same distribution's marginal).
 
+A colour model trained on clips made grey as well (``lipread train``'s grey fine-tune) reads black-and-white
+video, whose mouths look like no colour training clip's. Its statistics carry a second set, measured on the
+training clips made grey (:attr:`DomainStats.grey`), against which a clip whose input has no colour
+(:attr:`ClipSummary.grey`) is judged.
+
 :func:`calibrate_confidence` maps a word's raw confidence to the chance that the word is right when the
 statistics carry a calibration for the decoder that read it (``"confidence"``: per decoder name, the two
 coefficients of a logistic fit of word correctness on the logit of the raw confidence, fitted on the training
@@ -38,6 +43,7 @@ for the model's own decoder by default.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,6 +55,7 @@ __all__ = [
     "COMPONENTS",
     "FEATURES",
     "FLAG_SHARE",
+    "GREY_SPREAD",
     "GRID",
     "SPAN_MARGIN",
     "WARNING",
@@ -70,6 +77,11 @@ COMPONENTS = 8
 SPAN_MARGIN = 5
 """Frames (0.2 s at 25 fps) kept on either side of the speech that a clip's features are measured over."""
 FLAG_SHARE = 0.005
+GREY_SPREAD = 0.2
+"""A clip whose model input differs between colour channels by less than this on average (in units of the clip's
+standard deviation) has no colour (:attr:`ClipSummary.grey`). Mouths filmed in colour measured 0.73-0.78 on GRID
+clips; a black-and-white video encoded as MP4 about 0.05 (the rounding of its chroma); the clip's luma in all
+three channels exactly 0."""
 """The share of the training clips whose score falls below :attr:`DomainStats.threshold`."""
 POSTERIOR_FEATURES = ("blank", "peak", "entropy")
 FEATURES = (*(f"appearance_{i}" for i in range(COMPONENTS)), "appearance_residual", "motion", *POSTERIOR_FEATURES)
@@ -92,6 +104,8 @@ class ClipSummary:
         blank: share of those frames whose most likely class is the blank, in [0, 1].
         peak: mean over those frames of the highest class probability, in [0, 1].
         entropy: mean over those frames of the entropy of the class distribution, in nats.
+        grey: the input has three channels that differ by less than :data:`GREY_SPREAD` on average: a
+            black-and-white video.
     """
 
     crop: np.ndarray | None
@@ -99,6 +113,7 @@ class ClipSummary:
     blank: float
     peak: float
     entropy: float
+    grey: bool = False
 
 
 def _grid_mean(image: np.ndarray) -> np.ndarray:
@@ -141,11 +156,14 @@ def summarise(frames: np.ndarray | None, logprobs: np.ndarray) -> ClipSummary:
     peak = float(probs.max(axis=1).mean())
     entropy = float(-(probs * np.where(probs > 0, lp, 0.0)).sum(axis=1).mean())
     crop = motion = None
+    grey = False
     if frames is not None:
         x = np.asarray(frames, np.float32)[span]
         crop = _grid_mean(x.mean(axis=0, dtype=np.float64)).ravel()
         motion = float(np.abs(np.diff(x, axis=0)).mean(dtype=np.float64)) if x.shape[0] > 1 else 0.0
-    return ClipSummary(crop, motion, blank, peak, entropy)
+        if x.shape[-1] == 3:
+            grey = float(np.abs(x - x.mean(axis=-1, keepdims=True)).mean(dtype=np.float64)) < GREY_SPREAD
+    return ClipSummary(crop, motion, blank, peak, entropy, grey)
 
 
 def _posterior_features(s: ClipSummary) -> list[float]:
@@ -224,6 +242,9 @@ class DomainStats:
         confidence: decoder name -> ``(a, b)``: the confidence of a word that decoder read is
             ``sigmoid(a * logit(raw) + b)``; a decoder not named keeps the raw confidence.
         clips: how many training clips the statistics come from.
+        grey: the same statistics of the training clips made grey (their luma in all three channels), which
+            judge a clip without colour (:attr:`ClipSummary.grey`); None for a model that was not trained to
+            read such clips, which are then judged against the colour clips (and found unlike them).
     """
 
     crop_mean: np.ndarray
@@ -233,6 +254,7 @@ class DomainStats:
     threshold: float
     confidence: dict[str, tuple[float, float]] = field(default_factory=dict)
     clips: int = 0
+    grey: DomainStats | None = None
 
     def calibration(self, decoder: str) -> tuple[float, float] | None:
         """The ``(a, b)`` of :func:`calibrate_confidence` for words read by ``decoder``, or None."""
@@ -253,7 +275,9 @@ class DomainStats:
         return _chi2_tail(d2, dof)
 
     def judge(self, s: ClipSummary) -> tuple[float, bool]:
-        """``(score, in_domain)`` of a clip."""
+        """``(score, in_domain)`` of a clip, against :attr:`grey` for a clip without colour when there is one."""
+        if s.grey and self.grey is not None:
+            return self.grey.judge(s)
         score = self.score(s)
         return score, score >= self.threshold
 
@@ -304,12 +328,14 @@ class DomainStats:
             "covariance": self.covariance.tolist(),
             "threshold": self.threshold,
             "confidence": {name: list(ab) for name, ab in self.confidence.items()},
+            **({"grey": self.grey.to_json()} if self.grey is not None else {}),
         }
 
     @classmethod
     def from_json(cls, data: Any) -> DomainStats | None:
         """The statistics stored by :meth:`to_json`; None when ``data`` is missing or of another version (the
-        model then gets no score)."""
+        model then gets no score). Grey statistics that cannot be read are left out (grey clips are then judged
+        against the colour ones)."""
         if not isinstance(data, dict) or data.get("version") != VERSION or data.get("features") != list(FEATURES):
             return None
         if data.get("grid") != list(GRID):
@@ -330,7 +356,10 @@ class DomainStats:
         n = len(FEATURES)
         shapes_ok = stats.mean.shape == (n,) and stats.covariance.shape == (n, n)
         shapes_ok = shapes_ok and stats.components.shape == (COMPONENTS, stats.crop_mean.shape[0])
-        return stats if shapes_ok else None
+        if not shapes_ok:
+            return None
+        grey = cls.from_json(data.get("grey")) if "grey" in data else None
+        return dataclasses.replace(stats, grey=grey) if grey is not None else stats
 
     @classmethod
     def of_model(cls, model: object) -> DomainStats | None:

@@ -18,9 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from ..data.augmentation import greyed
 from ..data.dataset import Clip, CropCache
 from ..decoding.decoders import make_decoder, timed_words
 from ..video.preprocess import normalise
+from ..video.reader import probe, read_frames
 from .domain import ClipSummary, DomainStats, fit_confidence, summarise, word_hits
 from .transcriber import Transcriber
 
@@ -51,6 +53,7 @@ def measure_clips(
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
     decoders: Sequence[str] = (),
+    grey: bool = False,
 ) -> list[MeasuredClip]:
     """Run ``transcriber``'s model over ``clips`` and measure each (see :class:`MeasuredClip`).
 
@@ -61,6 +64,11 @@ def measure_clips(
         progress: called with 1 after each clip.
         decoders: the decoders whose words are measured (names of
             :data:`~lipread.decoding.decoders.DECODERS`, default width); empty: ``transcriber``'s own.
+        grey: measure the clips as a black-and-white video of them reads (each decoded frame's luma in all
+            three channels, :func:`~lipread.data.augmentation.greyed`, and the mouth located on those frames),
+            as the statistics of :attr:`DomainStats.grey` need; ``cache`` is not used for them (the face
+            detector places the mouth box a little differently on grey frames, enough to change the
+            measurements).
 
     Clips too long to read in one pass are left out (the statistics need a clip's whole input).
     """
@@ -71,6 +79,10 @@ def measure_clips(
     }
 
     def frames(clip: Clip) -> np.ndarray | None:
+        if grey:  # the mouth found on the grey frames, as in a black-and-white video: not the colour crops
+            start, count = clip.frame_span()
+            frames = greyed(read_frames(clip.video, count, start))
+            return transcriber.prepare(frames, probe(clip.video).fps).frames
         if crops is not None:
             return normalise(crops.get(clip))
         return transcriber.prepare(clip.video).frames
