@@ -115,21 +115,22 @@ def test_two_processes_train_in_step(grid_root: Path, tmp_path: Path) -> None:
     assert "training on 4 clips" in proc.stdout + proc.stderr
 
 
-def test_two_processes_train_both_schedules_of_a_warm_restart(
-    grid_root: Path, tiny_config: Path, tmp_path: Path
-) -> None:
-    """``lipread train`` under torchrun with a restart: the two schedules in one command, in the same two
-    processes (a process group is kept for the life of the process, not made again for the restart)."""
+def test_two_processes_train_every_stage_of_the_recipe(grid_root: Path, tiny_config: Path, tmp_path: Path) -> None:
+    """``lipread train`` under torchrun with a warm restart and a grey fine-tune: the three runs in one command,
+    in the same two processes (a process group is kept for the life of the process, not made again for each
+    stage)."""
     out = tmp_path / "run"
     args = ["train", str(grid_root), "-o", str(out), "--model-config", str(tiny_config), "--device", "cpu"]
     args += ["--cache", str(tmp_path / "cache"), "--max-clips", "5", "--val-fraction", "0.2", "--batch-size", "1"]
-    args += ["--epochs", "2", "--restart-at", "1", "--beam-width", "0", "--examples", "0", "--workers", "1"]
+    args += ["--epochs", "3", "--restart-at", "1", "--grey-at", "2", "--beam-width", "0", "--examples", "0"]
+    args += ["--workers", "1"]
     args += ["--no-progress", "--no-plot"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "lipread"]
     proc = subprocess.run([*cmd, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for folder in (out, out / "restart"):
+    for folder in (out, out / "restart", out / "grey"):
         assert [json.loads(x)["epoch"] for x in (folder / "history.jsonl").read_text().splitlines()] == [1]
-    assert json.loads((out / "restart.json").read_text())["at"] == 1
-    assert (proc.stdout + proc.stderr).count("warm restart: 1 epoch from") == 1  # said by process 0 only
+    assert [stage["at"] for stage in json.loads((out / "restart.json").read_text())] == [1, 2]
+    said = proc.stdout + proc.stderr
+    assert said.count("warm restart: 1 epoch from") == said.count("grey fine-tune: 1 epoch from") == 1  # process 0
