@@ -6,7 +6,7 @@ On the 810 training clips of GRID speaker 1 the warm restart read fewer validati
 schedule alone with every decoder and both seeds tried (grammar-decoded WER 5.0% against 5.7%; within the noise
 of 90 clips, ``docs/training.md``). The grey fine-tune made black-and-white video readable (grammar-decoded WER
 9.6% against 31.3% on the validation clips made grey) and colour clips read within about a point of before
-(grammar-decoded WER 0.2 points worse on average over three runs: 0.4 better twice, 1.3 worse once); the same
+(grammar-decoded WER 0.2 points worse on average over four runs, from 0.4 better to 1.3 worse); the same
 grey share over the whole warm restart cost colour clips about 0.7 points with both seeds, so it is a stage of
 its own. :func:`stages` says which runs a set of options makes, and :func:`train_in_stages` runs
 them with a backend's ``train``, resuming whichever was interrupted.
