@@ -322,13 +322,17 @@ def test_a_tiny_torch_run_restarts_from_its_best_weights(
     assert not (run / RESTART_FOLDER / "cache").exists() and not (run / GREY_FOLDER / "cache").exists()
 
 
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [(["--restart-lr", "inf"], "lr"), (["--grey-at", "68"], "both start after epoch 68")],
+)
 def test_a_bad_restart_option_stops_before_the_run_folder_is_made(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], said: str
 ) -> None:
     run = tmp_path / "run"
-    assert main(["train", str(tmp_path), "-o", str(run), "--backend", "torch", "--restart-lr", "inf"]) == 1
+    assert main(["train", str(tmp_path), "-o", str(run), "--backend", "torch", *flags]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "lr" in err and "Traceback" not in err
+    assert err.count("\n") == 1 and said in err and "Traceback" not in err
     assert not run.exists()
 
 
