@@ -93,44 +93,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--constant-epochs", type=non_negative(int), default=d.constant_epochs, help="epochs at the full learning rate"
     )
     p.add_argument("--decay", type=non_negative(float), default=d.decay, help="after that, lr *= exp(-decay) per epoch")
-    p.add_argument(
-        "--restart-at",
-        type=non_negative(int),
-        default=_RESTART.at,
-        metavar="EPOCH",
-        help="after this epoch (when --epochs goes beyond it), a warm restart: training goes on in "
-        f"<output>/{RESTART_FOLDER} from the best weights so far with a new optimiser at --restart-lr for "
-        "--restart-constant-epochs, then decaying by --decay (0: no restart)",
+    _add_stage_flags(
+        p,
+        "restart",
+        _RESTART,
+        f"training goes on in <output>/{RESTART_FOLDER} from the best weights so far with a new optimiser at "
+        "--restart-lr for --restart-constant-epochs, then decaying by --decay (0: no restart)",
     )
-    p.add_argument(
-        "--restart-lr", type=positive(float), default=_RESTART.lr, metavar="LR", help="the warm restart's learning rate"
-    )
-    p.add_argument(
-        "--restart-constant-epochs",
-        type=non_negative(int),
-        default=_RESTART.constant_epochs,
-        metavar="EPOCHS",
-        help="the warm restart's epochs at its full learning rate",
-    )
-    p.add_argument(
-        "--grey-at",
-        type=non_negative(int),
-        default=_GREY.at,
-        metavar="EPOCH",
-        help="after this epoch (when --epochs goes beyond it), a grey fine-tune: training goes on in "
-        f"<output>/{GREY_FOLDER} from the best weights so far with a new optimiser at --grey-lr for "
-        "--grey-constant-epochs, then decaying by --decay, with a share of --grey-share of the clips made grey; "
+    _add_stage_flags(
+        p,
+        "grey",
+        _GREY,
+        f"training goes on in <output>/{GREY_FOLDER} from the best weights so far with a new optimiser at --grey-lr "
+        "for --grey-constant-epochs, then decaying by --decay, with a share of --grey-share of the clips made grey; "
         "its best epoch is the run's best model, so that it reads black-and-white video (0: no grey fine-tune)",
-    )
-    p.add_argument(
-        "--grey-lr", type=positive(float), default=_GREY.lr, metavar="LR", help="the grey fine-tune's learning rate"
-    )
-    p.add_argument(
-        "--grey-constant-epochs",
-        type=non_negative(int),
-        default=_GREY.constant_epochs,
-        metavar="EPOCHS",
-        help="the grey fine-tune's epochs at its full learning rate",
     )
     p.add_argument(
         "--grey-share",
@@ -310,6 +286,28 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         time_limit=args.time_limit,
         extra=_extra(args.extra),
         vocabulary=args.vocabulary,
+    )
+
+
+def _add_stage_flags(p: argparse.ArgumentParser, prefix: str, stage: WarmRestart, what: str) -> None:
+    """``--PREFIX-at``, ``--PREFIX-lr`` and ``--PREFIX-constant-epochs``: a stage of the recipe, with ``stage``'s
+    values as defaults; ``what`` says what the stage does after ``--PREFIX-at``'s epoch."""
+    p.add_argument(
+        f"--{prefix}-at",
+        type=non_negative(int),
+        default=stage.at,
+        metavar="EPOCH",
+        help=f"after this epoch (when --epochs goes beyond it), a {stage.name}: {what}",
+    )
+    p.add_argument(
+        f"--{prefix}-lr", type=positive(float), default=stage.lr, metavar="LR", help=f"the {stage.name}'s learning rate"
+    )
+    p.add_argument(
+        f"--{prefix}-constant-epochs",
+        type=non_negative(int),
+        default=stage.constant_epochs,
+        metavar="EPOCHS",
+        help=f"the {stage.name}'s epochs at its full learning rate",
     )
 
 
