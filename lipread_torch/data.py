@@ -58,6 +58,9 @@ class Batch:
         indices: the clips' positions in their :class:`Examples`.
         allowed: ``bool (B, T, V)``: the labels each frame may emit under an alignment tied to word times
             (see :func:`lipread.data.training.emission_mask`), or None for plain CTC.
+        sources: per clip, ``int (lengths[b],)``: where each of its frames comes from in the clip's full crops
+            (word clips cut them and frame jitter drops and repeats them), so that anything else known per frame
+            of a clip can follow the same cuts.
     """
 
     frames: torch.Tensor
@@ -66,6 +69,7 @@ class Batch:
     target_lengths: torch.Tensor
     indices: np.ndarray
     allowed: torch.Tensor | None = None
+    sources: list[np.ndarray] | None = None
 
     def to(self, device: torch.device) -> Batch:
         """The batch on ``device`` (asynchronous copies from pinned memory)."""
@@ -77,6 +81,7 @@ class Batch:
             self.target_lengths.to(device, non_blocking=nb),
             self.indices,
             self.allowed.to(device, non_blocking=nb) if self.allowed is not None else None,
+            self.sources,
         )
 
 
@@ -183,6 +188,7 @@ def make_batch(
         torch.tensor([len(x) for x in targets], dtype=torch.int64),
         np.asarray(indices),
         allowed,
+        sources,
     )
 
 

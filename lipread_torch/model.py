@@ -153,17 +153,25 @@ class LipNet(nn.Module):
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, T, H, W, C)`` frames and ``(B,)`` lengths -> ``(B, T, V)`` log-probabilities."""
-        b, t = frames.shape[0], frames.shape[1]
         if lengths is None:
-            lengths = torch.full((b,), t, dtype=torch.int64, device=frames.device)
+            lengths = torch.full((frames.shape[0],), frames.shape[1], dtype=torch.int64, device=frames.device)
         lengths = lengths.to(torch.int64)
-        keep = time_mask(lengths, t)[:, None, :, None, None]
+        return self.read_features(self.features(frames, lengths), lengths)
+
+    def features(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The front end: ``(B, T, H, W, C)`` frames and ``int64 (B,)`` lengths -> ``(B, T, F)`` features per
+        frame, flattened in ``(C, H, W)`` order (``F`` is ``config.feature_size``)."""
+        keep = time_mask(lengths, frames.shape[1])[:, None, :, None, None]
         x = frames.permute(0, 4, 1, 2, 3)  # (B, C, T, H, W)
         x = x * keep.to(x.dtype)
         for block in self.frontend:
             x = block(x)
             x = x * keep.to(x.dtype)
-        x = x.permute(0, 2, 1, 3, 4).flatten(2)  # (B, T, C*H*W), features in (C, H, W) order
+        return x.permute(0, 2, 1, 3, 4).flatten(2)
+
+    def read_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The recurrent layers and the classifier: ``(B, T, F)`` features and ``int64 (B,)`` lengths ->
+        ``(B, T, V)`` log-probabilities."""
         # Under CPU autocast only the convolutions run in bfloat16 (about twice as fast there); CPU
         # recurrent layers are no faster in bfloat16, so they and the classifier stay in float32.
         on_cpu = x.device.type == "cpu"

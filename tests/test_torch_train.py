@@ -264,7 +264,8 @@ def test_ctc_loss_with_allowed_labels_sums_only_allowed_alignments(seed: int) ->
 
 
 def test_allowed_labels_follow_word_cuts_and_frame_jitter(grid_root: Path) -> None:
-    """Each frame's allowed labels are those of the clip frame it came from, through cuts and jitter."""
+    """Each frame's allowed labels, and its recorded source, are those of the clip frame it came from, through
+    cuts and jitter."""
     clips = [c for c in find_clips(grid_root) if c.alignment is not None][:6]
     vocab = get_preset("lipnet").vocabulary
     # Frame i holds the pixel values i, 0, 255, 0, i (the same mirrored): after standardisation the frame
@@ -281,6 +282,8 @@ def test_allowed_labels_follow_word_cuts_and_frame_jitter(grid_root: Path) -> No
             x = batch.frames[b, : batch.lengths[b], 0].numpy().astype(np.float64)  # (T', 5, 1)
             scale = 255 / (x[:, 2, 0] - x[:, 1, 0])
             source = np.rint(x[:, 0, 0] * scale - x[:, 1, 0] * scale).astype(int)
+            assert batch.sources is not None
+            np.testing.assert_array_equal(batch.sources[b], source)  # the batch says where each frame came from
             expected = emission_mask(word_frames(clip), 75, vocab, 1)[source]
             target = batch.targets[ends[b] - batch.target_lengths[b] : ends[b]].numpy()
             if alignment_exists(expected, target):
