@@ -134,7 +134,9 @@ class WithCoordinates(nn.Module):
         log-probabilities."""
         x = self.lipnet.features(frames, lengths)
         if self.branch is not None:
-            x = x.float() + self.branch(coordinates.float(), lengths)
+            # the branch is small: it runs in float32, as the recurrent layers do under CPU autocast
+            with torch.autocast("cpu", enabled=False):
+                x = x.float() + self.branch(coordinates.float(), lengths)
         return self.lipnet.read_features(x, lengths)
 
 
