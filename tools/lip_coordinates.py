@@ -175,9 +175,9 @@ def _standardised(
 def _coordinates(batch: Batch, coordinates: Sequence[np.ndarray]) -> torch.Tensor:
     """``(B, T, FEATURES)`` for a batch: each clip's coordinates through its frames' cuts and jitter."""
     out = torch.zeros((len(batch.indices), batch.frames.shape[1], FEATURES))
-    sources = batch.sources or [np.arange(int(n)) for n in batch.lengths]
+    assert batch.sources is not None, "make_batch records each frame's source"
     for b, i in enumerate(batch.indices):
-        out[b, : len(sources[b])] = torch.from_numpy(coordinates[i][sources[b]])
+        out[b, : len(batch.sources[b])] = torch.from_numpy(coordinates[i][batch.sources[b]])
     return out
 
 
