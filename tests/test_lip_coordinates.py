@@ -11,7 +11,8 @@ from script_module import load_script
 
 torch = pytest.importorskip("torch", reason="the experiment trains with PyTorch")
 
-from lipread.config import ConvBlock, get_preset  # noqa: E402
+from test_torch_model import small  # noqa: E402
+
 from lipread_torch.data import Batch  # noqa: E402
 from lipread_torch.model import LipNet  # noqa: E402
 
@@ -24,12 +25,8 @@ def tool() -> ModuleType:
 
 
 def small_lipnet() -> LipNet:
-    base = get_preset("lipnet")
-    blocks = tuple(
-        ConvBlock(c, b.kernel, b.stride, b.padding, b.batchnorm, 0.0, b.pool) for c, b in zip((4, 6, 5), base.frontend)
-    )
     torch.manual_seed(0)
-    return LipNet(base.with_(frontend=blocks, rnn_hidden=8, rnn_layers=1)).eval()
+    return LipNet(small("lipnet")).eval()
 
 
 def test_features_separate_the_lips_shape_from_where_they_are(tool: ModuleType) -> None:

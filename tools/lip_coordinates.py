@@ -194,8 +194,9 @@ def _scores(references: list[str], logprobs: list[np.ndarray], vocabulary: Vocab
 def extract(args: argparse.Namespace) -> None:
     from lipread.video.reader import read_frames
 
-    train, val = training_clips(_options(args))
-    cache = CropCache(args.cache, _options(args).model_config) if args.cache else None
+    options = _options(args)
+    train, val = training_clips(options)
+    cache = CropCache(args.cache, options.model_config) if args.cache else None
     args.output.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     for n, clip in enumerate(sorted(train + val, key=lambda c: c.key), 1):
