@@ -111,6 +111,27 @@ def test_unreadable_image_is_a_clean_error(tmp_path: Path) -> None:
             read(folder)
 
 
+def _png_header(width: int, height: int) -> bytes:
+    """A small PNG that declares ``width`` x ``height`` pixels (its data a few bytes)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(100))) + chunk(b"IEND", b"")
+
+
+def test_an_image_past_the_decoders_limits_is_a_clean_error(tmp_path: Path) -> None:
+    """A header OpenCV refuses before decoding (60000 x 60000 pixels in 100 bytes) is a damaged frame too."""
+    folder = write_frames(tmp_path / "clip", {"1.jpg": flat(10)})
+    (folder / "2.png").write_bytes(_png_header(60000, 60000))
+    for read in (read_frames, probe, lambda p: list(iter_frames(p))):
+        with pytest.raises(VideoError, match=r"clip: cannot read frame 2\.png \(empty, damaged"):
+            read(folder)
+
+
 def test_command_reports_a_bad_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()

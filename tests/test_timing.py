@@ -97,8 +97,13 @@ def test_evenly_spaced_frames_each_show_once(n: int, fps: float, start: float, d
     assert even_counts(times, step)[0] == [1] * n
 
 
-@pytest.mark.parametrize("times", [[0.0] * 7, [float("nan")] * 7, [5.0, 4.0, 3.0]])
+@pytest.mark.parametrize(
+    "times",
+    [[0.0] * 7, [float("nan")] * 7, [5.0, 4.0, 3.0], [0.1 * i for i in range(75)]],
+    ids=["equal", "nan", "backwards", "10000-fps"],
+)
 def test_frames_without_usable_times_are_read_as_evenly_spaced(times: list[float]) -> None:
+    """Times that do not move forward, or move by a tenth of a millisecond (a file stating 10000 fps)."""
     assert even_counts(times, 40.0)[0] == [1] * len(times)
 
 
@@ -154,3 +159,29 @@ def test_the_words_of_a_variable_frame_rate_clip_are_read_at_their_times(tmp_pat
     assert uneven.text == steady.text
     assert all(abs(a.start - b.start) <= 0.08 for a, b in zip(uneven.words, steady.words))
     assert uneven.warnings[0].startswith("the frames are not evenly spaced in time")
+
+
+def test_a_file_stating_an_unusable_rate_is_read_frame_by_frame(tmp_path: Path) -> None:
+    """A file whose frames are two ticks of its time scale apart (0.16 ms: FFmpeg states 6400 fps) is read as
+    25 fps video, every frame once, as the note says; read by those times, its frames fell into one."""
+    frames = read_frames(lipread.demo_clip())[:30]
+    plain = tmp_path / "plain.mp4"
+    writer = cv2.VideoWriter(str(plain), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, frames.shape[2:0:-1])
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
+    writer.release()
+    data = plain.read_bytes()
+    assert time_scale(data) >= 4000  # two ticks under MIN_STEP_MS (FFmpeg loses frames one tick apart)
+    fast = tmp_path / "fast.mp4"
+    fast.write_bytes(retime(data, [2] * len(frames)))
+    notes: list[str] = []
+    rate: list[float] = []
+    streamed = list(iter_frames(fast, notes=notes, rate=rate))
+    whole = read_frames(fast)
+    assert len(streamed) == len(whole) == len(frames) and rate == [25.0]
+    assert all(np.array_equal(a, b) for a, b in zip(whole, read_frames(plain)))
+    assert (
+        len(notes) == 1
+        and notes[0].startswith("the file states no usable frame rate (")
+        and "read as 25 fps" in notes[0]
+    )

@@ -87,7 +87,10 @@ def _read_image(path: Path, folder: Path, grey: bool) -> np.ndarray:
         data = np.fromfile(path, np.uint8)  # not cv2.imread: it fails on non-ASCII paths on Windows
     except OSError as e:
         raise VideoError(f"{folder}: cannot read frame {path.name}: {e.strerror or e}") from None
-    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR) if data.size else None
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error:  # a header OpenCV refuses outright (a size past its limits, a damaged BMP)
+        image = None
     if image is None:
         raise VideoError(f"{folder}: cannot read frame {path.name} (empty, damaged, or not an image)")
     return _check_size(folder, image)

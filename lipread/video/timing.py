@@ -10,7 +10,12 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["EvenTimes", "drift", "evenly_spaced", "uneven_note"]
+__all__ = ["MIN_STEP_MS", "EvenTimes", "drift", "evenly_spaced", "uneven_note"]
+
+MIN_STEP_MS = 0.5
+"""Frame times closer than this (milliseconds; 2000 fps) are not times a camera gave: a file that states a
+rate lipread cannot use (10000 fps, say) stamps its frames that far apart, and read by its times its frames
+would fall into one. :class:`EvenTimes` reads such a step as one step of the rate it reads at."""
 
 
 def drift(times: Sequence[float]) -> tuple[float, float]:
@@ -49,8 +54,9 @@ class EvenTimes:
     Frames are told one at a time, by their presentation times; :meth:`push` answers how many grid times the
     frame before shows (0: it is dropped; 2 or more: it is shown again), :meth:`finish` the same for the last
     frame. Frames already evenly spaced at ``step`` (within half a step) each show once, so that reading them
-    this way changes nothing. A time that is not finite, or not after the one before (a file without usable
-    times), counts as one step after it: such frames are read as evenly spaced, as before.
+    this way changes nothing. A time that is not finite, or not at least :data:`MIN_STEP_MS` after the one
+    before (a file without usable times), counts as one step after it: such frames are read as evenly spaced,
+    as before.
 
     Args:
         step: the grid's spacing in milliseconds (``1000 / fps`` of the rate the frames are read at).
@@ -74,7 +80,7 @@ class EvenTimes:
         if self._origin is None:
             self._origin = self._last = time if math.isfinite(time) else 0.0
             return 0
-        if not (math.isfinite(time) and time > self._last):
+        if not (math.isfinite(time) and time >= self._last + MIN_STEP_MS):
             time = self._last + self.step
         shown = self._show_until((self._last + time) / 2)
         self._last = time
