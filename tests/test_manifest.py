@@ -170,18 +170,26 @@ def test_eval_names_the_part_of_a_video_it_cannot_read(dataset: Path, capsys: py
         {"video": "videos/bbaf2n.mp4", "text": "bin blue at f two now"},
         {"video": "videos/bbaf2n.mp4", "text": "bin", "start": 1.0, "end": 1.1},  # 3 frames: too short
         {"video": "videos/bbaf2n.mp4", "text": "now", "start": 10.0, "end": 12.0},  # after the 3 s clip ends
+        {"video": "videos/bbaf2n.mp4", "text": "now", "start": 2.0, "end": 100.0},  # ends after the clip
     ]
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     assert main(["eval", str(manifest), "--split", "all", "--json", "--decoder", "greedy"]) == 1
     captured = capsys.readouterr()
     video = dataset / "videos" / "bbaf2n.mp4"
-    lines = [line for line in captured.err.splitlines() if line.startswith("lipread: error: ")]
-    assert len(lines) == 2 and "<frames>" not in captured.err and "Traceback" not in captured.err
-    assert lines[0].startswith(f"lipread: error: {video}: the part from 1 s to 1.1 s: too short to read: 3 frames")
-    assert (
-        lines[1] == f"lipread: error: {video}: the part from 10 s to 12 s: no frames there (the video ends before it)"
+    lines = [line for line in captured.err.splitlines() if line.startswith("lipread: ")]
+    assert len(lines) == 3 and "<frames>" not in captured.err and "Traceback" not in captured.err
+    # each named by its row, then by its video
+    assert lines[0].startswith(
+        f"lipread: error: {manifest}:2: {video}: the part from 1 s to 1.1 s: too short to read: 3 frames"
     )
-    assert json.loads(captured.out)["clips"] == 1  # the whole clip was still read
+    assert lines[1] == (
+        f"lipread: error: {manifest}:3: {video}: the part from 10 s to 12 s: no frames there (the video ends before it)"
+    )
+    assert lines[2] == (
+        f"lipread: warning: {manifest}:4: the part from 2 s to 100 s ends after the video, which holds only 25 of its "
+        "2450 frames"
+    )
+    assert json.loads(captured.out)["clips"] == 2  # the whole clip and the part cut short were still read
 
 
 @needs_onnx

@@ -22,6 +22,7 @@ was read for each letter said (the letter slot is the hardest to lip-read), with
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -186,8 +187,10 @@ def evaluate(
             bar.update(1)
             if isinstance(t, LipreadError):
                 failed += 1
-                report_error(t, clip.video, bar=bar)
+                report_error(t, clip.origin or clip.video, bar=bar)
                 continue
+            for note in t.warnings:  # a part cut short, a rate the file does not state, ...
+                report_warning(note, clip.origin or clip.video, bar=bar)
             refs.append(clip.text)
             hyps.append(t.text)
             if is_grid_sentence(clip.text):
@@ -230,9 +233,13 @@ def _prepare(runner: Any, clip: Any, fps: float | None) -> Any:
     rate = folder_fps or frame_rate(clip.video)
     first, count = clip.frame_span(rate)
     try:
-        return runner.prepare(read_frames(clip.video, count, first), rate)
+        frames = read_frames(clip.video, count, first)
+        prepared = runner.prepare(frames, rate)
     except VideoError as e:  # it names the frames it was given, or reads as a damaged file: name the part
         raise clip.part_error(e) from None
+    if count is not None and len(frames) < count:
+        return dataclasses.replace(prepared, notes=(*prepared.notes, clip.short_part_note(len(frames), count)))
+    return prepared
 
 
 def _report(r: dict[str, Any]) -> str:

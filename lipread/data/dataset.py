@@ -91,6 +91,14 @@ class Clip:
             return first, None
         return first, max(1, round(self.end * rate) - first)
 
+    def short_part_note(self, frames: int, count: int) -> str:
+        """What to say when the part :meth:`frame_span` asked ``count`` frames of gave only ``frames`` (its
+        :attr:`end` lies after the video's), naming where the clip was listed."""
+        return (
+            f"{self.origin or self.video}: the part from {self.start or 0:g} s to {self.end:g} s ends after the "
+            f"video, which holds only {frames} of its {count} frames"
+        )
+
     def part_error(self, error: VideoError) -> VideoError:
         """``error``, raised reading the part :attr:`start` and :attr:`end` cut, reworded to name the file and
         the part (a part after the video's end decodes to nothing, which alone reads like a damaged file)."""
@@ -364,12 +372,7 @@ class CropCache:
                 raise
             raise clip.part_error(e) from None
         if count is not None and len(crops) < count:  # an end past the video's: the part is shorter than its row
-            warnings.warn(
-                f"{clip.origin or clip.video}: the part from {clip.start or 0:g} s to {clip.end:g} s ends after the "
-                f"video, which holds only {len(crops)} of its {count} frames",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+            warnings.warn(clip.short_part_note(len(crops), count), RuntimeWarning, stacklevel=2)
         if not self.writable:
             return crops
         tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
