@@ -156,6 +156,7 @@ def test_adapt_writes_a_model_that_transcribe_reads(
         for name, text in [("bbie7p", "bin blue in e seven please"), ("lbid2a", "lay blue in d two again")]
     ]
     clips.append((faces / "s4" / "bbwf9p", "hello world"))  # not a GRID sentence: the model will read with a beam
+    clips.append((tmp_path / "gone.mp4", "bin"))  # a bad row: reported once, and left out
     manifest = write_manifest(tmp_path / "mine.csv", clips)
     run = tmp_path / "run"
     argv = [
@@ -172,8 +173,9 @@ def test_adapt_writes_a_model_that_transcribe_reads(
         "classifier",
     ]
     assert main([*argv, "--workers", "1", "--device", "cpu", "--no-progress"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "3 clips: rnn, classifier frozen, 2 epochs" in out and "beam decoder" in out
+    assert err.count(f"lipread: error: {manifest}:5: skipped: ") == 1 and err.count("gone.mp4") == 1
     assert (run / "model.safetensors").is_file() and (run / "model.onnx").is_file()
     assert not (run / "last.ckpt").exists() and not (run / "best.safetensors").exists()
     assert len((run / "history.jsonl").read_text().splitlines()) == 2
@@ -191,6 +193,17 @@ def test_adapt_writes_a_model_that_transcribe_reads(
     assert main(["transcribe", str(faces / "s4" / "swao1n"), "--model", str(model), "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[0])
     assert result["decoder"] == "beam" and isinstance(result["text"], str)
+
+
+def test_a_manifest_of_bad_rows_is_reported_once_and_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(tmp_path / "mine.csv", [(tmp_path / "gone.mp4", "bin"), (tmp_path / "lost", "")])
+    assert main(["adapt", str(manifest), "-o", str(tmp_path / "run"), "--no-progress"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(": skipped: ")[0] for line in err[:2]] == [f"lipread: error: {manifest}:{n}" for n in (2, 3)]
+    assert len(err) == 3 and err[2].startswith(f"lipread: error: {manifest}: ")
+    assert not (tmp_path / "run").exists()
 
 
 def test_the_plan_counts_in_words() -> None:

@@ -87,7 +87,12 @@ def options_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str]:
 
     init = source_checkpoint(args.source)
     config = read_metadata(init)["config"]
-    clips = find_clips(args.data, vocabulary=accepting_all(config.vocabulary))  # every clip, to name what is missing
+    # Every clip, to name what is missing. The clips left out (bad rows) are reported once, by the training's
+    # own reading of the data; here only when none is left, which ends the command before the training.
+    try:
+        clips = find_clips(args.data, warn=False, vocabulary=accepting_all(config.vocabulary))
+    except DataError:
+        clips = find_clips(args.data, vocabulary=accepting_all(config.vocabulary))  # reports, then raises
     missing = missing_characters((c.text for c in clips), config.vocabulary)
     if missing:
         shown = " ".join(repr(c) for c in missing)
