@@ -228,6 +228,7 @@ def test_lrs_folder(dataset: Path, grid_clip: Path, capsys: pytest.CaptureFixtur
     link(dataset / "faces" / "bbie7p", lrs / "spk3" / "00003")
     (lrs / "spk3" / "00003.txt").write_text("Text: bin blue in e seven please\n")
     (lrs / "spk3" / "orphan.txt").write_text("Text: no video beside me\n")
+    link(grid_clip, lrs / "spk3" / "unsaid.mp4")  # a video with no transcript: left out, and said
     clips = find_clips(lrs)
     assert [(c.key, c.text, c.speaker, c.video.name) for c in clips] == [
         ("spk1_00001", "bin blue at f two now", "spk1", "00001.mp4"),
@@ -235,10 +236,27 @@ def test_lrs_folder(dataset: Path, grid_clip: Path, capsys: pytest.CaptureFixtur
     ]
     err = capsys.readouterr().err
     assert f"lipread: error: {lrs / 'spk2' / '00002.txt'}:1: skipped: the first line is not 'Text:" in err
-    assert err.count("skipped") == 1
+    assert f"lipread: error: {lrs / 'spk3' / 'unsaid.mp4'}: skipped: no transcript unsaid.txt beside it" in err
+    assert err.count("skipped") == 2
     mixed = [*clips, Clip(grid_clip, "bin blue at f two now", 1), Clip(grid_clip, "x", None, id="none")]
     train, val = split_clips(mixed, "overlapped", overlapped_per_speaker=0)  # speakers named and numbered
     assert len(train) == 4 and not val
+
+
+def test_many_videos_without_transcripts_are_counted(
+    dataset: Path, grid_clip: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lrs = dataset / "lrs-many"
+    link(grid_clip, lrs / "a.mp4")
+    (lrs / "a.txt").write_text("Text: bin blue at f two now\n")
+    for n in range(8):
+        link(grid_clip, lrs / f"bare{n}.mp4")
+    assert len(find_clips(lrs)) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 6 and all("no transcript bare" in line for line in err[:5])
+    assert err[5] == f"lipread: error: {lrs}: skipped: 3 more videos without a transcript beside them"
+    find_clips(shared_data / "grid")  # a GRID folder: its videos have no transcripts, and need none
+    assert capsys.readouterr().err == ""
 
 
 def test_normalise_text() -> None:

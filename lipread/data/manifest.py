@@ -269,12 +269,32 @@ def _lrs_video(txt: Path) -> Path | None:
     return folder if is_frame_folder(folder) else None
 
 
+_SHOWN_UNTRANSCRIBED = 5
+"""Videos without a transcript named one by one before the rest are counted in one line."""
+
+
+def _report_untranscribed(root: Path) -> None:
+    """Report the video files under ``root`` with no ``.txt`` beside them, when some video has one (an LRS
+    folder, where they would be left out unsaid)."""
+    videos = sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
+    bare = [v for v in videos if not v.with_suffix(".txt").is_file()]
+    if len(bare) == len(videos):
+        return
+    for video in bare[:_SHOWN_UNTRANSCRIBED]:
+        report_skipped(video, f"no transcript {video.with_suffix('.txt').name} beside it")
+    if len(bare) > _SHOWN_UNTRANSCRIBED:
+        more = counted(len(bare) - _SHOWN_UNTRANSCRIBED, "more video")
+        report_skipped(root, f"{more} without a transcript beside them")
+
+
 def find_lrs_clips(root: str | os.PathLike[str], warn: bool = True, vocabulary: Vocabulary | None = None) -> list[Clip]:
     """The clips of an LRS-style folder (see the module's description), sorted by path; ``[]`` when ``root``
-    holds no ``.txt`` file with a video beside it. Transcripts that do not start with ``Text:`` are reported
-    (``warn``) and left out."""
+    holds no ``.txt`` file with a video beside it. Transcripts that do not start with ``Text:``, and video
+    files without a transcript beside them, are reported (``warn``) and left out."""
     root = Path(root)
     clips: list[Clip] = []
+    if warn:
+        _report_untranscribed(root)
     for txt in sorted(root.rglob("*.txt")):
         video = _lrs_video(txt)
         if video is None or not txt.is_file():
