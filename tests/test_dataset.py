@@ -138,6 +138,8 @@ def test_bad_splits() -> None:
         split_clips(clips, "diagonal")
     with pytest.raises(DataError, match="leaves 0 for training"):
         split_clips(clips, "unseen")
+    with pytest.raises(DataError, match="leaves 4 for training and 0 for validation; train on every clip with --val"):
+        split_clips(clips[:4], "random", val_fraction=0.1)  # a tenth of 4 rounds to none
 
 
 def test_crop_cache(tmp_path: Path, grid_clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:

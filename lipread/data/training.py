@@ -306,7 +306,10 @@ def training_clips(options: TrainOptions) -> tuple[list[Clip], list[Clip]]:
     clips = [c for c in clips if not unwritable[id(c)]]
     if options.train_on_validation and options.val_fraction >= 1:
         return list(clips), list(clips)
-    train, val = split_clips(clips, options.split, options.val_fraction, options.split_seed)
+    try:
+        train, val = split_clips(clips, options.split, options.val_fraction, options.split_seed)
+    except DataError as e:
+        raise DataError(f"{options.data}: {e}") from None
     if options.train_on_validation:
         train = sorted(train + val, key=lambda c: c.key)
     return train, val
