@@ -35,7 +35,7 @@ from ..decoding.decoders import DEFAULT_BEAM_WIDTH
 from ..errors import DataError, LipreadError, VideoError
 from ..models import DEFAULT_MODEL
 from ..progress import add_progress_argument
-from ..report import report_error, report_warning
+from ..report import counted, report_error, report_warning
 from ..transcription.subtitles import TimedText
 from .parsing import file_path, positive
 from .transcribe import (
@@ -256,7 +256,7 @@ def _report(r: dict[str, Any]) -> str:
         lines.append(
             f"word boundaries: median error {r['median_start_error_ms']:g} ms at starts, "
             f"{r['median_end_error_ms']:g} ms at ends "
-            f"({r['timed_clips']} clips with alignments and matching word counts)"
+            f"({counted(r['timed_clips'], 'clip')} with alignments and matching word counts)"
         )
     else:
         lines.append("word boundaries: no clip with an alignment and a matching word count")
