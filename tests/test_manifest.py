@@ -286,6 +286,14 @@ _VALUE = st.one_of(
 )
 
 
+def test_a_column_named_twice_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "v.mp4").write_bytes(b"x")
+    with pytest.raises(DataError, match=r"m\.csv:1: the CSV header names the column video more than once"):
+        parse_manifest("video,text,Video\nv.mp4,bin,gone.mp4\n", tmp_path / "m.csv")
+    clips, bad = parse_manifest("video,text,,\nv.mp4,bin,,\n", tmp_path / "m.csv")  # unnamed columns: no names
+    assert len(clips) == 1 and not bad
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(

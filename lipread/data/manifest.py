@@ -173,6 +173,9 @@ def _csv_rows(text: str, delimiter: str, path: Path) -> Iterator[tuple[int, dict
             f"{path}: the CSV header must name the columns video and text (and optionally start, end, speaker); "
             f"{' and '.join(missing)} missing"
         )
+    twice = sorted({n for n in names if n and names.count(n) > 1})
+    if twice:  # which of the two would be read is a guess the file should not leave to lipread
+        raise DataError(f"{path}:1: the CSV header names the column {twice[0]} more than once")
     line = reader.line_num + 1
     while True:
         try:
