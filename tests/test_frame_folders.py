@@ -255,3 +255,20 @@ def test_a_gap_in_the_numbering_is_said(faces: Path, tmp_path: Path, capsys: pyt
     assert notes == [
         "the frame folder's numbering skips 1 number (31): a frame lost at each, and the frames after it read early"
     ]
+
+
+def test_a_number_given_twice_is_said(tmp_path: Path) -> None:
+    """``1.jpg`` beside ``01.jpg``: both are read, one after the other, and the note says why the clip is long."""
+    from lipread.video.frame_folder import missing_numbers, repeated_numbers
+
+    folder = write_frames(tmp_path / "clip", {f"{n}.jpg": flat(10 * n) for n in range(1, 6)})
+    shutil.copy(folder / "1.jpg", folder / "01.jpg")
+    shutil.copy(folder / "3.jpg", folder / "frame_003.jpg")
+    files = frame_files(folder)
+    assert repeated_numbers(files) == [1, 3] and missing_numbers(files) == []
+    notes: list[str] = []
+    assert sum(1 for _ in iter_frames(folder, notes=notes)) == 7
+    assert notes == [
+        "the frame folder's images give 2 numbers more than once (1, 3; 1.jpg and 01.jpg are both frame 1): each "
+        "is read as a frame of its own, and the frames after them read late"
+    ]

@@ -18,7 +18,16 @@ from .access import path_problem
 if TYPE_CHECKING:
     from .mouth import Box
 
-__all__ = ["FOLDER_FPS", "IMAGE_EXTENSIONS", "frame_files", "is_frame_folder", "iter_folder", "read_folder"]
+__all__ = [
+    "FOLDER_FPS",
+    "IMAGE_EXTENSIONS",
+    "frame_files",
+    "is_frame_folder",
+    "iter_folder",
+    "missing_numbers",
+    "read_folder",
+    "repeated_numbers",
+]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 """File extensions of the images a frame folder holds (see :func:`is_frame_folder`)."""
@@ -58,6 +67,13 @@ def missing_numbers(files: list[Path]) -> list[int]:
     if len(set(numbers)) != len(numbers) or not numbers:
         return []
     return sorted(set(range(min(numbers), max(numbers) + 1)) - set(numbers))
+
+
+def repeated_numbers(files: list[Path]) -> list[int]:
+    """The numbers that name more than one of a frame folder's images (``[1]`` for ``1.jpg`` beside
+    ``01.jpg``): each such image is read as a frame of its own, one after the other."""
+    numbers = [int(_DIGITS.findall(f.stem)[-1]) for f in files]
+    return sorted({n for n in numbers if numbers.count(n) > 1})
 
 
 def is_frame_folder(path: str | os.PathLike[str]) -> bool:

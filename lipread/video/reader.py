@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ArgumentError, VideoError
+from ..report import counted
 from .access import check_readable, opencv_name
 from .frame_folder import FOLDER_FPS, IMAGE_EXTENSIONS, frame_files, is_frame_folder
 from .mpeg import MPEG_EXTENSIONS, truncation
@@ -171,14 +172,20 @@ def iter_frames(
     _check_span(start)
     p = Path(path)
     if p.is_dir():
-        from .frame_folder import iter_folder, missing_numbers
+        from .frame_folder import iter_folder, missing_numbers, repeated_numbers
 
-        gaps = missing_numbers(frame_files(p)) if notes is not None else []
+        files = frame_files(p) if notes is not None else []
+        gaps, twice = missing_numbers(files), repeated_numbers(files)
         if gaps and notes is not None:
-            shown = ", ".join(map(str, gaps[:5])) + (", ..." if len(gaps) > 5 else "")
             notes.append(
-                f"the frame folder's numbering skips {len(gaps)} number{'s' if len(gaps) != 1 else ''} ({shown}): "
+                f"the frame folder's numbering skips {counted(len(gaps), 'number')} ({_first(gaps)}): "
                 "a frame lost at each, and the frames after it read early"
+            )
+        if twice and notes is not None:
+            notes.append(
+                f"the frame folder's images give {counted(len(twice), 'number')} more than once ({_first(twice)}; "
+                "1.jpg and 01.jpg are both frame 1): each is read as a frame of its own, and the frames after them "
+                "read late"
             )
         for frame in iter_folder(p, start, grey):
             yield frame if max_pixels is None else shrink(frame, max_pixels)
@@ -215,6 +222,11 @@ def iter_frames(
             notes.append(uneven)
     finally:
         cap.release()
+
+
+def _first(numbers: list[int]) -> str:
+    """The first five of ``numbers``, for a note."""
+    return ", ".join(map(str, numbers[:5])) + (", ..." if len(numbers) > 5 else "")
 
 
 def _time_ms(cap) -> float:  # type: ignore[no-untyped-def]
