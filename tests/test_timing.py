@@ -15,7 +15,7 @@ from mp4_times import retime, time_scale
 
 import lipread
 from lipread.video.reader import frame_rate, iter_frames, read_frames
-from lipread.video.timing import EvenTimes, drift, uneven_note
+from lipread.video.timing import MIN_STEP_MS, EvenTimes, drift, uneven_note
 
 
 @given(st.integers(3, 500), st.floats(1.0, 240.0), st.floats(-1e4, 1e6).filter(math.isfinite))
@@ -72,7 +72,7 @@ def even_counts(times: list[float], step: float) -> tuple[list[int], EvenTimes]:
     return counts, even
 
 
-@given(st.lists(st.floats(1.0, 200.0), min_size=1, max_size=60), st.floats(5.0, 100.0), st.floats(-1e5, 1e5))
+@given(st.lists(st.floats(MIN_STEP_MS, 200.0), min_size=1, max_size=60), st.floats(5.0, 100.0), st.floats(-1e5, 1e5))
 def test_each_grid_time_shows_the_frame_nearest_to_it(gaps: list[float], step: float, start: float) -> None:
     times = [start]
     for gap in gaps:
@@ -99,12 +99,14 @@ def test_evenly_spaced_frames_each_show_once(n: int, fps: float, start: float, d
 
 @pytest.mark.parametrize(
     "times",
-    [[0.0] * 7, [float("nan")] * 7, [5.0, 4.0, 3.0], [0.1 * i for i in range(75)]],
-    ids=["equal", "nan", "backwards", "10000-fps"],
+    [[0.0] * 7, [float("nan")] * 7, [5.0, 4.0, 3.0], [0.1 * i for i in range(75)], [1.0 * i for i in range(75)]],
+    ids=["equal", "nan", "backwards", "10000-fps", "1000-fps"],
 )
 def test_frames_without_usable_times_are_read_as_evenly_spaced(times: list[float]) -> None:
-    """Times that do not move forward, or move by a tenth of a millisecond (a file stating 10000 fps)."""
-    assert even_counts(times, 40.0)[0] == [1] * len(times)
+    """Times that do not move forward, or move by a millisecond or less (a file stating 1000 fps or more, a
+    rate lipread reads as 25 fps), and no note of uneven frames about them."""
+    counts, even = even_counts(times, 40.0)
+    assert counts == [1] * len(times) and uneven_note(times, even) is None
 
 
 def variable_rate_clip(tmp_path: Path) -> tuple[Path, Path, list[int]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import VideoError
+from ..report import counted
 from .access import path_problem
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ __all__ = [
     "is_frame_folder",
     "iter_folder",
     "missing_numbers",
+    "numbering_notes",
     "read_folder",
     "repeated_numbers",
 ]
@@ -59,11 +62,15 @@ def frame_files(folder: str | os.PathLike[str]) -> list[Path]:
     return sorted((p for p in entries if _is_numbered_image(p) and p.is_file()), key=_natural_key)
 
 
+def _numbers(files: list[Path]) -> list[int]:
+    return [int(_DIGITS.findall(f.stem)[-1]) for f in files]
+
+
 def missing_numbers(files: list[Path]) -> list[int]:
     """The numbers a frame folder's images skip (``[31]`` for ``1.jpg ... 30.jpg, 32.jpg ...``): each is a
     frame lost, and the frames after it are read a frame early. ``[]`` when the names are numbered otherwise
     (two images with the same last number)."""
-    numbers = [int(_DIGITS.findall(f.stem)[-1]) for f in files]
+    numbers = _numbers(files)
     if len(set(numbers)) != len(numbers) or not numbers:
         return []
     return sorted(set(range(min(numbers), max(numbers) + 1)) - set(numbers))
@@ -72,8 +79,31 @@ def missing_numbers(files: list[Path]) -> list[int]:
 def repeated_numbers(files: list[Path]) -> list[int]:
     """The numbers that name more than one of a frame folder's images (``[1]`` for ``1.jpg`` beside
     ``01.jpg``): each such image is read as a frame of its own, one after the other."""
-    numbers = [int(_DIGITS.findall(f.stem)[-1]) for f in files]
-    return sorted({n for n in numbers if numbers.count(n) > 1})
+    return sorted(n for n, k in Counter(_numbers(files)).items() if k > 1)
+
+
+def numbering_notes(files: list[Path]) -> list[str]:
+    """What to tell about the numbers of a frame folder's images ``files``: the numbers they skip
+    (:func:`missing_numbers`) and those they give twice (:func:`repeated_numbers`); ``[]`` when none."""
+    notes = []
+    gaps, twice = missing_numbers(files), repeated_numbers(files)
+    if gaps:
+        notes.append(
+            f"the frame folder's numbering skips {counted(len(gaps), 'number')} ({_first(gaps)}): "
+            "a frame lost at each, and the frames after it read early"
+        )
+    if twice:
+        notes.append(
+            f"the frame folder's images give {counted(len(twice), 'number')} more than once ({_first(twice)}; "
+            "1.jpg and 01.jpg are both frame 1): each is read as a frame of its own, and the frames after them "
+            "read late"
+        )
+    return notes
+
+
+def _first(numbers: list[int]) -> str:
+    """The first five of ``numbers``, for a note."""
+    return ", ".join(map(str, numbers[:5])) + (", ..." if len(numbers) > 5 else "")
 
 
 def is_frame_folder(path: str | os.PathLike[str]) -> bool:

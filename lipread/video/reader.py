@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ArgumentError, VideoError
-from ..report import counted
 from .access import check_readable, opencv_name
 from .frame_folder import FOLDER_FPS, IMAGE_EXTENSIONS, frame_files, is_frame_folder
 from .mpeg import MPEG_EXTENSIONS, truncation
@@ -153,7 +152,7 @@ def iter_frames(
             (:func:`shrink`), before any colour conversion; None: full size.
         notes: when given, what the reader noticed and the caller may want to tell is appended to it: a clip
             cut short (a few frames fewer than the file declares, or an ``.mpg`` cut off inside a packet), a
-            frame folder whose numbering skips images.
+            frame folder whose numbering skips images or gives a number twice.
         rate: when given, the file's frame rate is appended to it once the file is open, before the first
             frame is yielded: what ``frame_rate(path, notes=notes)`` gives, read from the capture already open
             rather than by opening the file a second time. Nothing is appended for a frame folder.
@@ -172,21 +171,10 @@ def iter_frames(
     _check_span(start)
     p = Path(path)
     if p.is_dir():
-        from .frame_folder import iter_folder, missing_numbers, repeated_numbers
+        from .frame_folder import iter_folder, numbering_notes
 
-        files = frame_files(p) if notes is not None else []
-        gaps, twice = missing_numbers(files), repeated_numbers(files)
-        if gaps and notes is not None:
-            notes.append(
-                f"the frame folder's numbering skips {counted(len(gaps), 'number')} ({_first(gaps)}): "
-                "a frame lost at each, and the frames after it read early"
-            )
-        if twice and notes is not None:
-            notes.append(
-                f"the frame folder's images give {counted(len(twice), 'number')} more than once ({_first(twice)}; "
-                "1.jpg and 01.jpg are both frame 1): each is read as a frame of its own, and the frames after them "
-                "read late"
-            )
+        if notes is not None:
+            notes += numbering_notes(frame_files(p))
         for frame in iter_folder(p, start, grey):
             yield frame if max_pixels is None else shrink(frame, max_pixels)
         return
@@ -222,11 +210,6 @@ def iter_frames(
             notes.append(uneven)
     finally:
         cap.release()
-
-
-def _first(numbers: list[int]) -> str:
-    """The first five of ``numbers``, for a note."""
-    return ", ".join(map(str, numbers[:5])) + (", ..." if len(numbers) > 5 else "")
 
 
 def _time_ms(cap) -> float:  # type: ignore[no-untyped-def]

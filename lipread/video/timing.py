@@ -12,19 +12,21 @@ import numpy as np
 
 __all__ = ["MIN_STEP_MS", "EvenTimes", "drift", "evenly_spaced", "uneven_note"]
 
-MIN_STEP_MS = 0.5
-"""Frame times closer than this (milliseconds; 2000 fps) are not times a camera gave: a file that states a
-rate lipread cannot use (10000 fps, say) stamps its frames that far apart, and read by its times its frames
-would fall into one. :class:`EvenTimes` reads such a step as one step of the rate it reads at."""
+MIN_STEP_MS = 1.5
+"""Frame times closer than this (milliseconds) are not read as times: a file stating a rate lipread cannot use
+(1000 fps or more, :func:`lipread.video.rates.usable_rate`) stamps its frames 1 ms apart or less, and read by
+those times at 25 fps its frames would fall into a few. :class:`EvenTimes` reads such a step as one step of
+the rate it reads at, which for frames evenly spaced at a usable rate changes nothing."""
 
 
 def drift(times: Sequence[float]) -> tuple[float, float]:
     """How far frames with presentation ``times`` (milliseconds, in decoding order) lie from evenly spaced
     frames over the same span (the first frame's time to the last's), and that even spacing: ``(largest
     distance, step)``, both in seconds. ``(0, 0)`` for fewer than three frames, or times that do not increase
-    (a file without usable times)."""
+    by :data:`MIN_STEP_MS` at least (a file without usable times, which :class:`EvenTimes` reads as evenly
+    spaced)."""
     t = np.asarray(times, np.float64)
-    if len(t) < 3 or not np.isfinite(t).all() or (np.diff(t) <= 0).any():
+    if len(t) < 3 or not np.isfinite(t).all() or (np.diff(t) < MIN_STEP_MS).any():
         return 0.0, 0.0
     step = (t[-1] - t[0]) / (len(t) - 1)
     return float(np.abs(t - (t[0] + step * np.arange(len(t)))).max()) / 1000.0, step / 1000.0
