@@ -256,7 +256,12 @@ def test_many_videos_without_transcripts_are_counted(
     assert len(err) == 6 and all("no transcript bare" in line for line in err[:5])
     assert err[5] == f"lipread: error: {lrs}: skipped: 3 more videos without a transcript beside them"
     find_clips(shared_data / "grid")  # a GRID folder: its videos have no transcripts, and need none
-    assert capsys.readouterr().err == ""
+    grid = dataset / "grid-names"  # GRID-named videos, one with a note beside it that is not a transcript
+    for name in ("bbaf2n", "bbaf3s", "bbaf4p"):
+        link(grid_clip, grid / f"{name}.mp4")
+    (grid / "bbaf3s.txt").write_text("re-recorded on Tuesday\n")
+    assert len(find_clips(grid)) == 3
+    assert "no transcript" not in capsys.readouterr().err
 
 
 def test_normalise_text() -> None:

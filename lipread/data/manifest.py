@@ -276,13 +276,11 @@ _SHOWN_UNTRANSCRIBED = 5
 """Videos without a transcript named one by one before the rest are counted in one line."""
 
 
-def _report_untranscribed(root: Path) -> None:
-    """Report the video files under ``root`` with no ``.txt`` beside them, when some video has one (an LRS
-    folder, where they would be left out unsaid)."""
+def _report_untranscribed(root: Path, transcripts: set[Path]) -> None:
+    """Report the video files under the LRS-style folder ``root`` with none of ``transcripts`` beside them:
+    they would be left out unsaid."""
     videos = sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
-    bare = [v for v in videos if not v.with_suffix(".txt").is_file()]
-    if len(bare) == len(videos):
-        return
+    bare = [v for v in videos if v.with_suffix(".txt") not in transcripts]
     for video in bare[:_SHOWN_UNTRANSCRIBED]:
         report_skipped(video, f"no transcript {video.with_suffix('.txt').name} beside it")
     if len(bare) > _SHOWN_UNTRANSCRIBED:
@@ -296,9 +294,8 @@ def find_lrs_clips(root: str | os.PathLike[str], warn: bool = True, vocabulary: 
     files without a transcript beside them, are reported (``warn``) and left out."""
     root = Path(root)
     clips: list[Clip] = []
-    if warn:
-        _report_untranscribed(root)
-    for txt in sorted(root.rglob("*.txt")):
+    transcripts = sorted(root.rglob("*.txt"))
+    for txt in transcripts:
         video = _lrs_video(txt)
         if video is None or not txt.is_file():
             continue
@@ -323,4 +320,6 @@ def find_lrs_clips(root: str | os.PathLike[str], warn: bool = True, vocabulary: 
         speaker = _speaker(relative.parent.name or None)  # a folder "4" or "s4" is speaker 4, as in a manifest
         key = _UNSAFE.sub("_", "_".join(relative.parts))
         clips.append(Clip(video, text, speaker, None, id=key, origin=f"{txt}:1"))
+    if clips and warn:  # an LRS-style folder (not a GRID one with a stray note beside a video)
+        _report_untranscribed(root, set(transcripts))
     return clips
