@@ -291,12 +291,16 @@ _VALUE = st.one_of(
 )
 
 
-def test_a_column_named_twice_is_refused(tmp_path: Path) -> None:
+def test_a_column_given_twice_is_refused(tmp_path: Path) -> None:
     (tmp_path / "v.mp4").write_bytes(b"x")
     with pytest.raises(DataError, match=r"m\.csv:1: the CSV header names the column video more than once"):
         parse_manifest("video,text,Video\nv.mp4,bin,gone.mp4\n", tmp_path / "m.csv")
-    clips, bad = parse_manifest("video,text,,\nv.mp4,bin,,\n", tmp_path / "m.csv")  # unnamed columns: no names
-    assert len(clips) == 1 and not bad
+    for ignored in ("video,text,,", "video,text,notes,Notes"):  # columns lipread does not read may repeat
+        clips, bad = parse_manifest(f"{ignored}\nv.mp4,bin,a,b\n", tmp_path / "m.csv")
+        assert len(clips) == 1 and not bad
+    rows = '{"video": "v.mp4", "text": "bin", "Video": "gone.mp4"}\n{"video": "v.mp4", "text": "bin", "n": 1, "N": 2}\n'
+    clips, bad = parse_manifest(rows, tmp_path / "m.jsonl")
+    assert len(clips) == 1 and bad == [(1, "the key video is given more than once (in other cases or spacing)")]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

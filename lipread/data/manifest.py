@@ -158,6 +158,10 @@ def parse_row(
     return video, text, speaker, start, end, _key(relative, speaker, start, end)
 
 
+_COLUMNS = ("video", "text", "start", "end", "speaker")
+"""The columns (JSON keys) a manifest row is read from; any other is ignored."""
+
+
 def _csv_rows(text: str, delimiter: str, path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     """(line, row) of a CSV text, or (line, RowError) for a row the CSV reader cannot parse (reading stops)."""
     # strict: a quote left open is an error at the end of the file, not a text that swallows every later row
@@ -173,7 +177,7 @@ def _csv_rows(text: str, delimiter: str, path: Path) -> Iterator[tuple[int, dict
             f"{path}: the CSV header must name the columns video and text (and optionally start, end, speaker); "
             f"{' and '.join(missing)} missing"
         )
-    twice = sorted({n for n in names if n and names.count(n) > 1})
+    twice = sorted({n for n in names if n in _COLUMNS and names.count(n) > 1})
     if twice:  # which of the two would be read is a guess the file should not leave to lipread
         raise DataError(f"{path}:1: the CSV header names the column {twice[0]} more than once")
     line = reader.line_num + 1
@@ -205,7 +209,12 @@ def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
         if not isinstance(row, dict):
             yield number, RowError(f"not a JSON object, but {type(row).__name__}")
             continue
-        yield number, {k.strip().lower(): v for k, v in row.items()}  # "Text" is "text", as a CSV header is
+        keys = [k.strip().lower() for k in row]  # "Text" is "text", as a CSV header is
+        twice = sorted({k for k in keys if k in _COLUMNS and keys.count(k) > 1})
+        if twice:
+            yield number, RowError(f"the key {twice[0]} is given more than once (in other cases or spacing)")
+            continue
+        yield number, dict(zip(keys, row.values()))
 
 
 def parse_manifest(
