@@ -279,10 +279,10 @@ def split_clips(
             "hold out those numbers"
         )
     if not train or (val_fraction > 0 and split == "random" and not val and len(ordered) > 1):
-        hint = "" if val else "; train on every clip with --val-fraction 0, or hold out more with a larger one"
+        hint = "; train on every clip with --val-fraction 0, or hold out more with a larger one"
         raise DataError(
             f"split {split!r} of {len(ordered)} clips leaves {len(train)} for training and {len(val)} for validation"
-            f"{hint}"
+            + (hint if train and not val else "")
         )
     return train, val
 
