@@ -70,7 +70,8 @@ def _frames_needed(ids: list[int]) -> int:
 
 
 def sentence_loss(logprobs: torch.Tensor, batch: Batch, vocabulary: Vocabulary) -> torch.Tensor:
-    """Per clip ``(B,)``: the cross-entropy, in nats, of the clip's text among it and its :func:`neighbours`.
+    """Per clip ``(B,)``: the cross-entropy, in nats, of the clip's text among it and those of its
+    :func:`neighbours` that fit its frames; 0 for a clip whose own text does not fit, or none of them.
 
     Args:
         logprobs: ``(B, T, V)`` log-probabilities.
@@ -79,14 +80,21 @@ def sentence_loss(logprobs: torch.Tensor, batch: Batch, vocabulary: Vocabulary) 
     """
     lp = logprobs.float()
     texts = [vocabulary.decode(t.tolist()) for t in torch.split(batch.targets, batch.target_lengths.tolist())]
-    rows, targets, owners = [], [], []
+    rows, targets = [], []
     for b, text in enumerate(texts):
-        for candidate in [text, *neighbours(text)]:
-            ids = vocabulary.encode(candidate)
-            if _frames_needed(ids) <= int(batch.lengths[b]):
-                rows.append(b)
-                targets.append(ids)
-                owners.append(b)
+        # the text first; a neighbour that cannot fit the clip's frames has no alignment (and an infinite CTC
+        # loss, whose gradient is NaN), and a clip whose own text cannot fit has nothing to learn here
+        fitting = [
+            ids
+            for ids in map(vocabulary.encode, [text, *neighbours(text)])
+            if _frames_needed(ids) <= int(batch.lengths[b])
+        ]
+        if len(fitting) > 1 and fitting[0] == vocabulary.encode(text):
+            rows += [b] * len(fitting)
+            targets += fitting
+    loss = torch.zeros(len(texts))
+    if not rows:
+        return loss
     index = torch.tensor(rows)
     nll = F.ctc_loss(
         lp[index].transpose(0, 1),
@@ -96,12 +104,10 @@ def sentence_loss(logprobs: torch.Tensor, batch: Batch, vocabulary: Vocabulary) 
         blank=0,
         reduction="none",
     )
-    loss = torch.zeros(len(texts))
-    owner = np.asarray(owners)
-    for b in range(len(texts)):
+    owner = np.asarray(rows)
+    for b in np.unique(owner):
         scores = -nll[torch.from_numpy(np.flatnonzero(owner == b))]
-        if len(scores) > 1 and bool(torch.isfinite(scores[0])):  # the text itself comes first
-            loss[b] = torch.logsumexp(scores, 0) - scores[0]
+        loss[b] = torch.logsumexp(scores, 0) - scores[0]
     return loss
 
 
