@@ -93,10 +93,10 @@ class Clip:
 
     def short_part_note(self, frames: int, count: int) -> str:
         """What to say when the part :meth:`frame_span` asked ``count`` frames of gave only ``frames`` (its
-        :attr:`end` lies after the video's), naming where the clip was listed."""
+        :attr:`end` lies after the video's)."""
         return (
-            f"{self.origin or self.video}: the part from {self.start or 0:g} s to {self.end:g} s ends after the "
-            f"video, which holds only {frames} of its {count} frames"
+            f"the part from {self.start or 0:g} s to {self.end:g} s ends after the video, which holds only {frames} "
+            f"of its {count} frames"
         )
 
     def part_error(self, error: VideoError) -> VideoError:
@@ -374,7 +374,8 @@ class CropCache:
                 raise
             raise clip.part_error(e) from None
         if count is not None and len(crops) < count:  # an end past the video's: the part is shorter than its row
-            warnings.warn(clip.short_part_note(len(crops), count), RuntimeWarning, stacklevel=2)
+            note = clip.short_part_note(len(crops), count)
+            warnings.warn(f"{clip.origin or clip.video}: {note}", RuntimeWarning, stacklevel=2)
         if not self.writable:
             return crops
         tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
