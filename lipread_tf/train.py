@@ -196,16 +196,16 @@ def _load_examples(options: TrainOptions, config: ModelConfig, workers: int) -> 
     with progress_bar(total=len(every), desc="decoding clips", unit="clip", progress=options.progress) as bar:
         good, bad = cache.fill(every, workers, bar.update)
     for clip, reason in bad:
-        report_skipped(clip.video, reason)
+        report_skipped(clip.origin or clip.video, reason)
     loaded: dict[Clip, tuple[np.ndarray, np.ndarray]] = {}
     for clip in good:
         try:
             labels = np.asarray(config.vocabulary.encode(clip.text), np.int32)
         except ValueError as e:
-            report_skipped(clip.video, e)
+            report_skipped(clip.origin or clip.video, e)
             continue
         if len(labels) == 0:
-            report_skipped(clip.video, "empty sentence")
+            report_skipped(clip.origin or clip.video, "empty sentence")
             continue
         loaded[clip] = (cache.get(clip), labels)
 

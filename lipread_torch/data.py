@@ -112,7 +112,7 @@ def load_examples(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for clip, (crops, target, err) in zip(clips, pool.map(one, clips)):
             if crops is None or target is None:
-                report_skipped(clip.video, err)
+                report_skipped(clip.origin or clip.video, err)
             else:
                 out.clips.append(clip)
                 out.crops.append(crops)

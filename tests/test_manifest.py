@@ -193,6 +193,28 @@ def test_eval_names_the_part_of_a_video_it_cannot_read(dataset: Path, capsys: py
 
 
 @needs_onnx
+def test_eval_tells_a_warning_shared_by_many_clips_a_few_times(
+    dataset: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Five frame folders that each skip an image: three warnings name their clips, one line counts the rest."""
+    import shutil
+
+    for n in range(5):
+        shutil.copytree(dataset / "faces" / "bbie7p", dataset / "gaps" / f"c{n}")
+        (dataset / "gaps" / f"c{n}" / "31.jpg").unlink()
+    manifest = dataset / "gaps.csv"
+    manifest.write_text("video,text\n" + "".join(f"gaps/c{n},bin blue in e seven please\n" for n in range(5)))
+    assert main(["eval", str(manifest), "--split", "all", "--json", "--decoder", "greedy"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert [line.split(": the frame folder's")[0] for line in lines[:3]] == [
+        f"lipread: warning: {manifest}:{n}" for n in (2, 3, 4)
+    ]
+    assert lines[3:] == [f"lipread: warning: {manifest}: 2 more clips warned as above (the frame folder's ...)"]
+    assert json.loads(captured.out)["clips"] == 5
+
+
+@needs_onnx
 def test_eval_warns_of_characters_the_model_cannot_write(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
     manifest = dataset / "list.csv"
     manifest.write_text("video,text\nvideos/bbaf2n.mp4,bin blue at f 2 now\n", encoding="utf-8")
@@ -338,6 +360,7 @@ def test_torch_trains_on_a_manifest_of_frame_folders_and_cuts(
         {"video": str(faces / "s4" / "lbid2a"), "text": "lay blue in d two again", "speaker": 4},
         {"video": "videos/bbaf2n.mp4", "text": "bin blue", "start": 0.0, "end": 1.2, "speaker": 1},
         {"video": "videos/bbaf2n.mp4", "text": "Ça va", "start": 1.2, "end": 2.4, "speaker": 1},
+        {"video": "videos/bbaf2n.mp4", "text": "now", "start": 10.0, "end": 12.0, "speaker": 1},  # past its end
     ]
     manifest = dataset / "train.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -375,7 +398,8 @@ def test_torch_trains_on_a_manifest_of_frame_folders_and_cuts(
     from lipread.weights import load_checkpoint
 
     assert "".join(load_checkpoint(result.last).config.vocabulary.characters) == " abdefghilnopstuvwyç"
-    assert "skipped" not in capsys.readouterr().err
+    err = capsys.readouterr().err  # the part that cannot be read is named by its row
+    assert err.count("skipped") == 1 and f"lipread: error: {manifest}:5: skipped: " in err
 
 
 def test_the_first_clips_are_taken_before_any_is_left_out(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
