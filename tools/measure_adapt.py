@@ -18,7 +18,9 @@ read by:
   statistics too), to see whether staying nearer the starting model generalises better from a handful of clips.
   The pseudo-field ``rehearse=N`` adds ``N`` clips of the starting model's own speaker to every fold's
   adaptation data (drawn once, with a fixed seed, from the training split of ``--rehearsal-data``), so that the
-  training keeps seeing the words the new speaker's few clips never show.
+  training keeps seeing the words the new speaker's few clips never show. The pseudo-field ``soup=K`` adapts
+  ``K`` times, with seeds 0 to ``K - 1`` (their own clip order, augmentation and dropout draws), and reads
+  with the mean of the ``K`` adapted weights (a model soup of adaptations from the same start).
 
 Each is read with the greedy, beam and grammar decoders. Results go to ``--out`` (JSON) after every fold, so an
 interrupted run continues where it stopped (``--fresh`` starts over), and a summary table (WER per method and
@@ -106,24 +108,33 @@ def _read(model: str, clip: Clip) -> dict[str, str]:
     return {d: transcribe(clip.video, model=model, decoder=d).text for d in DECODERS}
 
 
-def _interpolate(run: Path, model: str, share: float) -> str:
-    """``share`` of the adapted weights in ``run`` plus ``1 - share`` of ``model``'s, exported beside them."""
+def _mix(parts: list[tuple[float, Path]], out: Path) -> str:
+    """The weighted sum of checkpoints (``(weight, path)``; every float tensor, BatchNorm statistics too) saved
+    as ``out.safetensors`` with the first one's config, and exported beside it; returns the ONNX path."""
     import numpy as np
 
     from lipread.backend import get_backend
-    from lipread.cli.adapt import source_checkpoint
     from lipread.weights import load_checkpoint, save_checkpoint
 
-    adapted, start = load_checkpoint(run / "model.safetensors"), load_checkpoint(source_checkpoint(model))
+    checkpoints = [(w, load_checkpoint(p)) for w, p in parts]
+    first = checkpoints[0][1]
     tensors = {
-        name: (share * a.astype(np.float64) + (1 - share) * start.tensors[name]).astype(np.float32)
+        name: sum(w * c.tensors[name].astype(np.float64) for w, c in checkpoints).astype(np.float32)
         if a.dtype.kind == "f"
         else a
-        for name, a in adapted.tensors.items()
+        for name, a in first.tensors.items()
     }
     backend = get_backend("torch")
-    checkpoint = save_checkpoint(run / "interpolated.safetensors", tensors, adapted.config)
-    return str(backend.export_onnx(backend.load(checkpoint), run / "interpolated.onnx"))
+    checkpoint = save_checkpoint(out.with_suffix(".safetensors"), tensors, first.config)
+    return str(backend.export_onnx(backend.load(checkpoint), out.with_suffix(".onnx")))
+
+
+def _interpolate(run: Path, model: str, share: float) -> str:
+    """``share`` of the adapted weights in ``run`` plus ``1 - share`` of ``model``'s, exported beside them."""
+    from lipread.cli.adapt import source_checkpoint
+
+    start = Path(source_checkpoint(model))
+    return _mix([(share, run / "model.safetensors"), (1 - share, start)], run / "interpolated")
 
 
 def _train(
@@ -274,8 +285,17 @@ def main() -> None:
                     name = f"s{held.speaker}-without-{held.name}" + (f"-rehearse{rehearse}" if rehearse else "")
                     data = _write_manifest(manifests / f"{name}.csv", rest + extra)
                 share = fields.pop("interpolate", None)
+                soup = int(fields.pop("soup", 0))
                 run = args.work / method / f"s{held.speaker}-{held.name}"
-                onnx, facts = _train(method, data, run, cache, args.model, fields)
+                if soup:
+                    runs = [run / f"seed{k}" for k in range(soup)]
+                    trained = [
+                        _train(method, data, r, cache, args.model, {**fields, "seed": k}) for k, r in enumerate(runs)
+                    ]
+                    facts = {**trained[0][1], "seconds": sum(f["seconds"] for _, f in trained)}
+                    onnx = _mix([(1 / soup, r / "model.safetensors") for r in runs], run / "soup")
+                else:
+                    onnx, facts = _train(method, data, run, cache, args.model, fields)
                 if share is not None:
                     onnx = _interpolate(run, args.model, float(share))
                 facts["changes"] = changes
