@@ -206,6 +206,25 @@ def test_a_manifest_of_bad_rows_is_reported_once_and_refused(
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.torch
+def test_no_usable_clip_leaves_no_run_folder(
+    tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rows that parse but whose videos cannot be decoded: an error, and no folder left for a model that never was."""
+    broken = tmp_path / "broken.mp4"
+    broken.write_text("not a video\n" * 20)
+    manifest = write_manifest(tmp_path / "mine.csv", [(broken, "bin blue")])
+    run = tmp_path / "run"
+    argv = ["adapt", str(manifest), "-o", str(run), "--from", str(tiny_checkpoint), "--device", "cpu"]
+    assert main([*argv, "--workers", "1", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"{manifest}:2: skipped: " in err and "Traceback" not in err
+    assert not run.exists()
+    run.mkdir()  # a folder that was there before is the user's: it stays
+    assert main([*argv, "--workers", "1", "--no-progress"]) == 1
+    assert run.is_dir()
+
+
 def test_the_plan_counts_in_words() -> None:
     assert adapt_plan(1, epochs=1).describe().startswith("1 clip: every weight trains, 1 epoch, learning rate")
 

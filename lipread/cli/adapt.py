@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,7 @@ def adapt(options: TrainOptions, backend_name: str = "torch") -> tuple[Path, Pat
 
     Raises:
         BackendError: the backend cannot train or export.
+        DataError: no clip could be used; the run folder is removed again when this call made it.
     """
     from ..backend import get_backend
     from ..onnx.half import store_exact_16_bit
@@ -157,8 +159,14 @@ def adapt(options: TrainOptions, backend_name: str = "torch") -> tuple[Path, Pat
     backend = get_backend(backend_name)
     if not {"train", "export"} <= backend.capabilities:
         raise BackendError(f"backend {backend.name!r} cannot train and export; use --backend torch")
+    fresh = not options.output.exists()
     out = writable_folder(options.output)  # before any clip is decoded
-    result = backend.train(options)
+    try:
+        result = backend.train(options)
+    except DataError:  # no clip could be used: nothing trained, so a folder made for it (and its cache) goes
+        if fresh:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     checkpoint = out / "model.safetensors"
     os.replace(result.last, checkpoint)
     (out / "last.ckpt").unlink(missing_ok=True)  # a finished adaptation is not resumed; it is 3x the model
