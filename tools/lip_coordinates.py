@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,15 +48,15 @@ from torch import nn
 
 from lipread.data.augmentation import NO_AUGMENTATION
 from lipread.data.dataset import Clip, CropCache
-from lipread.data.metrics import summarise
 from lipread.data.training import TrainOptions, learning_rate, training_clips
-from lipread.decoding.decoders import make_decoder
-from lipread.vocab import Vocabulary
 from lipread.weights import load_checkpoint
 from lipread_torch.data import Batch, Examples, epoch_batches, load_examples, make_batch
 from lipread_torch.model import LipNet, time_mask
 from lipread_torch.train import ctc_loss
 from lipread_torch.wrapper import assign_canonical
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the tools folder, for decoder_scores
+from decoder_scores import decoder_scores
 
 LIPS = (
     *(61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409),
@@ -65,8 +66,6 @@ LIPS = (
 
 FEATURES = 2 * len(LIPS) + 2
 """Numbers per frame from :func:`features`: the lip shape, then where the lips are."""
-
-DECODERS = ("greedy", "beam", "grammar")
 
 
 def lip_points(frames: np.ndarray) -> np.ndarray:
@@ -181,16 +180,6 @@ def _coordinates(batch: Batch, coordinates: Sequence[np.ndarray]) -> torch.Tenso
     return out
 
 
-def _scores(references: list[str], logprobs: list[np.ndarray], vocabulary: Vocabulary) -> dict[str, float]:
-    scores = {}
-    for name in DECODERS:
-        decoder = make_decoder(name, vocabulary)
-        texts = [decoder.decode_batch(lp[None], [len(lp)])[0].text for lp in logprobs]
-        for key, value in summarise(references, texts).items():
-            scores[f"{name}_{key}"] = round(value, 4)
-    return scores
-
-
 def extract(args: argparse.Namespace) -> None:
     from lipread.video.reader import read_frames
 
@@ -269,7 +258,7 @@ def _validate(net: WithCoordinates, val: Examples, coordinates: list[np.ndarray]
             loss += float(ctc_loss(lp, batch).sum())
             logprobs += [lp[b, : batch.lengths[b]].numpy() for b in range(len(lp))]
     assert val.vocabulary is not None
-    return {"val_loss": round(loss / len(val), 4), **_scores(val.texts, logprobs, val.vocabulary)}
+    return {"val_loss": round(loss / len(val), 4), **decoder_scores(val.texts, logprobs, val.vocabulary)}
 
 
 def alone(args: argparse.Namespace) -> None:
@@ -307,7 +296,7 @@ def alone(args: argparse.Namespace) -> None:
             with torch.no_grad():
                 x, lengths = padded(val_xy)
                 lp = net(x).numpy()
-            scores = _scores([c.text for c in val], [lp[i, : lengths[i]] for i in range(len(val))], vocabulary)
+            scores = decoder_scores([c.text for c in val], [lp[i, : lengths[i]] for i in range(len(val))], vocabulary)
             print(json.dumps({"epoch": epoch, **scores}), flush=True)
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -36,9 +37,7 @@ import torch.nn.functional as F
 from lipread.data.augmentation import NO_AUGMENTATION
 from lipread.data.dataset import CropCache
 from lipread.data.grid import GRAMMAR
-from lipread.data.metrics import summarise
 from lipread.data.training import TrainOptions, learning_rate, training_clips
-from lipread.decoding.decoders import make_decoder
 from lipread.vocab import Vocabulary
 from lipread.weights import load_checkpoint
 from lipread_torch.data import Batch, Examples, epoch_batches, load_examples, make_batch
@@ -46,7 +45,9 @@ from lipread_torch.model import LipNet
 from lipread_torch.train import ctc_loss
 from lipread_torch.wrapper import assign_canonical
 
-DECODERS = ("greedy", "beam", "grammar")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the tools folder, for decoder_scores
+from decoder_scores import decoder_scores
+
 _SLOT = {word: slot for slot in GRAMMAR for word in slot}
 
 
@@ -111,16 +112,6 @@ def sentence_loss(logprobs: torch.Tensor, batch: Batch, vocabulary: Vocabulary) 
     return loss
 
 
-def _scores(references: list[str], logprobs: list[np.ndarray], vocabulary: Vocabulary) -> dict[str, float]:
-    scores = {}
-    for name in DECODERS:
-        decoder = make_decoder(name, vocabulary)
-        texts = [decoder.decode_batch(lp[None], [len(lp)])[0].text for lp in logprobs]
-        for key, value in summarise(references, texts).items():
-            scores[f"{name}_{key}"] = round(value, 4)
-    return scores
-
-
 def _validate(net: LipNet, val: Examples) -> dict[str, float]:
     net.eval()
     logprobs, loss = [], 0.0
@@ -134,7 +125,7 @@ def _validate(net: LipNet, val: Examples) -> dict[str, float]:
             loss += float(ctc_loss(lp, batch).sum())
             logprobs += [lp[b, : batch.lengths[b]].numpy() for b in range(len(lp))]
     assert val.vocabulary is not None
-    return {"val_loss": round(loss / len(val), 4), **_scores(val.texts, logprobs, val.vocabulary)}
+    return {"val_loss": round(loss / len(val), 4), **decoder_scores(val.texts, logprobs, val.vocabulary)}
 
 
 def tune(args: argparse.Namespace) -> None:
