@@ -18,7 +18,7 @@ with ``LEAD`` before and ``TAIL`` after it, no stream around it, and prints how 
 how much of the difference between a segment and its clip the frames around the speech make alone.
 
     OMP_NUM_THREADS=1 python tools/measure_live_settings.py 0.2:0.32 0.28:0.5 [--clips 200] [--skip 60]
-        [--data ../shared/data/grid] [--cut 0.32:0.32 ...]
+        [--data ../shared/data/grid] [--cut 0.32:0.32 ...] [--model lipnet-grid-s1]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from lipread.api import Transcriber  # noqa: E402
+from lipread.api import DEFAULT_MODEL, Transcriber  # noqa: E402
 from lipread.data.align import load_alignment  # noqa: E402
 from lipread.data.dataset import find_clips  # noqa: E402
 from lipread.data.metrics import edit_distance  # noqa: E402
@@ -125,9 +125,10 @@ def main() -> None:
     p.add_argument("--skip", type=int, default=60, help="clips left out first (benchmarks/live.py plays them)")
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "grid")
     p.add_argument("--cut", type=cut, action="append", default=[], metavar="BEFORE:AFTER")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="a shipped model's name or a checkpoint or .onnx path")
     args = p.parse_args()
     paths = sorted((args.data / "s1").glob("*.mp4"))[args.skip : args.skip + args.clips]
-    reader = Transcriber(threads=1)
+    reader = Transcriber(args.model, threads=1)
     clips = [read_frames(path) for path in paths]
     alone = [reader.transcribe(path).text for path in paths]  # type: ignore[union-attr]
     sentences = {clip.video: clip.text for clip in find_clips(args.data, speakers=[1], warn=False)}

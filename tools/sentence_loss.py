@@ -10,8 +10,8 @@ word clips that training cuts out), and the cross-entropy of the true one among 
     loss = CTC(true, tied to word times) + weight * (logsumexp(scores) - score(true)),  score = -CTC(plain)
 
 The neighbours' CTC is plain (no word times): the decoder does not know them either. ``--weight 0`` is the
-control: the same batches, cuts, augmentation draws, dropout and schedule, and the same run as
-``tools/lip_coordinates.py tune --without``. Each epoch prints validation WER and CER with the greedy, beam and
+control: the same batches, cuts, augmentation draws, dropout and schedule (``tools/finetune.py``), and the same run
+as ``tools/lip_coordinates.py tune --without``. Each epoch prints validation WER and CER with the greedy, beam and
 grammar decoders and appends them to ``<run>/history.json``.
 
 Usage::
@@ -25,28 +25,20 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lipread.data.augmentation import NO_AUGMENTATION
-from lipread.data.dataset import CropCache
 from lipread.data.grid import GRAMMAR
-from lipread.data.training import TrainOptions, learning_rate, training_clips
 from lipread.vocab import Vocabulary
-from lipread.weights import load_checkpoint
-from lipread_torch.data import Batch, Examples, epoch_batches, load_examples, make_batch
+from lipread_torch.data import Batch
 from lipread_torch.model import LipNet
-from lipread_torch.train import ctc_loss
-from lipread_torch.wrapper import assign_canonical
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the tools folder, for decoder_scores
-from decoder_scores import decoder_scores
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the tools folder, for finetune
+from finetune import add_arguments, tune
 
 _SLOT = {word: slot for slot in GRAMMAR for word in slot}
 
@@ -112,85 +104,17 @@ def sentence_loss(logprobs: torch.Tensor, batch: Batch, vocabulary: Vocabulary) 
     return loss
 
 
-def _validate(net: LipNet, val: Examples) -> dict[str, float]:
-    net.eval()
-    logprobs, loss = [], 0.0
-    with torch.no_grad():
-        for start in range(0, len(val), 8):
-            batch = make_batch(
-                val, np.arange(start, min(start + 8, len(val))), None, NO_AUGMENTATION, align_tolerance=3
-            )
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                lp = net(batch.frames, batch.lengths).float()
-            loss += float(ctc_loss(lp, batch).sum())
-            logprobs += [lp[b, : batch.lengths[b]].numpy() for b in range(len(lp))]
-    assert val.vocabulary is not None
-    return {"val_loss": round(loss / len(val), 4), **decoder_scores(val.texts, logprobs, val.vocabulary)}
-
-
-def tune(args: argparse.Namespace) -> None:
-    """Fine-tunes ``args.init`` with the sentence term at ``args.weight``, validating every epoch."""
-    torch.manual_seed(args.seed)
-    options = TrainOptions(data=args.data, output=args.output, mirror=False, seed=args.seed)
-    checkpoint = load_checkpoint(args.init)
-    config = checkpoint.config
-    train_clips, val_clips = training_clips(options)
-    cache = CropCache(args.cache, config)
-    train = load_examples(cache, train_clips, config.vocabulary, 1)
-    val = load_examples(cache, val_clips, config.vocabulary, 1)
-    net = LipNet(config, conv_dropout=options.conv_dropout)
-    assign_canonical(net, checkpoint.tensors, str(args.init))
-    optimiser = torch.optim.Adam(net.parameters(), lr=args.lr)
-    args.output.mkdir(parents=True, exist_ok=True)
-    history = [{"epoch": 0, **_validate(net, val)}]
-    print(json.dumps(history[-1]), flush=True)
-    for epoch in range(1, args.epochs + 1):
-        for group in optimiser.param_groups:
-            group["lr"] = args.lr * learning_rate(epoch - 1, 1.0, args.constant_epochs, args.decay)
-        net.train()
-        start, totals = time.perf_counter(), np.zeros(2)
-        for b, indices in enumerate(epoch_batches(len(train), options.batch_size, args.seed, epoch)):
-            rng = np.random.default_rng([args.seed, epoch, b])
-            batch = make_batch(
-                train, indices, rng, options.augmentation, word_clips=options.word_clips,
-                align_tolerance=options.align_tolerance,
-            )  # fmt: skip
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                lp = net(batch.frames, batch.lengths)
-                ctc = ctc_loss(lp, batch).mean()
-            sentence = sentence_loss(lp, batch, config.vocabulary).mean() if args.weight else torch.zeros(())
-            optimiser.zero_grad(set_to_none=True)
-            (ctc + args.weight * sentence).backward()
-            optimiser.step()
-            totals += np.array([float(ctc.detach()), float(sentence.detach())]) * len(indices)
-        ctc_mean, sentence_mean = totals / len(train)
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": round(ctc_mean, 4),
-                "train_sentence_loss": round(sentence_mean, 4),
-                "seconds": round(time.perf_counter() - start),
-            }
-        )
-        history[-1].update(_validate(net, val))
-        print(json.dumps(history[-1]), flush=True)
-        (args.output / "history.json").write_text(json.dumps(history, indent=1))
-        torch.save(net.state_dict(), args.output / f"e{epoch}.pt")
+def _term(
+    net: LipNet, lp: torch.Tensor, batch: Batch, rng: np.random.Generator, vocabulary: Vocabulary
+) -> torch.Tensor:
+    """:func:`sentence_loss` as :func:`finetune.tune`'s term (it needs neither the model nor random numbers)."""
+    return sentence_loss(lp, batch, vocabulary).mean()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("data", type=Path, help="a GRID folder (../shared/data/grid)")
-    parser.add_argument("--cache", type=Path, required=True, help="the crop cache (lipread train --cache)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="the run's folder")
-    parser.add_argument("--init", type=Path, default=Path("lipread/models/lipnet-grid-s1.safetensors"))
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--weight", type=float, default=1.0, help="the sentence term's weight (0: the control)")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--constant-epochs", type=int, default=5)
-    parser.add_argument("--decay", type=float, default=0.15)
-    tune(parser.parse_args(argv))
+    add_arguments(parser, "the sentence term's weight (0: the control)")
+    tune(parser.parse_args(argv), _term, "sentence_loss")
 
 
 if __name__ == "__main__":
