@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from lipread.data.augmentation import NO_AUGMENTATION
 from lipread.data.dataset import CropCache
 from lipread.data.training import TrainOptions, learning_rate, training_clips
 from lipread.vocab import Vocabulary
-from lipread.weights import load_checkpoint, save_checkpoint
+from lipread.weights import Checkpoint, load_checkpoint, save_checkpoint
 from lipread_torch.data import Batch, Examples, epoch_batches, load_examples, make_batch
 from lipread_torch.model import LipNet
 from lipread_torch.train import ctc_loss
@@ -56,6 +56,29 @@ def add_arguments(parser: argparse.ArgumentParser, weight_help: str) -> None:
     parser.add_argument("--decay", type=float, default=0.15)
 
 
+def load_split(options: TrainOptions, init: Path, cache: Path) -> tuple[Checkpoint, Examples, Examples]:
+    """The model fine-tuned (``init``) and the fixed split's training and validation clips, their crops from the
+    ``cache`` folder."""
+    checkpoint = load_checkpoint(init)
+    config = checkpoint.config
+    train_clips, val_clips = training_clips(options)
+    crops = CropCache(cache, config)
+    train = load_examples(crops, train_clips, config.vocabulary, 1)
+    val = load_examples(crops, val_clips, config.vocabulary, 1)
+    return checkpoint, train, val
+
+
+def training_batches(train: Examples, options: TrainOptions, seed: int, epoch: int) -> Iterator[tuple[int, Batch]]:
+    """The numbered batches of one training epoch, as every fine-tune experiment draws them: the clips shuffled by
+    ``(seed, epoch)``, each batch cut and augmented by a generator of ``(seed, epoch, batch number)``."""
+    for b, indices in enumerate(epoch_batches(len(train), options.batch_size, seed, epoch)):
+        rng = np.random.default_rng([seed, epoch, b])
+        yield b, make_batch(
+            train, indices, rng, options.augmentation, word_clips=options.word_clips,
+            align_tolerance=options.align_tolerance,
+        )  # fmt: skip
+
+
 def validate(net: LipNet, val: Examples) -> dict[str, float]:
     """Validation loss (CTC tied to word times, nats a clip) and each decoder's CER, WER and sentence accuracy."""
     net.eval()
@@ -78,12 +101,8 @@ def tune(args: argparse.Namespace, term: Term, name: str) -> None:
     epoch into ``<output>/history.json`` and saving each epoch's weights as ``<output>/e<N>.pt``."""
     torch.manual_seed(args.seed)
     options = TrainOptions(data=args.data, output=args.output, mirror=False, seed=args.seed)
-    checkpoint = load_checkpoint(args.init)
+    checkpoint, train, val = load_split(options, args.init, args.cache)
     config = checkpoint.config
-    train_clips, val_clips = training_clips(options)
-    cache = CropCache(args.cache, config)
-    train = load_examples(cache, train_clips, config.vocabulary, 1)
-    val = load_examples(cache, val_clips, config.vocabulary, 1)
     net = LipNet(config, conv_dropout=options.conv_dropout)
     assign_canonical(net, checkpoint.tensors, str(args.init))
     optimiser = torch.optim.Adam(net.parameters(), lr=args.lr)
@@ -95,12 +114,7 @@ def tune(args: argparse.Namespace, term: Term, name: str) -> None:
             group["lr"] = args.lr * learning_rate(epoch - 1, 1.0, args.constant_epochs, args.decay)
         net.train()
         start, totals = time.perf_counter(), np.zeros(2)
-        for b, indices in enumerate(epoch_batches(len(train), options.batch_size, args.seed, epoch)):
-            rng = np.random.default_rng([args.seed, epoch, b])
-            batch = make_batch(
-                train, indices, rng, options.augmentation, word_clips=options.word_clips,
-                align_tolerance=options.align_tolerance,
-            )  # fmt: skip
+        for b, batch in training_batches(train, options, args.seed, epoch):
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 lp = net(batch.frames, batch.lengths)
                 ctc = ctc_loss(lp, batch).mean()
@@ -110,7 +124,7 @@ def tune(args: argparse.Namespace, term: Term, name: str) -> None:
             optimiser.zero_grad(set_to_none=True)
             (ctc + args.weight * extra).backward()
             optimiser.step()
-            totals += np.array([float(ctc.detach()), float(extra.detach())]) * len(indices)
+            totals += np.array([float(ctc.detach()), float(extra.detach())]) * len(batch.indices)
         ctc_mean, extra_mean = totals / len(train)
         history.append(
             {

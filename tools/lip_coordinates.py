@@ -50,13 +50,14 @@ from lipread.data.augmentation import NO_AUGMENTATION
 from lipread.data.dataset import Clip, CropCache
 from lipread.data.training import TrainOptions, learning_rate, training_clips
 from lipread.weights import load_checkpoint
-from lipread_torch.data import Batch, Examples, epoch_batches, load_examples, make_batch
+from lipread_torch.data import Batch, Examples, make_batch
 from lipread_torch.model import LipNet, time_mask
 from lipread_torch.train import ctc_loss
 from lipread_torch.wrapper import assign_canonical
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the tools folder, for decoder_scores
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the tools folder, for decoder_scores and finetune
 from decoder_scores import decoder_scores
+from finetune import load_split, training_batches
 
 LIPS = (
     *(61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409),
@@ -203,12 +204,8 @@ def extract(args: argparse.Namespace) -> None:
 def tune(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     options = _options(args)
-    checkpoint = load_checkpoint(args.init)
+    checkpoint, train, val = load_split(options, args.init, args.cache)
     config = checkpoint.config
-    train_clips, val_clips = training_clips(options)
-    cache = CropCache(args.cache, config)
-    train = load_examples(cache, train_clips, config.vocabulary, 1)
-    val = load_examples(cache, val_clips, config.vocabulary, 1)
     train_xy, val_xy = _standardised(args.points, train.clips, val.clips)
     lipnet = LipNet(config, conv_dropout=options.conv_dropout)
     assign_canonical(lipnet, checkpoint.tensors, str(args.init))
@@ -226,18 +223,13 @@ def tune(args: argparse.Namespace) -> None:
             group["lr"] = lr * factor
         net.train()
         start, total = time.perf_counter(), 0.0
-        for b, indices in enumerate(epoch_batches(len(train), options.batch_size, args.seed, epoch)):
-            rng = np.random.default_rng([args.seed, epoch, b])
-            batch = make_batch(
-                train, indices, rng, options.augmentation, word_clips=options.word_clips,
-                align_tolerance=options.align_tolerance,
-            )  # fmt: skip
+        for _, batch in training_batches(train, options, args.seed, epoch):
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 loss = ctc_loss(net(batch.frames, batch.lengths, _coordinates(batch, train_xy)), batch).mean()
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            total += float(loss.detach()) * len(indices)
+            total += float(loss.detach()) * len(batch.indices)
         history.append(
             {"epoch": epoch, "train_loss": round(total / len(train), 4), "seconds": round(time.perf_counter() - start)}
         )
