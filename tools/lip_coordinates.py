@@ -38,7 +38,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -253,28 +253,34 @@ def _validate(net: WithCoordinates, val: Examples, coordinates: list[np.ndarray]
     return {"val_loss": round(loss / len(val), 4), **decoder_scores(val.texts, logprobs, val.vocabulary)}
 
 
-def alone(args: argparse.Namespace) -> None:
-    torch.manual_seed(0)
-    train, val = training_clips(_options(args))
-    vocabulary = load_checkpoint(args.init).config.vocabulary
-    train_xy, val_xy = _standardised(args.points, train, val)
-    targets = [np.asarray(vocabulary.encode(c.text)) for c in train]
-    net = CoordinatesAlone(vocabulary.size)
-    optimiser = torch.optim.Adam(net.parameters(), 1e-3)
+def padded(xs: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Feature sequences ``(T_i, FEATURES)`` as one zero-padded ``(B, T, FEATURES)`` batch and their lengths."""
+    out = np.zeros((len(xs), max(len(x) for x in xs), FEATURES), np.float32)
+    for i, x in enumerate(xs):
+        out[i, : len(x)] = x
+    return torch.from_numpy(out), torch.tensor([len(x) for x in xs])
 
-    def padded(xs: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        out = np.zeros((len(xs), max(len(x) for x in xs), FEATURES), np.float32)
-        for i, x in enumerate(xs):
-            out[i, : len(x)] = x
-        return torch.from_numpy(out), torch.tensor([len(x) for x in xs])
 
-    for epoch in range(1, args.epochs + 1):
+def fit(
+    net: CoordinatesAlone,
+    xs: Sequence[np.ndarray],
+    targets: Sequence[np.ndarray],
+    epochs: int,
+    lr: float = 1e-3,
+    batch: int = 16,
+    draws: Callable[[int], np.random.Generator] = np.random.default_rng,
+    after_epoch: Callable[[int], None] | None = None,
+) -> None:
+    """Trains ``net`` with CTC on standardised feature sequences ``xs`` and their label ids, by Adam at ``lr``:
+    each epoch the clips in the order ``draws(epoch)`` gives, in batches of ``batch``, with Gaussian noise of
+    deviation 0.05 added to every number (the same generator). ``after_epoch(epoch)`` runs after each epoch."""
+    optimiser = torch.optim.Adam(net.parameters(), lr)
+    for epoch in range(1, epochs + 1):
         net.train()
-        rng = np.random.default_rng(epoch)
-        order = rng.permutation(len(train))
-        for indices in (order[i : i + 16] for i in range(0, len(order), 16)):
-            noisy = [train_xy[i] + rng.normal(0, 0.05, train_xy[i].shape).astype(np.float32) for i in indices]
-            x, lengths = padded(noisy)
+        rng = draws(epoch)
+        order = rng.permutation(len(xs))
+        for indices in (order[i : i + batch] for i in range(0, len(order), batch)):
+            x, lengths = padded([xs[i] + rng.normal(0, 0.05, xs[i].shape).astype(np.float32) for i in indices])
             y = [targets[i] for i in indices]
             loss = F.ctc_loss(
                 net(x).transpose(0, 1), torch.from_numpy(np.concatenate(y)), lengths,
@@ -283,13 +289,32 @@ def alone(args: argparse.Namespace) -> None:
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
+        if after_epoch is not None:
+            after_epoch(epoch)
+
+
+def read_alone(net: CoordinatesAlone, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Each clip's ``float32 (T_i, V)`` log-probabilities by ``net``."""
+    net.eval()
+    with torch.no_grad():
+        x, lengths = padded(xs)
+        lp = net(x).numpy()
+    return [lp[i, : lengths[i]] for i in range(len(xs))]
+
+
+def alone(args: argparse.Namespace) -> None:
+    torch.manual_seed(0)
+    train, val = training_clips(_options(args))
+    vocabulary = load_checkpoint(args.init).config.vocabulary
+    train_xy, val_xy = _standardised(args.points, train, val)
+    net = CoordinatesAlone(vocabulary.size)
+
+    def report(epoch: int) -> None:
         if epoch % 5 == 0 or epoch == args.epochs:
-            net.eval()
-            with torch.no_grad():
-                x, lengths = padded(val_xy)
-                lp = net(x).numpy()
-            scores = decoder_scores([c.text for c in val], [lp[i, : lengths[i]] for i in range(len(val))], vocabulary)
+            scores = decoder_scores([c.text for c in val], read_alone(net, val_xy), vocabulary)
             print(json.dumps({"epoch": epoch, **scores}), flush=True)
+
+    fit(net, train_xy, [np.asarray(vocabulary.encode(c.text)) for c in train], args.epochs, after_epoch=report)
 
 
 def main(argv: list[str] | None = None) -> None:
