@@ -178,17 +178,6 @@ def test_odd_inputs_are_named_or_read(tiny: Path, grid_clip: Path) -> None:
         runner.stream(iter(read_frames(grid_clip)), settings={"pause": 0.5})  # type: ignore[arg-type]
 
 
-def test_a_long_clip_read_by_the_grammar_says_it_comes_out_as_one_sentence(tiny: Path, grid_clip: Path) -> None:
-    frames = read_frames(grid_clip)
-    runner = lipread.Transcriber(tiny, decoder="grammar")
-    assert not [w for w in runner.transcribe(frames).warnings if "grammar" in w]
-    long = runner.transcribe(frames[np.arange(300) % len(frames)])  # four sentences, 12 s
-    assert [
-        w for w in long.warnings if w.startswith("the grammar decoder reads one GRID sentence, and this clip is 12 s")
-    ]
-    assert not lipread.Transcriber(tiny, decoder="lexicon").transcribe(frames[np.arange(300) % len(frames)]).warnings
-
-
 @pytest.fixture()
 def shipped_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     monkeypatch.setattr(models, "FOLDER", tmp_path)

@@ -473,13 +473,25 @@ def in_grammar_language(text: str, slots: Sequence[Sequence[str]]) -> bool:
     return len(words) == len(slots) and all(w in slot for w, slot in zip(words, slots))
 
 
+def in_repeated_grammar_language(text: str, slots: Sequence[Sequence[str]]) -> bool:
+    words, n = text.split(" "), len(slots)
+    return len(words) % n == 0 and all(
+        in_grammar_language(" ".join(words[i : i + n]), slots) for i in range(0, len(words), n)
+    )
+
+
 @pytest.mark.parametrize(
     "make, allowed",
     [
         (lambda v: LexiconConstraint(LEXICON, v), lambda text: in_lexicon_language(text, LEXICON)),
         (lambda v: GrammarConstraint(SLOTS, v), lambda text: in_grammar_language(text, SLOTS)),
+        (lambda v: GrammarConstraint(SLOTS, v, repeat=True), lambda text: in_repeated_grammar_language(text, SLOTS)),
+        (
+            lambda v: GrammarConstraint([["a", "ab"]], v, repeat=True),
+            lambda text: in_lexicon_language(text, ["a", "ab"]),
+        ),
     ],
-    ids=["lexicon", "grammar"],
+    ids=["lexicon", "grammar", "grammar-repeated", "one-slot-repeated"],
 )
 @settings(max_examples=40, deadline=None)
 @given(lp=logprob_arrays(max_frames=6, max_classes=4, min_frames=1), width=st.integers(1, 6))
@@ -525,6 +537,22 @@ def test_grid_grammar() -> None:
     assert grid.accepts(enc("place white with z nine soon"))
     for bad in ["bin blue at w two now", "bin blue at f two", "bin blue at f two now again", "blue bin at f two now"]:
         assert not grid.accepts(enc(bad)), bad
+    assert not grid.accepts(enc("bin blue at f two now set red by a one soon"))
+    # repeated: one or more whole sentences, each with a single space before the next
+    several = GrammarConstraint(GRID_GRAMMAR, LIPNET_VOCABULARY, repeat=True)
+    for ok in [
+        "bin blue at f two now",
+        "bin blue at f two now set red by a one soon",
+        " ".join(["lay green in z zero please"] * 4),
+    ]:
+        assert several.accepts(enc(ok)), ok
+    for bad in [
+        "bin blue at f two now set red",
+        "bin blue at f two now ",
+        "bin blue at f two now  set red by a one soon",
+        "bin blue at f two nowset red by a one soon",
+    ]:
+        assert not several.accepts(enc(bad)), bad
     # Noisy frames favouring an almost-GRID text: the constrained search returns a GRID sentence.
     rng = np.random.default_rng(0)
     target = enc("bin blue at w two now")

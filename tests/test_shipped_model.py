@@ -72,6 +72,26 @@ def test_reads_validation_clips(grid_root: Path) -> None:
 
 
 @pytest.mark.onnx
+@pytest.mark.parametrize("times", [4, 5])
+def test_a_long_video_of_several_sentences_reads_as_each_of_them(times: int) -> None:
+    """The grammar decoder writes as many GRID sentences as are said: the demo clip said over again for 12 or 15 s
+    (read in windows) reads as that many sentences, each the clip's own reading."""
+    pytest.importorskip("onnxruntime")
+    from lipread.data.demo import demo_clip
+    from lipread.video.reader import read_frames
+
+    frames = read_frames(demo_clip())
+    once = lipread.transcribe(frames, backend="onnx")
+    assert isinstance(once, lipread.Transcript) and len(once.text.split()) == 6
+    several = lipread.transcribe(np.concatenate([frames] * times), backend="onnx")
+    assert isinstance(several, lipread.Transcript) and several.decoder == "grammar"
+    assert several.text == " ".join([once.text] * times)
+    starts = [w.start for w in several.words[::6]]
+    assert all(abs(s - i * len(frames) / 25 - once.words[0].start) < 0.2 for i, s in enumerate(starts))
+    assert not several.warnings
+
+
+@pytest.mark.onnx
 def test_the_int8_model_reads_as_the_float32_one(grid_root: Path) -> None:
     """``--precision int8`` runs the int8 file: the same model, rounded, so nearly the same words."""
     pytest.importorskip("onnxruntime")

@@ -238,21 +238,25 @@ class LexiconConstraint(TokenAutomaton):
 
 
 class GrammarConstraint(TokenAutomaton):
-    """Texts ``w0 + " " + w1 + ... + " " + w{n-1}`` with each ``wi`` taken from ``slots[i]``.
+    """Texts ``w0 + " " + w1 + ... + " " + w{n-1}`` with each ``wi`` taken from ``slots[i]`` (a sentence), or
+    with ``repeat`` one or more such sentences separated by spaces.
 
     A word-slot automaton: one character trie per slot; a word end of slot ``i`` moves to slot ``i+1``'s
-    trie on a space and is final for the last slot. E.g. the GRID grammar is six slots
-    (command colour preposition letter digit adverb), see :data:`lipread.data.grid.GRAMMAR`.
+    trie on a space and is final for the last slot (and, with ``repeat``, moves back to the first slot's trie
+    on a space). E.g. the GRID grammar is six slots (command colour preposition letter digit adverb), see
+    :data:`lipread.data.grid.GRAMMAR`.
 
     Args:
         slots: one or more word lists (each non-empty; words non-empty, no whitespace).
-        vocabulary: maps characters to ids; must have a ``" "`` token when there are two or more slots.
+        vocabulary: maps characters to ids; must have a ``" "`` token when there are two or more slots, or
+            ``repeat``.
+        repeat: allow a sentence to follow a sentence (a clip in which several are said).
 
     Raises:
         DecodingError: no slots, an empty slot, a bad word, or no space in the vocabulary.
     """
 
-    def __init__(self, slots: Sequence[Sequence[str]], vocabulary: Vocabulary) -> None:
+    def __init__(self, slots: Sequence[Sequence[str]], vocabulary: Vocabulary, repeat: bool = False) -> None:
         slots = [list(slot) for slot in slots]
         if not slots:
             raise DecodingError("a grammar constraint needs at least one word slot")
@@ -262,8 +266,11 @@ class GrammarConstraint(TokenAutomaton):
         for i, slot in enumerate(slots):
             ends = b.add_words(root, slot, f"grammar slot {i}")
             if i == len(slots) - 1:
+                space = b.need_space("a grammar constraint that repeats") if repeat else None
                 for e in ends:
                     b.final[e] = True
+                    if space is not None:
+                        b.edges[e][space] = start
             else:
                 space = b.need_space("a grammar constraint with several slots")
                 root = b.new_state()
@@ -272,6 +279,7 @@ class GrammarConstraint(TokenAutomaton):
         trans, final = b.tables()
         super().__init__(trans, final, start)
         self.slots: tuple[tuple[str, ...], ...] = tuple(tuple(s) for s in slots)
+        self.repeat = repeat
         self.vocabulary = vocabulary
 
 

@@ -6,8 +6,8 @@ Decoders (all in :mod:`lipread.decoding`):
 - ``"beam"``: prefix beam search, unconstrained.
 - ``"lexicon"``: beam search whose output is one or more words of a word list (default: the 51 GRID words;
   a training run writes its training texts' words into its folder: :data:`lipread.data.alphabet.WORDS_FILE`).
-- ``"grammar"``: beam search whose output is a sentence of the GRID grammar
-  (command colour preposition letter digit adverb).
+- ``"grammar"``: beam search whose output is one or more sentences of the GRID grammar
+  (command colour preposition letter digit adverb), as many as the clip says.
 
 A constrained search can find no allowed text (a clip too short for any sentence of the grammar); the
 decoder then returns the empty hypothesis with score ``-inf``.
@@ -125,7 +125,7 @@ def make_decoder(
         words = sorted(WORDS) if lexicon is None else [normalise_text(w, vocabulary) for w in lexicon if w.strip()]
         constraint = LexiconConstraint(words, vocabulary)
     elif name == "grammar":
-        constraint = GrammarConstraint(GRAMMAR, vocabulary)
+        constraint = GrammarConstraint(GRAMMAR, vocabulary, repeat=True)
     return Decoder(name, vocabulary, beam_width, constraint)
 
 

@@ -353,13 +353,6 @@ class Transcriber:
         )
         text = " ".join(w.word for w in words)
         notes = clip.notes
-        if self.decoder.name == "grammar" and logprobs.shape[0] > LONG_CLIP_FRAMES:
-            seconds = logprobs.shape[0] / MODEL_FPS
-            notes += (
-                f"the grammar decoder reads one GRID sentence, and this clip is {seconds:.0f} s long: several "
-                "sentences come out as one (read it with the lexicon decoder, or sentence by sentence with "
-                "lipread live)",
-            )
         confidence = sentence_confidence(hyp, logprobs.shape[0])
         score, ok = self.domain.judge(summarise(clip.frames, logprobs)) if self.domain is not None else (None, None)
         return Transcript(
