@@ -118,11 +118,13 @@ def transcribe(
         model: a shipped model name, a ``.safetensors`` checkpoint or ``.onnx`` path, or a loaded model.
             Loaded models are kept, so repeated calls with the same model do not reload it.
         backend: ``"onnx"``, ``"torch"``, ``"tensorflow"``, or None to choose (see :func:`load_model`).
-        decoder: ``"greedy"``, ``"beam"``, ``"lexicon"`` or ``"grammar"``; None (default): the one the model's
-            metadata names (``"grammar"`` for the shipped ``lipnet-grid-s1``), else ``"beam"``.
+        decoder: ``"greedy"``, ``"beam"``, ``"lexicon"`` or ``"grammar"``; None (default): ``"lexicon"`` when a
+            ``lexicon`` is given, else the one the model's metadata names (``"grammar"`` for the shipped
+            ``lipnet-grid-s1``), else ``"beam"``.
         beam_width: prefixes kept per frame by the beam decoders.
         lexicon: the word list of the ``"lexicon"`` decoder, or a word-list file's ``Path`` (default the words the
-            model was trained on, which it stores, else the GRID words).
+            model was trained on, which it stores, else the GRID words); it asks for that decoder, and another
+            ``decoder`` with it is refused.
         locator: where the mouth is (default: the model's own, see :func:`lipread.video.preprocess.default_locator`).
         batch_size: clips per forward pass for a list, and windows per forward pass for a long clip.
         fps: the source's frame rate (default: the file's own; 25 for frame folders and frames arrays). Clips are
@@ -137,7 +139,7 @@ def transcribe(
             read, frames have the wrong shape or are too small to show a face, or no mouth is found.
         CheckpointError, BackendError: as :func:`load_model`.
         DecodingError: unknown decoder or bad beam width; the model gave NaN log-probabilities.
-        ArgumentError: ``fps`` or ``batch_size`` is not a positive number.
+        ArgumentError: ``fps`` or ``batch_size`` is not a positive number, or a ``lexicon`` with another decoder.
     """
     runner = Transcriber(model, backend, decoder, beam_width, lexicon, locator, batch_size, **opts)
     return runner.transcribe(source, fps)

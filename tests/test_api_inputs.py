@@ -136,6 +136,14 @@ def test_a_word_list_file_is_a_lexicon(tiny: Path, grid_clip: Path, tmp_path: Pa
     from_file = lipread.transcribe(grid_clip, model=tiny, decoder="lexicon", lexicon=file)
     assert from_file.text == lipread.transcribe(grid_clip, model=tiny, decoder="lexicon", lexicon=words).text
     assert set(from_file.text.split()) <= set(words)
+    # a word list asks for the lexicon decoder, as --lexicon does on the command line; another decoder is refused
+    implied = lipread.transcribe(grid_clip, model=tiny, lexicon=words)
+    assert implied.decoder == "lexicon" and implied.text == from_file.text
+    for other in ("grammar", "beam", "greedy"):
+        with pytest.raises(
+            ArgumentError, match=f"a lexicon is only used by the lexicon decoder, not by decoder='{other}'"
+        ):
+            Transcriber(tiny, decoder=other, lexicon=words)
     (tmp_path / "empty.txt").write_text("\n", encoding="utf-8")
     with pytest.raises(DecodingError, match=r"empty.txt: the word list is empty"):
         Transcriber(tiny, decoder="lexicon", lexicon=tmp_path / "empty.txt")

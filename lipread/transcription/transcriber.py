@@ -146,12 +146,13 @@ class Transcriber:
             :class:`~lipread.backend.Model`.
         backend: see :func:`~lipread.api.load_model` (ignored for a loaded model).
         decoder: ``"greedy"``, ``"beam"``, ``"lexicon"`` or ``"grammar"`` (see :mod:`lipread.decoding.decoders`);
-            None: the decoder the model's metadata names (:attr:`ModelConfig.decoder
-            <lipread.config.ModelConfig.decoder>`), else ``"beam"``.
+            None: ``"lexicon"`` when a ``lexicon`` is given, else the decoder the model's metadata names
+            (:attr:`ModelConfig.decoder <lipread.config.ModelConfig.decoder>`), else ``"beam"``.
         beam_width: prefixes kept per frame by the beam decoders.
         lexicon: the words of the ``"lexicon"`` decoder, or a word-list file's ``Path`` (default the words the
             model was trained on, which it stores (:attr:`ModelConfig.words <lipread.config.ModelConfig.words>`),
-            else the GRID words).
+            else the GRID words). A word list asks for that decoder, as ``lipread transcribe --lexicon`` does;
+            with another ``decoder`` it is refused (ArgumentError).
         locator: where the mouth is; the model's default locator when None.
         batch_size: clips (or windows of a long clip) per forward pass. On a CPU a clip costs the same in any
             batch, and every clip of a batch adds about 80 MB (the shipped model, 75 frames) to the peak memory.
@@ -194,7 +195,12 @@ class Transcriber:
                 f"model must be a shipped model name, a model file's path or a loaded model, not {type(model).__name__}"
             )
         self.config = self.model.config
-        name = decoder if decoder is not None else self.config.decoder or "beam"  # "" is no decoder name
+        if lexicon is not None and decoder not in (None, "lexicon"):
+            raise ArgumentError(f"a lexicon is only used by the lexicon decoder, not by decoder={decoder!r}")
+        if lexicon is not None:
+            name = "lexicon"  # a word list asks for the decoder that uses it
+        else:
+            name = decoder if decoder is not None else self.config.decoder or "beam"  # "" is no decoder name
         words = lexicon if lexicon is not None else self.config.words
         self.decoder = make_decoder(name, self.config.vocabulary, beam_width, words)
         self.domain = DomainStats.of_model(self.model)  # None: the model carries no training statistics
