@@ -31,7 +31,7 @@ from lipread.transcription.domain import (
     calibrate_confidence,
     expected_calibration_error,
     fit_confidence,
-    speech_span,
+    speech_frames,
     summarise,
     word_hits,
 )
@@ -120,13 +120,35 @@ def _blank_row(v: int = 3) -> np.ndarray:
     return np.log(np.array([0.97] + [0.03 / (v - 1)] * (v - 1)))
 
 
-def test_the_speech_span_keeps_a_margin_around_the_speech() -> None:
+def test_the_speech_frames_keep_a_margin_around_the_speech() -> None:
     speech = np.log(np.array([0.1, 0.8, 0.1]))
     lp = np.stack([_blank_row()] * 30 + [speech] * 4 + [_blank_row()] * 3 + [speech] + [_blank_row()] * 40)
-    assert speech_span(lp) == slice(30 - SPAN_MARGIN, 38 + SPAN_MARGIN)
-    assert speech_span(lp[28:]) == slice(0, 10 + SPAN_MARGIN)  # clipped at the clip's start
-    assert speech_span(lp, margin=0) == slice(30, 38)
-    assert speech_span(np.stack([_blank_row()] * 9)) == slice(0, 9)  # no speech heard: every frame
+    assert np.array_equal(np.flatnonzero(speech_frames(lp)), np.arange(30 - SPAN_MARGIN, 38 + SPAN_MARGIN))
+    assert np.array_equal(np.flatnonzero(speech_frames(lp[28:])), np.arange(0, 10 + SPAN_MARGIN))  # clipped
+    assert np.array_equal(np.flatnonzero(speech_frames(lp, margin=0)), [30, 31, 32, 33, 37])
+    assert speech_frames(np.stack([_blank_row()] * 9)).all()  # no speech heard: every frame
+    # two sentences with a pause between them: the pause, beyond the margins, is not measured
+    two = np.concatenate([lp, lp])
+    kept = np.flatnonzero(speech_frames(two))
+    second = np.arange(78 + 30 - SPAN_MARGIN, 78 + 38 + SPAN_MARGIN)
+    assert np.array_equal(kept, np.concatenate([np.arange(30 - SPAN_MARGIN, 38 + SPAN_MARGIN), second]))
+
+
+def test_a_clip_of_several_sentences_measures_as_one_of_them() -> None:
+    """The same sentence said twice, with a still, silent pause between, measures as the sentence once: the
+    motion is taken only between two measured frames, so the jump across the pause does not count."""
+    rng = np.random.default_rng(1)
+    v = 5
+    speech = np.log(rng.dirichlet(np.ones(v) * 0.3, size=20) * 0.9 + 0.02)
+    speech[::2, 0] = -10.0
+    pause = np.stack([_blank_row(v)] * 30)
+    lp = np.concatenate([pause[:8], speech, pause[:8]])
+    frames = rng.standard_normal((len(lp), 50, 100, 3)).astype(np.float32)
+    twice_lp = np.concatenate([lp, pause, lp])
+    twice = np.concatenate([frames, np.repeat(frames[-1:], 30, 0) + 5.0, frames])
+    a, b = summarise(frames, lp), summarise(twice, twice_lp)
+    assert (a.blank, a.peak, a.entropy, a.motion) == pytest.approx((b.blank, b.peak, b.entropy, b.motion))
+    assert a.crop is not None and b.crop is not None and np.allclose(a.crop, b.crop)
 
 
 @given(st.integers(0, 60), st.integers(0, 60))

@@ -7,11 +7,11 @@ training clips, which a model file stores in its metadata (``trained_on["domain"
 ``tools/domain_stats.py``; a model without them gives None for both).
 
 What is measured on a clip (:func:`summarise`), from the model input ``float32 (T, H, W, C)`` (the mouth crops,
-standardised per clip) and the log-probabilities ``(T, V)``, over the clip's speech (:func:`speech_span`: from
-:data:`SPAN_MARGIN` frames before the first frame the model hears speech in to as many after the last, so that
-still or silent frames before and after the speech, which users' videos have more of than the training clips,
-are not measured; they still change the measurement a little, through the standardisation of the whole clip's
-input):
+standardised per clip) and the log-probabilities ``(T, V)``, over the clip's speech (:func:`speech_frames`: the
+frames within :data:`SPAN_MARGIN` frames of one the model hears speech in, so that still or silent frames before
+and after the speech, which users' videos have more of than the training clips, and the pauses between the
+sentences of a clip of several are not measured; they still change the measurement a little, through the
+standardisation of the whole clip's input):
 
 - **appearance**: the clip's mean mouth crop, averaged down to a coarse grid of :data:`GRID` cells, projected on
   the first :data:`COMPONENTS` principal components of the training clips' mean crops (the ways speaker 1's
@@ -65,7 +65,7 @@ __all__ = [
     "expected_calibration_error",
     "features",
     "fit_confidence",
-    "speech_span",
+    "speech_frames",
     "summarise",
     "word_hits",
 ]
@@ -75,7 +75,9 @@ GRID = (10, 20)
 COMPONENTS = 8
 """Principal components of the training clips' mean crops that describe how the training mouths vary."""
 SPAN_MARGIN = 5
-"""Frames (0.2 s at 25 fps) kept on either side of the speech that a clip's features are measured over."""
+"""Frames (0.2 s at 25 fps) kept on either side of the speech that a clip's features are measured over. Within a
+GRID sentence the model hears speech at least every 4 frames (the longest gap on 300 training clips: 3 frames), so
+a sentence is measured whole, from its first word to its last."""
 FLAG_SHARE = 0.005
 GREY_SPREAD = 0.2
 """A clip whose model input differs between colour channels by less than this on average (in units of the clip's
@@ -94,7 +96,7 @@ _EPS = 1e-3
 
 @dataclass(frozen=True)
 class ClipSummary:
-    """What :func:`summarise` measured on one clip, over the frames of its :func:`speech_span`.
+    """What :func:`summarise` measured on one clip, over the frames of its :func:`speech_frames`.
 
     Attributes:
         crop: the mean model input over those frames, averaged to :data:`GRID` cells, flattened:
@@ -127,29 +129,32 @@ def _grid_mean(image: np.ndarray) -> np.ndarray:
     return summed / counts
 
 
-def speech_span(logprobs: np.ndarray, margin: int = SPAN_MARGIN) -> slice:
-    """The frames of a clip that its features are measured over: from ``margin`` frames before the first frame
-    whose most likely class is not the blank to ``margin`` frames after the last, within the clip; every frame
-    when the model hears no speech at all.
+def speech_frames(logprobs: np.ndarray, margin: int = SPAN_MARGIN) -> np.ndarray:
+    """``bool (T,)``: the frames of a clip that its features are measured over: those within ``margin`` frames
+    of a frame whose most likely class is not the blank; every frame when the model hears no speech at all.
 
     Args:
         logprobs: the model's log-probabilities ``(T, V)``, blank = class 0.
     """
-    speech = np.flatnonzero(np.asarray(logprobs).argmax(axis=1) != 0)
+    lp = np.asarray(logprobs)
+    speech = np.flatnonzero(lp.argmax(axis=1) != 0)
     if speech.size == 0:
-        return slice(0, len(logprobs))
-    return slice(max(0, int(speech[0]) - margin), min(len(logprobs), int(speech[-1]) + 1 + margin))
+        return np.ones(len(lp), bool)
+    edges = np.zeros(len(lp) + 1, np.int64)  # +1 where a frame's reach starts, -1 after it ends
+    np.add.at(edges, np.maximum(speech - margin, 0), 1)
+    np.add.at(edges, np.minimum(speech + margin + 1, len(lp)), -1)
+    return np.cumsum(edges[:-1]) > 0
 
 
 def summarise(frames: np.ndarray | None, logprobs: np.ndarray) -> ClipSummary:
-    """Measure one clip, over its :func:`speech_span`.
+    """Measure one clip, over its :func:`speech_frames`.
 
     Args:
         frames: the model input ``float32 (T, H, W, C)`` (see :func:`lipread.video.preprocess.preprocess`), or
             None when it is not at hand (a long clip read in windows).
         logprobs: the model's log-probabilities ``(T, V)``, blank = class 0, ``T >= 1``.
     """
-    span = speech_span(logprobs)
+    span = speech_frames(logprobs)
     lp = np.asarray(logprobs, np.float64)[span]
     probs = np.exp(lp)
     blank = float(np.mean(lp.argmax(axis=1) == 0))
@@ -158,11 +163,13 @@ def summarise(frames: np.ndarray | None, logprobs: np.ndarray) -> ClipSummary:
     crop = motion = None
     grey = False
     if frames is not None:
-        x = np.asarray(frames, np.float32)[span]
-        crop = _grid_mean(x.mean(axis=0, dtype=np.float64)).ravel()
-        motion = float(np.abs(np.diff(x, axis=0)).mean(dtype=np.float64)) if x.shape[0] > 1 else 0.0
-        if x.shape[-1] == 3:
-            grey = float(np.abs(x - x.mean(axis=-1, keepdims=True)).mean(dtype=np.float64)) < GREY_SPREAD
+        x = np.asarray(frames, np.float32)
+        kept = x[span]
+        crop = _grid_mean(kept.mean(axis=0, dtype=np.float64)).ravel()
+        steps = np.flatnonzero(span[1:] & span[:-1])  # from frame t to t + 1, both measured
+        motion = float(np.abs(x[steps + 1] - x[steps]).mean(dtype=np.float64)) if steps.size else 0.0
+        if kept.shape[-1] == 3:
+            grey = float(np.abs(kept - kept.mean(axis=-1, keepdims=True)).mean(dtype=np.float64)) < GREY_SPREAD
     return ClipSummary(crop, motion, blank, peak, entropy, grey)
 
 
