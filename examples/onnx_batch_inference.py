@@ -29,19 +29,8 @@ import onnxruntime as ort
 from lipread import LipreadError
 from lipread.decoding.decoders import DECODERS, make_decoder
 from lipread.onnx.metadata import INPUT_FRAMES, INPUT_LENGTHS, OUTPUT, parse_metadata
+from lipread.video.discovery import find_videos
 from lipread.video.preprocess import load_clip
-from lipread.video.reader import VIDEO_EXTENSIONS
-
-
-def expand(inputs: list[Path]) -> list[Path]:
-    """Video files, with folders searched recursively."""
-    files: list[Path] = []
-    for item in inputs:
-        if item.is_dir():
-            files += sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
-        else:
-            files.append(item)
-    return files
 
 
 def pad(clips: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +45,7 @@ def pad(clips: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", type=Path, help="an .onnx model written by `lipread export`")
-    parser.add_argument("inputs", type=Path, nargs="+", help="video files or folders")
+    parser.add_argument("inputs", type=Path, nargs="+", help="video files, frame folders or folders of them")
     parser.add_argument("--batch-size", type=int, default=8, help="clips per session run (default: 8)")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: its default)")
     parser.add_argument("--decoder", choices=DECODERS, help="CTC decoder (default: the model's own, else beam)")
@@ -71,8 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     name = args.decoder or config.decoder or "beam"
     decoder = make_decoder(name, config.vocabulary, args.beam_width, config.words)  # the model's own word list
 
-    videos = expand(args.inputs)
-    failed = done = 0
+    # Video files and frame folders (numbered images), with folders searched recursively, as lipread transcribe does.
+    videos, problems = find_videos(args.inputs)
+    for folder, reason in problems:
+        print(f"skipped: {folder}: {reason}", file=sys.stderr)
+    failed, done = len(problems), 0
     started = time.perf_counter()
     for start in range(0, len(videos), args.batch_size):
         paths, clips = [], []

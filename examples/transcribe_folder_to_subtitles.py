@@ -2,9 +2,10 @@
 
     python examples/transcribe_folder_to_subtitles.py videos/ --output-dir subtitles/
 
-The folder is searched recursively. Each video's words, with their start and end times, become a subtitle
-file named after the video in ``--output-dir``. A video that cannot be read is reported with the reason and
-the others are still transcribed; the exit status is then 1.
+The folder is searched recursively for videos and frame folders (numbered images, each read as one clip). Each
+video's words, with their start and end times, become a subtitle file named after the video in ``--output-dir``.
+A video that cannot be read is reported with the reason and the others are still transcribed; the exit status is
+then 1.
 
 Needs a backend that runs the model: ``pip install "lipread[onnx]"`` for the shipped model or an ``.onnx``
 file, ``lipread[torch]`` or ``lipread[tf]`` for a ``.safetensors`` checkpoint.
@@ -20,17 +21,12 @@ from lipread import LipreadError
 from lipread.api import Transcriber
 from lipread.decoding.decoders import DECODERS
 from lipread.transcription.subtitles import write_subtitles
-from lipread.video.reader import VIDEO_EXTENSIONS
-
-
-def find_videos(folder: Path) -> list[Path]:
-    """Every file under ``folder`` with a video extension, sorted."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+from lipread.video.discovery import find_videos
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder", type=Path, help="folder of videos (searched recursively)")
+    parser.add_argument("folder", type=Path, help="folder of videos or frame folders (searched recursively)")
     parser.add_argument("--output-dir", type=Path, default=Path("subtitles"), help="where the subtitle files go")
     parser.add_argument("--format", choices=("srt", "vtt"), default="srt", help="subtitle format (default: srt)")
     parser.add_argument("--model", default="lipnet-grid-s1", help="shipped model name, .safetensors or .onnx file")
@@ -40,9 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    videos = find_videos(args.folder)
+    if not args.folder.is_dir():
+        print(f"{args.folder}: {'not a folder' if args.folder.exists() else 'not found'}", file=sys.stderr)
+        return 1
+    videos, problems = find_videos([args.folder])
+    for folder, reason in problems:  # no videos in it, or a sub-folder that cannot be listed
+        print(f"{folder}: {reason}", file=sys.stderr)
     if not videos:
-        print(f"{args.folder}: no videos found", file=sys.stderr)
         return 1
     # One Transcriber loads the model once and keeps it for every video.
     runner = Transcriber(args.model, backend=args.backend, decoder=args.decoder)

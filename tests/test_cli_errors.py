@@ -20,7 +20,6 @@ import pytest
 
 from lipread import cli
 from lipread.cli import info as info_command
-from lipread.cli import transcribe as transcribe_command
 from lipread.models import DEFAULT_MODEL, get_shipped
 from lipread.report import PREFIX, error_line, report_skipped
 
@@ -68,7 +67,9 @@ def info_line(path: Path) -> str:
 
 
 def test_info_reuses_the_folder_expansion_of_transcribe() -> None:
-    assert info_command.expand_inputs is transcribe_command.expand_inputs
+    from lipread.video import discovery
+
+    assert info_command.find_videos is discovery.find_videos
 
 
 def test_info_on_a_folder_of_grid_clips(lipread: Run, grid_root: Path) -> None:

@@ -117,6 +117,36 @@ def test_onnx_batch_inference(videos: Path, tiny_onnx: Path, tmp_path: Path) -> 
         assert got[str(path)] == transcript.text
 
 
+def test_the_examples_read_frame_folders(videos: Path, tiny_onnx: Path, tmp_path: Path) -> None:
+    """A folder of numbered images is one clip to the examples, as to lipread transcribe."""
+    import cv2
+
+    import lipread
+    from lipread.video.reader import read_frames
+
+    (videos / "broken.mp4").unlink()
+    frames = videos / "more" / "faces" / "bbaf2n"
+    frames.mkdir(parents=True)
+    for i, frame in enumerate(read_frames(videos / "bbaf2n.mp4"), 1):
+        cv2.imwrite(str(frames / f"{i}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    expected = lipread.transcribe(frames, model=tiny_onnx, backend="onnx", decoder="beam").text
+    proc = run_example("onnx_batch_inference.py", tiny_onnx, videos, "--threads", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{frames}\t{expected}\n" in proc.stdout and "4 clips in" in proc.stderr
+    out = tmp_path / "subs"
+    proc = run_example(
+        "transcribe_folder_to_subtitles.py", videos, "--output-dir", out, "--model", tiny_onnx, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "more" / "faces" / "bbaf2n.srt").is_file()
+    # a folder that is not there, or holds no clip, is said to be so
+    proc = run_example("transcribe_folder_to_subtitles.py", tmp_path / "nowhere", "--model", tiny_onnx, cwd=tmp_path)
+    assert proc.returncode == 1 and f"{tmp_path / 'nowhere'}: not found" in proc.stderr
+    (tmp_path / "empty").mkdir()
+    proc = run_example("onnx_batch_inference.py", tiny_onnx, tmp_path / "empty", "--threads", "1", cwd=tmp_path)
+    assert proc.returncode == 1 and f"{tmp_path / 'empty'}: no videos found" in proc.stderr
+
+
 def test_the_examples_read_with_the_decoder_the_model_names(videos: Path, tmp_path: Path) -> None:
     """As lipread.transcribe does: a model whose metadata names the grammar decoder is read with it."""
     import lipread

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from lipread.cli.app import main
-from lipread.cli.transcribe import expand_inputs
 from lipread.config import get_preset
 from lipread.data.dataset import CropCache, find_clips
 from lipread.data.grid import is_grid_sentence
 from lipread.errors import VideoError
+from lipread.video.discovery import find_videos
 from lipread.video.mouth import Box, FixedCrop
 from lipread.video.reader import frame_files, is_frame_folder, iter_frames, probe, read_frames
 
@@ -144,15 +144,34 @@ def test_command_reports_a_bad_folder(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "Traceback" not in err
 
 
-def test_expand_inputs(tmp_path: Path) -> None:
+def test_find_videos(tmp_path: Path) -> None:
     a = write_frames(tmp_path / "set" / "a", {"1.png": flat(1)})
     b = write_frames(tmp_path / "set" / "deeper" / "b", {"1.png": flat(1)})
     video = tmp_path / "set" / "v.mp4"
     video.write_bytes(b"x")
-    files, problems = expand_inputs([a])
+    files, problems = find_videos([a])
     assert (files, problems) == ([a], [])
-    files, problems = expand_inputs([tmp_path / "set"])
+    files, problems = find_videos([tmp_path / "set"])
     assert files == sorted([a, b, video]) and problems == []
+    missing = tmp_path / "nowhere.mp4"
+    assert find_videos([missing, str(a)]) == ([missing, a], [])  # a path that is no folder stays itself
+    (tmp_path / "empty").mkdir()
+    files, problems = find_videos([tmp_path / "empty"])
+    assert files == [] and [(p, r.split(" (")[0]) for p, r in problems] == [(tmp_path / "empty", "no videos found")]
+
+
+def test_find_videos_follows_linked_folders_once(tmp_path: Path) -> None:
+    clips = tmp_path / "clips"
+    video = clips / "v.mp4"
+    clips.mkdir()
+    video.write_bytes(b"x")
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "linked").symlink_to(clips, target_is_directory=True)
+    (top / "again").symlink_to(clips, target_is_directory=True)
+    (clips / "loop").symlink_to(top, target_is_directory=True)  # a cycle: top -> linked -> loop -> top
+    files, problems = find_videos([top])
+    assert problems == [] and len(files) == 1 and files[0].resolve() == video.resolve()
 
 
 @needs_onnx

@@ -113,10 +113,10 @@ def _calibration_clips(inputs: list[Path], config: ModelConfig) -> list[np.ndarr
     Raises:
         VideoError: an input is missing or unreadable, or folders hold no videos.
     """
+    from ..video.discovery import find_videos
     from ..video.preprocess import load_clip
-    from .transcribe import expand_inputs
 
-    files, problems = expand_inputs(inputs)
+    files, problems = find_videos(inputs)
     if problems:
         folder, reason = problems[0]
         raise VideoError(f"{folder}: {reason}")

@@ -1,7 +1,7 @@
 """``lipread info VIDEO_OR_FOLDER...``: frame count, frame rate, size and duration of videos.
 
 Folders are searched recursively for video files and frame folders, as ``lipread transcribe`` searches them
-(:func:`lipread.cli.transcribe.expand_inputs`); a frame folder shows ``--fps`` (default 25) as its rate. A file
+(:func:`lipread.video.discovery.find_videos`); a frame folder shows ``--fps`` (default 25) as its rate. A file
 that cannot be read, or a folder without videos, is reported on stderr (``lipread: error: <path>: <reason>``)
 and the others are still shown; the exit status is then 1."""
 
@@ -12,9 +12,10 @@ from typing import Any
 
 from ..errors import VideoError
 from ..report import counted, report_error
+from ..video.discovery import find_videos
 from ..video.reader import probe
 from .parsing import file_path
-from .transcribe import add_fps_argument, expand_inputs
+from .transcribe import add_fps_argument
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -39,7 +40,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Print one line per video; returns 1 when any could not be read (or a folder holds none), else 0."""
-    files, problems = expand_inputs(list(args.videos))
+    files, problems = find_videos(args.videos)
     for folder, reason in problems:
         report_error(reason, folder)
     status = 1 if problems else 0

@@ -21,10 +21,11 @@ trained on; the text is probably wrong``.
 A progress bar (more than one video) is drawn on stderr only when stderr is a terminal, unless
 ``--progress`` or ``--no-progress`` says otherwise (:mod:`lipread.progress`).
 
-Folders are searched recursively for files with a video extension and for frame folders (folders of
-numbered images, :func:`lipread.video.reader.is_frame_folder`), each read as one clip at ``--fps`` (default 25);
-an input that is itself a frame folder is one clip (:func:`expand_inputs`). An input that cannot be read is
-reported on stderr with the reason and the others are still transcribed; the exit status is then 1.
+Folders are searched recursively, through linked folders too, for files with a video extension and for frame
+folders (folders of numbered images, :func:`lipread.video.reader.is_frame_folder`), each read as one clip at
+``--fps`` (default 25); an input that is itself a frame folder is one clip
+(:func:`lipread.video.discovery.find_videos`). An input that cannot be read is reported on stderr with the reason
+and the others are still transcribed; the exit status is then 1.
 
 Several clips are read by ``--workers`` threads (default one per core) while the model runs on the clips before
 them, on half the cores unless ``--threads`` says otherwise, and printed in input order
@@ -35,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,6 @@ __all__ = [
     "add_parser",
     "add_precision_argument",
     "add_throughput_arguments",
-    "expand_inputs",
     "model_options",
     "run",
 ]
@@ -182,44 +181,6 @@ def add_fps_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
-def expand_inputs(inputs: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """(clips, [(input, reason)] for folders without any or with sub-folders that cannot be listed): the video
-    files and frame folders to read.
-
-    A file stays itself. A folder that is a frame folder (:func:`lipread.video.reader.is_frame_folder`) is one
-    clip; any other folder is searched recursively for video files and frame folders (a frame folder's own
-    sub-folders are not searched), sorted by path.
-    """
-    from ..video.reader import VIDEO_EXTENSIONS, is_frame_folder
-
-    files: list[Path] = []
-    problems: list[tuple[Path, str]] = []
-    for item in inputs:
-        if not item.is_dir():
-            files.append(item)
-            continue
-        if is_frame_folder(item):
-            files.append(item)
-            continue
-        found: list[Path] = []
-        unlisted: list[OSError] = []  # os.walk skips what it cannot list; each is named, whatever else is found
-        for top, dirs, names in os.walk(item, onerror=unlisted.append):
-            here = Path(top)
-            found += (here / n for n in names if Path(n).suffix.lower() in VIDEO_EXTENSIONS)
-            frame_dirs = {d for d in dirs if is_frame_folder(here / d)}
-            found += (here / d for d in frame_dirs)
-            dirs[:] = sorted(d for d in dirs if d not in frame_dirs)
-        for error in unlisted:
-            where = os.path.relpath(error.filename, item) if error.filename else "."
-            what = "the folder" if where == "." else f"its folder {where}"
-            problems.append((item, f"cannot list {what}: {error.strerror}"))
-        if not found and not unlisted:
-            kinds = ", ".join(VIDEO_EXTENSIONS)
-            problems.append((item, f"no videos found ({kinds}) and no frame folders (numbered images)"))
-        files += sorted(found)
-    return files, problems
-
-
 def _subtitle_path(folder: Path, stem: str, suffix: str, used: set[Path]) -> Path:
     path, n = folder / f"{stem}.{suffix}", 1
     while path in used:
@@ -237,12 +198,13 @@ def run(args: argparse.Namespace) -> int:
     from ..transcription.loading import with_precision
     from ..transcription.pipeline import transcribe_stream
     from ..transcription.subtitles import write_subtitles
+    from ..video.discovery import find_videos
 
     if args.lexicon is not None and args.decoder not in (None, "lexicon"):
         raise LipreadError(f"--lexicon is only used with --decoder lexicon, not with --decoder {args.decoder}")
     if args.output_dir is not None and args.format not in ("srt", "vtt"):
         raise LipreadError(f"--output-dir is only used with --format srt or vtt, not with --format {args.format}")
-    files, problems = expand_inputs(list(args.inputs))
+    files, problems = find_videos(args.inputs)
     for item, reason in problems:
         report_error(reason, item)
     if not files:

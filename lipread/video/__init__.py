@@ -1,4 +1,5 @@
-"""Video in, model input out: a file decoded into frames (:mod:`~lipread.video.reader`), the face
+"""Video in, model input out: the clips a path names (:mod:`~lipread.video.discovery`), a file decoded into frames
+(:mod:`~lipread.video.reader`), the face
 (:mod:`~lipread.video.face`), its landmarks (:mod:`~lipread.video.landmarks`) and the mouth found in them
 (:mod:`~lipread.video.mouth`), and the mouth crops
 standardised into the model's input (:mod:`~lipread.video.preprocess`); plus a GIF of those crops
@@ -11,6 +12,7 @@ OpenCV is imported inside the functions that decode, so importing this package c
 
 from __future__ import annotations
 
+from .discovery import find_videos
 from .mouth import Box, FaceMouthLocator, FixedCrop, MouthLocator
 from .preprocess import default_locator, load_clip, load_crops
 from .reader import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoInfo, is_frame_folder, iter_frames, probe, read_frames
@@ -24,6 +26,7 @@ __all__ = [
     "MouthLocator",
     "VideoInfo",
     "default_locator",
+    "find_videos",
     "is_frame_folder",
     "iter_frames",
     "load_clip",
