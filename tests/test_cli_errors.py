@@ -198,6 +198,14 @@ def _eval_missing(tmp: Path) -> tuple[list[object], object, str]:
     return ["eval", tmp / "nowhere"], tmp / "nowhere", "data folder not found"
 
 
+def _standard_input(tmp: Path) -> tuple[list[object], object, str]:
+    return ["transcribe", "-"], "-", "video file not found (lipread reads files, not standard input"
+
+
+def _adapt_missing_manifest(tmp: Path) -> tuple[list[object], object, str]:
+    return ["adapt", tmp / "clips.csv", "-o", tmp / "run"], tmp / "clips.csv", "manifest not found"
+
+
 def _eval_empty(tmp: Path) -> tuple[list[object], object, str]:
     return ["eval", tmp], tmp, "no GRID clips found"
 
@@ -237,6 +245,8 @@ BAD_INPUTS: dict[str, BadInput] = {
     "output dir is a file": _output_dir_is_a_file,
     "folder without videos": _transcribe_missing,
     "eval: missing data folder": _eval_missing,
+    "standard input": _standard_input,
+    "adapt: missing manifest": _adapt_missing_manifest,
     "eval: folder without clips": _eval_empty,
     "eval: bad alignment file": _eval_bad_alignment,
     "train: missing model config": _train_model_config(None, "cannot read model config"),

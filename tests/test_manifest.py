@@ -237,8 +237,10 @@ def test_manifest_errors(tmp_path: Path) -> None:
     bad.write_text("video,text\nmissing.mp4,hello\n")
     with pytest.raises(DataError, match="no usable clips"):
         read_manifest(bad, warn=False)
-    with pytest.raises(DataError, match="data folder not found"):
+    with pytest.raises(DataError, match=r"nothing.csv: manifest not found"):
         find_clips(tmp_path / "nothing.csv")
+    with pytest.raises(DataError, match=r"nothing: data folder not found"):
+        find_clips(tmp_path / "nothing")
 
 
 def test_lrs_folder(dataset: Path, grid_clip: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -159,7 +159,8 @@ def find_clips(
             raise DataError(
                 f"{root}: not a data folder or a manifest (a manifest ends in {', '.join(MANIFEST_SUFFIXES)})"
             )
-        raise DataError(f"{root}: data folder not found")
+        what = "manifest" if root.suffix.lower() in MANIFEST_SUFFIXES else "data folder"
+        raise DataError(f"{root}: {what} not found")
     lrs = find_lrs_clips(root, warn, vocabulary)  # transcripts beside the videos say what is said, in any layout
     if lrs:  # (speaker folders named s1, s2, ... included: the GRID layout would read sentences from file names)
         return _keep(lrs, speakers, warn, vocabulary)

@@ -23,6 +23,8 @@ def path_problem(path: Path, error: OSError, what: str) -> str:
         return f"{path}: is a symbolic link loop (too many levels of symbolic links), not a {what}"
     if code == errno.ENOENT and os.path.islink(path):
         return f"{path}: is a broken symbolic link (its target {os.readlink(path)} does not exist)"
+    if code == errno.ENOENT and os.fspath(path) == "-":  # the usual name of standard input
+        return f"{path}: {what} not found (lipread reads files, not standard input: give the video's path)"
     if code == errno.ENOENT:
         return f"{path}: {what} not found"
     if code == errno.ENOTDIR:
