@@ -196,15 +196,22 @@ def test_fps_sets_the_rate_of_frame_folders_only(
 ) -> None:
     clip = str(faces / "s4" / "bbie7p")
     assert main(["info", clip, str(grid_clip), "--fps", "50"]) == 0
-    out = capsys.readouterr().out.splitlines()
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
     assert out[0] == f"{clip}: 75 frames, 50 fps, 143x158 pixels, 1.50 s"
     assert "25 fps" in out[1]
+    # the video file keeps its rate, and the user is told so, once
+    note = "lipread: warning: --fps 50 is the frame rate of frame folders; video files keep their own\n"
+    assert captured.err == note
     ends = []
     for fps in ("25", "50"):
         assert main(["transcribe", clip, "--format", "json", "--fps", fps, "--decoder", "greedy"]) == 0
-        words = json.loads(capsys.readouterr().out)["words"]
-        ends.append(max(w["end"] for w in words))
+        captured = capsys.readouterr()
+        ends.append(max(w["end"] for w in json.loads(captured.out)["words"]))
+        assert "--fps" not in captured.err  # a frame folder only: nothing to say
     assert ends[1] <= 1.5 < ends[0]
+    assert main(["transcribe", str(grid_clip), "--fps", "50", "--decoder", "greedy"]) == 0
+    assert capsys.readouterr().err.count(note) == 1
 
 
 @needs_onnx

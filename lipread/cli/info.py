@@ -15,7 +15,7 @@ from ..report import counted, report_error
 from ..video.discovery import find_videos
 from ..video.reader import probe
 from .parsing import file_path
-from .transcribe import add_fps_argument
+from .transcribe import add_fps_argument, warn_fps_for_files
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     for folder, reason in problems:
         report_error(reason, folder)
     status = 1 if problems else 0
+    warn_fps_for_files(args.fps, files)
     for path in files:
         try:
             info = probe(path, args.fps)

@@ -58,6 +58,7 @@ __all__ = [
     "add_throughput_arguments",
     "model_options",
     "run",
+    "warn_fps_for_files",
 ]
 
 FORMATS = ("txt", "json", "srt", "vtt")
@@ -181,6 +182,12 @@ def add_fps_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
+def warn_fps_for_files(fps: float | None, files: list[Path]) -> None:
+    """Say once that ``--fps`` leaves the video files among ``files`` at their own rate (it is for frame folders)."""
+    if fps is not None and any(not path.is_dir() for path in files):
+        report_warning(f"--fps {fps:g} is the frame rate of frame folders; video files keep their own")
+
+
 def _subtitle_path(folder: Path, stem: str, suffix: str, used: set[Path]) -> Path:
     path, n = folder / f"{stem}.{suffix}", 1
     while path in used:
@@ -209,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
         report_error(reason, item)
     if not files:
         return 1
+    warn_fps_for_files(args.fps, files)
     out_dir = args.output_dir if args.output_dir is not None else Path.cwd()
     if args.format in ("srt", "vtt") and out_dir.exists() and not out_dir.is_dir():
         raise LipreadError(f"{out_dir}: --output-dir is not a folder")
