@@ -215,6 +215,19 @@ def test_fps_sets_the_rate_of_frame_folders_only(
 
 
 @needs_onnx
+def test_eval_on_one_speakers_folder_points_to_its_alignments(faces: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(faces / "s4"), "--split", "all", "--max-clips", "1", "--decoder", "greedy"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "word boundaries: no clip with an alignment and a matching word count "
+        f"(the alignments in {faces / 'alignments' / 's4'} are read when the folder above, {faces}, is given)"
+    ) in out
+    # given the folder above, the alignments are read (the grammar decoder's six words match the sentence's six)
+    assert main(["eval", str(faces), "--split", "all", "--max-clips", "1", "--decoder", "grammar"]) == 0
+    assert "word boundaries: median error" in capsys.readouterr().out
+
+
+@needs_onnx
 def test_eval_on_frame_folders(faces: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(faces), "--split", "all", "--max-clips", "2", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

@@ -25,6 +25,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -284,7 +285,12 @@ def _report(r: dict[str, Any]) -> str:
             f"({counted(r['timed_clips'], 'clip')} with alignments and matching word counts)"
         )
     else:
-        lines.append("word boundaries: no clip with an alignment and a matching word count")
+        line = "word boundaries: no clip with an alignment and a matching word count"
+        speaker = Path(str(r["data"]))
+        alignments = speaker.parent / "alignments" / speaker.name
+        if re.fullmatch(r"s\d+", speaker.name) and alignments.is_dir():  # a GRID speaker folder given alone
+            line += f" (the alignments in {alignments} are read when the folder above, {speaker.parent}, is given)"
+        lines.append(line)
     if r["slot_error_rates"] is not None:
         rates = ", ".join(f"{slot} {100 * rate:.1f}%" for slot, rate in r["slot_error_rates"].items())
         lines.append(f"word errors by slot: {rates}")
