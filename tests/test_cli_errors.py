@@ -314,8 +314,9 @@ def test_an_option_that_would_be_ignored_is_refused(
     lipread: Run, grid_clip: Path, options: list[str], message: str
 ) -> None:
     status, out, err = lipread("transcribe", grid_clip, *options)
-    assert (status, out) == (1, "")
-    assert err.startswith(f"{PREFIX}{message}") and len(err.splitlines()) == 1
+    assert (status, out) == (2, "")  # a usage error: the command's usage, then the one error line
+    assert err.startswith("usage: lipread transcribe ")
+    assert error_lines(err) == [error_lines(err)[0]] and error_lines(err)[0].startswith(f"{PREFIX}{message}")
 
 
 def test_a_word_list_implies_the_lexicon_decoder(lipread: Run, grid_clip: Path, tmp_path: Path) -> None:
@@ -397,6 +398,11 @@ USAGE = [
     (["live", "clip.mp4", "--pause", "0.01"], "live", "argument --pause: must be from 0.04 s to 60 s, not 0.01"),
     (["live", "clip.mp4", "--longest", "1e308"], "live", "argument --longest: must be from 0.04 s to 60 s, not 1e308"),
     (["no-such-command"], "", "argument COMMAND: invalid choice: 'no-such-command'"),
+    (
+        ["export", "m.safetensors", "-o", "m.onnx", "--quantize", "int8", "--fp16-weights"],
+        "export",
+        "--quantize int8 and --fp16-weights do not go together; choose one",
+    ),
 ]
 
 

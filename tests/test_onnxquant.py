@@ -205,8 +205,11 @@ def test_export_command_refuses_calibration_without_quantize(
     lipnet_onnx: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ckpt, _ = lipnet_onnx
-    assert main(["export", str(ckpt), "-o", str(tmp_path / "m.onnx"), "--calibration", str(tmp_path)]) == 1
-    assert "--calibration is only used with --quantize int8" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_status:  # a usage error, as argparse reports one
+        main(["export", str(ckpt), "-o", str(tmp_path / "m.onnx"), "--calibration", str(tmp_path)])
+    assert exit_status.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: lipread export ") and "--calibration is only used with --quantize int8" in err
     assert not (tmp_path / "m.onnx").exists()
 
 

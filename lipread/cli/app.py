@@ -17,7 +17,7 @@ from typing import Any
 from .. import __version__
 from ..errors import LipreadError
 from ..report import report_error, report_warning
-from .parsing import CommandParser
+from .parsing import CommandParser, UsageError
 
 __all__ = ["main"]
 
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f"lipread.cli.{name}")
         p = module.add_parser(sub)
-        p.set_defaults(_run=module.run)
+        p.set_defaults(_run=module.run, _parser=p)
     return parser
 
 
@@ -72,7 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         with warnings.catch_warnings():
             warnings.showwarning = _in_lipread_format(warnings.showwarning)
-            return int(args._run(args) or 0)
+            try:
+                return int(args._run(args) or 0)
+            except UsageError as e:  # the command's usage and the error line, exit status 2
+                command: CommandParser = args._parser
+                command.error(str(e))
     except LipreadError as e:
         report_error(e)
         return 1

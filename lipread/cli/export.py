@@ -12,7 +12,7 @@ import numpy as np
 
 from ..config import ModelConfig
 from ..errors import BackendError, LipreadError, VideoError
-from .parsing import file_path
+from .parsing import UsageError, file_path
 
 __all__ = ["CALIBRATION_CLIPS", "add_parser", "run"]
 
@@ -62,16 +62,16 @@ def run(args: argparse.Namespace) -> int:
     from ..backend import get_backend
     from ..models import source_checkpoint
 
+    if args.calibration and not args.quantize:  # the command line first, then the files it names
+        raise UsageError("--calibration is only used with --quantize int8")
+    if args.quantize and args.fp16_weights:
+        raise UsageError("--quantize int8 and --fp16-weights do not go together; choose one")
     if args.output.suffix.lower() != ".onnx":  # lipread (and most tools) tell an ONNX model by its name
         raise LipreadError(f"{args.output}: the file to write must end in .onnx")
     checkpoint = source_checkpoint(args.checkpoint, "be exported again")
     backend = get_backend(args.backend)
     if "export" not in backend.capabilities:
         raise BackendError(f"backend {backend.name!r} cannot export; use --backend torch or --backend tensorflow")
-    if args.calibration and not args.quantize:
-        raise LipreadError("--calibration is only used with --quantize int8")
-    if args.quantize and args.fp16_weights:
-        raise LipreadError("--quantize int8 and --fp16-weights do not go together; choose one")
     model = backend.load(checkpoint)
     clips = _calibration_clips(args.calibration or [], model.config) if args.quantize else []  # before any writing
     if args.output.is_dir():

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from ..config import ModelConfig
-from ..errors import DataError
+from ..errors import DataError, LipreadError
 from ..report import error_line
 
 __all__ = [
     "CommandParser",
     "HelpFormatter",
+    "UsageError",
     "file_path",
     "frame_rate",
     "non_negative",
@@ -27,6 +28,11 @@ __all__ = [
 ]
 
 N = TypeVar("N", int, float)
+
+
+class UsageError(LipreadError):
+    """Options that do not go together, found after parsing: reported as the parser reports a bad option (the
+    command's usage, then the error line; exit status 2), since the command line, not a file, is wrong."""
 
 
 class HelpFormatter(argparse.HelpFormatter):

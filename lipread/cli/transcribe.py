@@ -48,7 +48,7 @@ from ..models import DEFAULT_MODEL
 from ..progress import add_progress_argument
 from ..report import report_error, report_warning
 from ..weights import writable_folder
-from .parsing import file_path, frame_rate, non_negative, positive
+from .parsing import UsageError, file_path, frame_rate, non_negative, positive
 
 __all__ = [
     "add_fps_argument",
@@ -208,9 +208,9 @@ def run(args: argparse.Namespace) -> int:
     from ..video.discovery import find_videos
 
     if args.lexicon is not None and args.decoder not in (None, "lexicon"):
-        raise LipreadError(f"--lexicon is only used with --decoder lexicon, not with --decoder {args.decoder}")
+        raise UsageError(f"--lexicon is only used with --decoder lexicon, not with --decoder {args.decoder}")
     if args.output_dir is not None and args.format not in ("srt", "vtt"):
-        raise LipreadError(f"--output-dir is only used with --format srt or vtt, not with --format {args.format}")
+        raise UsageError(f"--output-dir is only used with --format srt or vtt, not with --format {args.format}")
     files, problems = find_videos(args.inputs)
     for item, reason in problems:
         report_error(reason, item)
