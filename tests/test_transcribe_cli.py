@@ -74,6 +74,19 @@ def test_txt_several_prints_path_and_text(
     assert all(is_grid_sentence(line.split("\t")[1]) for line in lines)
 
 
+def test_txt_keeps_a_path_with_a_tab_or_line_break_on_one_line(
+    tiny: Path, grid_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = [tmp_path / "a\nb.mp4", tmp_path / "tab\tc.mp4", tmp_path / "back\\slash.mp4"]
+    for path in odd:
+        shutil.copy(grid_clip, path)
+    assert transcribe([str(tmp_path), "--model", str(tiny), "--decoder", "greedy", "--threads", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all(line.count("\t") == 1 for line in lines)
+    written = sorted(line.split("\t")[0] for line in lines)
+    assert written == sorted([f"{tmp_path}/a\\nb.mp4", f"{tmp_path}/tab\\tc.mp4", f"{tmp_path}/back\\slash.mp4"])
+
+
 def test_json_lines(tiny: Path, two_clips: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
     assert transcribe([*map(str, two_clips), "--model", str(tiny), "--format", "json", "--decoder", "lexicon"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]

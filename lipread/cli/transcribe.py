@@ -2,7 +2,8 @@
 
 Output formats:
 
-- ``txt`` (default): the sentence for a single video file; ``path<TAB>sentence`` per line otherwise.
+- ``txt`` (default): the sentence for a single video file; ``path<TAB>sentence`` per line otherwise (a tab or
+  line break in a path written as ``\\t``, ``\\n`` or ``\\r``, so that each video stays one line of two fields).
 - ``json``: one JSON object per line and input: ``path``, ``text``, ``confidence``, ``words`` (``word``,
   ``start``, ``end``, ``confidence``; seconds), ``backend``, ``model``, ``decoder``, ``warnings``,
   ``domain_score`` and ``in_domain`` (:mod:`lipread.transcription.domain`; null for a model without training
@@ -188,6 +189,14 @@ def warn_fps_for_files(fps: float | None, files: list[Path]) -> None:
         report_warning(f"--fps {fps:g} is the frame rate of frame folders; video files keep their own")
 
 
+_FIELD_BREAKS = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _one_field(path: str | None) -> str:
+    """``path`` as one field of a ``txt`` line: its tabs and line breaks written as ``\\t``, ``\\n``, ``\\r``."""
+    return (path or "<frames>").translate(_FIELD_BREAKS)
+
+
 def _subtitle_path(folder: Path, stem: str, suffix: str, used: set[Path]) -> Path:
     path, n = folder / f"{stem}.{suffix}", 1
     while path in used:
@@ -265,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
             if args.format == "json":
                 line = json.dumps(t.to_dict())
             elif args.format == "txt":
-                line = t.text if single else f"{t.path}\t{t.text}"
+                line = t.text if single else f"{_one_field(t.path)}\t{t.text}"
             else:
                 target = _subtitle_path(out_dir, Path(t.path or "frames").stem, args.format, used)
                 try:
