@@ -198,10 +198,6 @@ def _eval_missing(tmp: Path) -> tuple[list[object], object, str]:
     return ["eval", tmp / "nowhere"], tmp / "nowhere", "data folder not found"
 
 
-def _standard_input(tmp: Path) -> tuple[list[object], object, str]:
-    return ["transcribe", "-"], "-", "video file not found (lipread reads files, not standard input"
-
-
 def _adapt_missing_manifest(tmp: Path) -> tuple[list[object], object, str]:
     return ["adapt", tmp / "clips.csv", "-o", tmp / "run"], tmp / "clips.csv", "manifest not found"
 
@@ -245,7 +241,6 @@ BAD_INPUTS: dict[str, BadInput] = {
     "output dir is a file": _output_dir_is_a_file,
     "folder without videos": _transcribe_missing,
     "eval: missing data folder": _eval_missing,
-    "standard input": _standard_input,
     "adapt: missing manifest": _adapt_missing_manifest,
     "eval: folder without clips": _eval_empty,
     "eval: bad alignment file": _eval_bad_alignment,
@@ -266,6 +261,15 @@ def test_bad_input_is_one_line_naming_its_file(lipread: Run, tmp_path: Path, cas
     assert out == ""
     assert_reported(err, path)
     assert reason in err
+
+
+def test_standard_input_is_not_read(lipread: Run) -> None:
+    pytest.importorskip("onnxruntime", reason="the model is loaded before the video is opened")
+    status, out, err = lipread("transcribe", "-")
+    assert (status, out) == (1, "")
+    assert error_lines(err) == [
+        f"{PREFIX}-: video file not found (lipread reads files, not standard input: give the video's path)"
+    ]
 
 
 def test_lexicon_word_the_model_cannot_spell_names_the_file(lipread: Run, tmp_path: Path) -> None:
