@@ -84,7 +84,7 @@ def pixel_readings(clips: list[Clip], model: str) -> list[np.ndarray]:
     for clip in clips:
         prepared = runner.prepare(str(clip.video))
         assert prepared.frames is not None, "a GRID clip is short enough to be read in one piece"
-        out.append(runner._logprobs(prepared.frames[None], np.array([len(prepared.frames)], np.int32))[0])
+        out.append(runner.model.logprobs(prepared.frames[None], np.array([len(prepared.frames)], np.int32))[0])
     return out
 
 

@@ -54,10 +54,10 @@ def main(argv: list[str] | None = None) -> None:
         "joined three by three": joined(3),
     }
     ways = {
-        "one piece": lambda f: runner._logprobs(normalise(mouth_crops(f, config))[None], np.array([len(f)], np.int32))[
-            0
-        ],
-        "windows": lambda f: windowed_logprobs(iter(f), config, runner._logprobs, None, 8, "<frames>"),
+        "one piece": lambda f: runner.model.logprobs(
+            normalise(mouth_crops(f, config))[None], np.array([len(f)], np.int32)
+        )[0],
+        "windows": lambda f: windowed_logprobs(iter(f), config, runner.model.logprobs, None, 8, "<frames>"),
     }
     print(f"model {args.model}, decoder {runner.decoder.name}, {len(val)} validation clips")
     print("| clips | frames | read | WER | read wholly right |\n| --- | --- | --- | --- | --- |")
