@@ -402,6 +402,9 @@ USAGE = [
     (["live", "clip.mp4", "--pause", "0.01"], "live", "argument --pause: must be from 0.04 s to 60 s, not 0.01"),
     (["live", "clip.mp4", "--longest", "1e308"], "live", "argument --longest: must be from 0.04 s to 60 s, not 1e308"),
     (["no-such-command"], "", "argument COMMAND: invalid choice: 'no-such-command'"),
+    (["--no-such-option"], "", "unrecognized arguments: --no-such-option"),
+    (["transcribe", "clip.mp4", "--badopt", "x"], "transcribe", "unrecognized arguments: --badopt x"),
+    (["eval", "grid", "--no-such", "4"], "eval", "unrecognized arguments: --no-such 4"),
     (
         ["export", "m.safetensors", "-o", "m.onnx", "--quantize", "int8", "--fp16-weights"],
         "export",

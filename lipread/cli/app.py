@@ -66,16 +66,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream.reconfigure(errors="surrogateescape")
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
         if not getattr(args, "_run", None):
+            if unknown:
+                parser.error(f"unrecognized arguments: {' '.join(unknown)}")
             parser.print_help()
             return 2
+        command: CommandParser = args._parser  # its usage goes with the errors of its command line
+        if unknown:
+            command.error(f"unrecognized arguments: {' '.join(unknown)}")
         with warnings.catch_warnings():
             warnings.showwarning = _in_lipread_format(warnings.showwarning)
             try:
                 return int(args._run(args) or 0)
             except UsageError as e:  # the command's usage and the error line, exit status 2
-                command: CommandParser = args._parser
                 command.error(str(e))
     except LipreadError as e:
         report_error(e)
