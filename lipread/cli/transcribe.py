@@ -241,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
         runner = Transcriber(
             model,
             args.backend,
-            "lexicon" if lexicon is not None else args.decoder,  # a word list asks for the decoder that uses it
+            args.decoder,  # None with a word list: Transcriber reads it with the lexicon decoder
             args.beam_width,
             lexicon,
             None,

@@ -279,7 +279,6 @@ class GrammarConstraint(TokenAutomaton):
         trans, final = b.tables()
         super().__init__(trans, final, start)
         self.slots: tuple[tuple[str, ...], ...] = tuple(tuple(s) for s in slots)
-        self.repeat = repeat
         self.vocabulary = vocabulary
 
 
