@@ -300,3 +300,29 @@ def test_a_file_with_nothing_to_read_says_so(grid_clip: Path, tmp_path: Path, ca
     assert main(["live", str(short), "--threads", "1", "--min-confidence", "0"]) == 0
     plain = "no speech was seen (or no face), or the video is too short"
     assert capsys.readouterr().err == f"lipread: warning: {short}: no utterance was read: {plain}\n"
+
+
+def test_an_utterance_without_a_face_in_places_is_told_in_the_streams_seconds(
+    clips: list, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """As lipread transcribe tells it of a clip, on stderr in either format, with the times of the stream (the
+    second sentence's, not of the utterance read as a clip of its own)."""
+    pytest.importorskip("onnxruntime")
+    second = clips[1][1].copy()
+    # the face gone for 4 frames in 6, too briefly to end the utterance, and in at least one of any two frames
+    # 15 apart (those the face is looked for in)
+    for at in range(20, 56, 6):
+        second[at : at + 4] = 0
+    stream = np.concatenate([clips[0][1], second])
+    video = tmp_path / "stream.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (360, 288))
+    for frame in stream:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    for fmt in ("txt", "json"):
+        assert main(["live", str(video), "--threads", "1", "--format", fmt]) == 0
+        out, err = capsys.readouterr()
+        told = re.findall(r"(\d+\.\d\d)-(\d+\.\d\d) s: frames without a face: .*\(between (\d+\.\d\d) s and", err)
+        assert len(told) == 1 and len(out.splitlines()) == 2, err
+        start, end, gap = (float(x) for x in told[0])
+        assert 3.0 <= start < end and 3.0 + 20 / 25 - 0.6 <= gap < end, err

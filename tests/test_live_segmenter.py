@@ -123,6 +123,8 @@ class Prepared:
 
     frames: np.ndarray | None
     logprobs: np.ndarray | None = None
+    raw: np.ndarray | None = None
+    """The clip's frames as given (the stand-in reads its word from them)."""
 
 
 @dataclass
@@ -139,23 +141,28 @@ class StandInReader:
     def config(self) -> Any:
         return self.model.config
 
-    def transcribe(self, frames: np.ndarray, fps: float | None = None) -> Transcript:
-        """One word over the clip's noisy frames, named by how many there are."""
-        self.clips.append(("transcribe", len(frames)))
-        return self.word(np.flatnonzero(frames.reshape(len(frames), -1).std(axis=1) > 10))
-
-    def prepare(self, frames: np.ndarray, fps: float | None = None) -> Prepared:
+    def prepare(self, frames: np.ndarray, fps: float | None = None, *, start: float = 0.0) -> Prepared:
         """The model input; for a clip longer than ``long`` frames, the model's log-probabilities instead."""
         x = normalise(mouth_crops(frames, self.config, self.locator))
         if len(frames) > self.long:
             return Prepared(None, self.model.logprobs(x[None], np.array([len(x)]))[0])
-        return Prepared(x)
+        return Prepared(x, raw=frames)
 
     def run(self, clips: list[Prepared]) -> list[Transcript]:
-        """The word ``transcribe`` gives, over the frames the model hears speech in."""
-        assert all(c.frames is None and c.logprobs is not None for c in clips)
-        self.clips += [("run", len(c.logprobs)) for c in clips]  # type: ignore[arg-type]
-        return [self.word(np.flatnonzero(np.exp(c.logprobs[:, 0]) < 0.5)) for c in clips]  # type: ignore[index]
+        """A clip prepared as a whole (read ``transcribe``, as ``Transcriber.transcribe`` reads it): one word over
+        its noisy frames, named by how many there are. Log-probabilities at hand (read ``run``): the word over the
+        frames the model hears speech in."""
+        out = []
+        for c in clips:
+            if c.frames is not None:
+                assert c.raw is not None
+                self.clips.append(("transcribe", len(c.raw)))
+                out.append(self.word(np.flatnonzero(c.raw.reshape(len(c.raw), -1).std(axis=1) > 10)))
+            else:
+                assert c.logprobs is not None
+                self.clips.append(("run", len(c.logprobs)))
+                out.append(self.word(np.flatnonzero(np.exp(c.logprobs[:, 0]) < 0.5)))
+        return out
 
     @staticmethod
     def word(busy: np.ndarray) -> Transcript:

@@ -436,7 +436,7 @@ def test_a_face_that_disappears_is_a_warning(runner: Transcriber, grid_frames: n
     assert isinstance(t, lipread.Transcript)
     [warning] = t.warnings
     assert warning.startswith(
-        "frames without a face: no face in 2 of the 5 frames examined (between 1.20 s and 1.84 s)"
+        "frames without a face: no face in 2 of the 5 frames examined (between 0.64 s and 2.40 s)"
     )
 
 
@@ -447,7 +447,7 @@ def test_a_long_clip_warns_of_the_seconds_without_a_face(runner: Transcriber, gr
     assert isinstance(t, lipread.Transcript)
     [warning] = t.warnings
     assert warning.startswith(
-        "frames without a face: no face in 4 of the 20 frames examined (between 4.20 s and 6.04 s)"
+        "frames without a face: no face in 4 of the 20 frames examined (between 3.64 s and 6.60 s)"
     )
 
 

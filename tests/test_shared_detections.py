@@ -5,11 +5,14 @@ long clip, while the crops, the log-probabilities and the warnings stay what the
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lipread.api import Transcriber
 from lipread.config import ModelConfig, get_preset
@@ -17,7 +20,7 @@ from lipread.transcription.frames import windowed_logprobs
 from lipread.video import face
 from lipread.video.face import DetectionMemo
 from lipread.video.mouth import AlignedMouthLocator, FaceMouthLocator, MouthLocator
-from lipread.video.notices import ClipWatch
+from lipread.video.notices import FACE_STEP, ClipWatch
 from lipread.video.preprocess import preprocess
 from lipread.video.reader import read_frames
 
@@ -102,7 +105,7 @@ def test_a_long_clip_is_searched_once_per_frame_with_the_same_log_probabilities(
     assert twice(Counter({k: n for k, n in runs.items() if k[0] != grey})) == 0
     assert prepared.logprobs is not None and np.array_equal(prepared.logprobs, expected)
     [note] = prepared.notes
-    assert note.startswith("frames without a face: no face in 4 of the 20 frames examined (between 4.20 s and 6.04 s)")
+    assert note.startswith("frames without a face: no face in 4 of the 20 frames examined (between 3.64 s and 6.60 s)")
 
 
 def test_the_watch_alone_still_finds_the_frames_without_a_face(clips: list[np.ndarray]) -> None:
@@ -111,6 +114,40 @@ def test_the_watch_alone_still_finds_the_frames_without_a_face(clips: list[np.nd
     watch = ClipWatch(runner_config(), FaceMouthLocator(), 25.0, 25.0)
     assert sum(1 for _ in watch.watch(iter(frames))) == 75
     assert watch.notes()[0].startswith("frames without a face: no face in 2 of the 5 frames examined")
+
+
+def test_the_note_brackets_each_gap_by_the_examined_frames_with_a_face(clips: list[np.ndarray]) -> None:
+    """Only every 15th frame is examined, so each gap is told from the frame after the last one seen with a face
+    to the next one seen with a face (or the clip's end): it holds every frame without a face."""
+    frames = clips[0].copy()
+    frames[10:20] = 128  # frame 15 is examined: no face; 0 and 30 show one
+    frames[50:] = 128  # 60 is examined: no face; 45 shows one, and no examined frame after it
+    for start, told in (
+        (0.0, "0.04 s and 1.20 s, and between 1.84 s and 3.00 s"),
+        (7.5, "7.54 s and 8.70 s, and between 9.34 s and 10.50 s"),
+    ):
+        watch = ClipWatch(runner_config(), FaceMouthLocator(), 25.0, 25.0, start=start)
+        assert sum(1 for _ in watch.watch(iter(frames))) == 75
+        assert watch.faceless_spans() == [(1, 30), (46, 75)]
+        assert watch.notes()[0].startswith(
+            f"frames without a face: no face in 2 of the 5 frames examined (between {told})"
+        )
+
+
+@given(seen=st.lists(st.booleans(), min_size=1, max_size=12), tail=st.integers(1, FACE_STEP))
+def test_faceless_spans_hold_every_frame_without_a_face_and_none_with_one(seen: list[bool], tail: int) -> None:
+    watch = ClipWatch(runner_config(), FaceMouthLocator(), 25.0, 25.0)
+    watch.frames = (len(seen) - 1) * FACE_STEP + tail
+    examined = range(0, watch.frames, FACE_STEP)
+    watch.with_face = [f for f, face in zip(examined, seen) if face]
+    watch.faceless = [f for f, face in zip(examined, seen) if not face]
+    spans = watch.faceless_spans()
+    inside = [any(lo <= f < hi for lo, hi in spans) for f in examined]
+    assert inside == [not face for face in seen]
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # in order, apart
+    for lo, hi in spans:  # each reaches to the examined frames with a face on either side, or the clip's ends
+        assert lo == 0 or lo - 1 in watch.with_face
+        assert hi == watch.frames or hi in watch.with_face
 
 
 def runner_config() -> ModelConfig:

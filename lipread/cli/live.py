@@ -120,7 +120,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         for segment in runner.stream(source.frames(), args.fps or source.fps, settings, source.name):
             read += 1
-            if segment.details.get("in_domain") is False:  # on stderr, before the line it is about
+            # on stderr, before the line they are about, as transcribe tells a clip's
+            for warning in segment.details.get("warnings", ()):
+                report_warning(f"{segment.start:.2f}-{segment.end:.2f} s: {warning}", source.name)
+            if segment.details.get("in_domain") is False:
                 report_warning(f"{segment.start:.2f}-{segment.end:.2f} s: {DOMAIN_WARNING}", source.name)
             if args.format == "json":
                 line = json.dumps(segment.to_dict())

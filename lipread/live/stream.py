@@ -142,15 +142,14 @@ class Reader(Protocol):
     locator: MouthLocator | None
     model: Model
 
-    def transcribe(self, source: Any, fps: float | None = None) -> Any:
-        """A Transcript-like object (``text``, ``confidence``, ``words``, ``to_dict()``) for frames."""
-
-    def prepare(self, item: Any, fps: float | None = None) -> Any:
+    def prepare(self, item: Any, fps: float | None = None, *, start: float = 0.0) -> Any:
         """Frames made ready for the model: a dataclass with the model input ``frames`` (``float32 (T, H, W, C)``)
-        or, for a clip too long for one run, None there and its ``logprobs`` (``float32 (T, V)``, read in windows)."""
+        or, for a clip too long for one run, None there and its ``logprobs`` (``float32 (T, V)``, read in windows).
+        ``start``: the first frame's time in the stream, in seconds, for the times its notes give."""
 
     def run(self, clips: Sequence[Any]) -> list[Any]:
-        """Transcripts of prepared clips; a clip whose ``frames`` are None is decoded from its ``logprobs``."""
+        """Transcript-like objects (``text``, ``confidence``, ``words``, ``to_dict()``) of prepared clips; a clip
+        whose ``frames`` are None is decoded from its ``logprobs``."""
 
 
 @dataclass(frozen=True)
@@ -432,7 +431,7 @@ class _Stream:
         if len(frames) < self.shortest:
             return None
         try:
-            prepared = self.reader.prepare(np.stack(frames), FPS)
+            prepared = self.reader.prepare(np.stack(frames), FPS, start=lo / FPS)
         except VideoError:
             return None
         # a long clip comes back already read, in windows (as transcribe reads it)
@@ -454,9 +453,10 @@ class _Stream:
         if len(clip) < self.shortest:
             return None
         try:
-            transcript = self.reader.transcribe(np.stack(clip), FPS)
+            prepared = self.reader.prepare(np.stack(clip), FPS, start=lo / FPS)
         except VideoError:  # no mouth in the utterance's clip: nothing to read
             return None
+        (transcript,) = self.reader.run([prepared])
         return self.to_segment(transcript, lo)
 
     def to_segment(self, transcript: Any, lo: int) -> Segment | None:

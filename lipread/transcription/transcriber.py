@@ -213,7 +213,7 @@ class Transcriber:
         """The name of the backend running the model."""
         return str(self.model.backend)
 
-    def prepare(self, item: SourceItem, fps: float | None = None) -> PreparedClip:
+    def prepare(self, item: SourceItem, fps: float | None = None, *, start: float = 0.0) -> PreparedClip:
         """Decode (for a path), resample to :data:`MODEL_FPS` and preprocess one clip.
 
         A clip of more than :data:`LONG_CLIP_FRAMES` frames is run through the model here, in windows
@@ -223,6 +223,8 @@ class Transcriber:
             item: a video file, or frames ``uint8 (T, H, W, 3)`` RGB. A grey model with a fixed mouth box reads
                 a file's luma plane (see :func:`lipread.video.preprocess.decodes_grey`), and grey from RGB frames.
             fps: the source's frame rate; default the file's own, or :data:`DEFAULT_FPS` for frames.
+            start: where the clip was cut from a longer stream, the time of its first frame in seconds: the
+                times its notes give (frames without a face) count from the stream's start.
 
         Raises:
             VideoError: unreadable or truncated video, frames of the wrong shape or type, a clip too short
@@ -271,7 +273,7 @@ class Transcriber:
         stream, locator = fit_frames(stream, locator, source)  # each frame cut down to what the mouth needs
         # The watch sees each frame right before the mouth locator gets it, and its locator shares the face
         # detections of both, so that no frame is searched for a face twice.
-        watch = ClipWatch(self.config, locator, rate, MODEL_FPS, trained_on_grey(self.model))
+        watch = ClipWatch(self.config, locator, rate, MODEL_FPS, trained_on_grey(self.model), start)
         decoded = 0
 
         def counted(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:

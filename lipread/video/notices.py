@@ -9,6 +9,7 @@ locator through :attr:`ClipWatch.locator`, so that no frame is searched for a fa
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -50,10 +51,18 @@ class ClipWatch:
         fps: the clip's own frame rate, and ``model_fps`` the rate it is read at (a difference is told).
         reads_grey: the colour model was also trained on clips made grey (:func:`trained_on_grey`), so that a
             greyscale video is no news.
+        start: the time of the clip's first frame in seconds, where the clip was cut from a longer stream
+            (``lipread live``'s utterances): the times the notes give count from the stream's start.
     """
 
     def __init__(
-        self, config: ModelConfig, locator: MouthLocator, fps: float, model_fps: float, reads_grey: bool = False
+        self,
+        config: ModelConfig,
+        locator: MouthLocator,
+        fps: float,
+        model_fps: float,
+        reads_grey: bool = False,
+        start: float = 0.0,
     ) -> None:
         self.faces = type(locator) in (FaceMouthLocator, AlignedMouthLocator)
         self._locator = locator
@@ -63,10 +72,11 @@ class ClipWatch:
 
             self._memo = DetectionMemo()
         self.colour = config.channels == 3 and not reads_grey
-        self.fps, self.model_fps = fps, model_fps
+        self.fps, self.model_fps, self.start = fps, model_fps, start
         self.frames = 0
         self.examined = 0
         self.faceless: list[int] = []
+        self.with_face: list[int] = []
         self.sampled = 0
         self.grey = 0
 
@@ -75,13 +85,27 @@ class ClipWatch:
         for frame in frames:
             if self.faces and self.frames % FACE_STEP == 0 and frame.ndim == 3 and frame.shape[2] == 3:
                 self.examined += 1
-                if not self._has_face(frame):
-                    self.faceless.append(self.frames)
+                (self.with_face if self._has_face(frame) else self.faceless).append(self.frames)
             if self.colour and self.frames % COLOUR_SAMPLE_STEP == 0 and frame.ndim == 3 and frame.shape[2] == 3:
                 self.sampled += 1
                 self.grey += _is_grey(frame)
             self.frames += 1
             yield frame
+
+    def faceless_spans(self) -> list[tuple[int, int]]:
+        """``(first, end)`` frame spans (at the model's rate, ``end`` exclusive) where the face may be missing:
+        around each run of examined frames without a face, from the frame after the examined one before it that
+        showed a face (or the clip's start) to the next examined one that shows a face (or the clip's end). Only
+        every :data:`FACE_STEP`-th frame is examined, so the face is gone somewhere within each span, not
+        necessarily all of it."""
+        spans: list[tuple[int, int]] = []
+        for frame in self.faceless:
+            after = bisect.bisect_left(self.with_face, frame)
+            lo = self.with_face[after - 1] + 1 if after else 0
+            hi = self.with_face[after] if after < len(self.with_face) else self.frames
+            if not spans or spans[-1] != (lo, hi):  # the faceless frames between two with a face share one span
+                spans.append((lo, hi))
+        return spans
 
     def _has_face(self, frame: np.ndarray) -> bool:
         """Whether the watched frame now passing on (frame ``self.frames`` of the clip) shows a face at any level."""
@@ -108,12 +132,15 @@ class ClipWatch:
                 f"frame rate resampled: the clip's {self.fps:g} fps read as the model's {self.model_fps:g} fps "
                 f"({change}; word times stay in the clip's seconds)"
             )
-        if self.faceless and len(self.faceless) < self.examined:
-            first, last = self.faceless[0] / self.model_fps, (self.faceless[-1] + 1) / self.model_fps
+        if self.faceless and self.with_face:
+            at = self.start
+            spans = ", and ".join(
+                f"between {at + lo / self.model_fps:.2f} s and {at + hi / self.model_fps:.2f} s"
+                for lo, hi in self.faceless_spans()
+            )
             out.append(
                 f"frames without a face: no face in {len(self.faceless)} of the {self.examined} frames examined "
-                f"(between {first:.2f} s and {last:.2f} s); the mouth there is placed from the other frames, "
-                "so the words there may be wrong"
+                f"({spans}); the mouth there is placed from the other frames, so the words there may be wrong"
             )
         if self.sampled and self.grey == self.sampled:
             out.append(
