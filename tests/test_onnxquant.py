@@ -188,11 +188,16 @@ def test_export_command_quantises(
     clips = tmp_path / "clips"
     clips.mkdir()
     (clips / grid_clip.name).symlink_to(grid_clip)
+    (clips / "broken.mp4").write_bytes(b"\x00" * 64)  # reported and skipped: the other clip calibrates
     out = tmp_path / "int8.onnx"
     args = ["export", str(ckpt), "-o", str(out), "--quantize", "int8", "--calibration", str(clips)]
     with caplog.at_level(logging.INFO):
         assert main(args) == 0
-    assert capsys.readouterr().out.strip() == str(out)
+    printed, err = capsys.readouterr()
+    assert printed.strip() == str(out)
+    assert (
+        err.startswith(f"lipread: warning: {clips / 'broken.mp4'}: not used for calibration: ") and err.count("\n") == 1
+    )
     # ONNX Runtime's advice to its own users (pre-process the graph first) is not for lipread's
     assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert "QuantizeLinear" in _ops(out)
@@ -227,7 +232,7 @@ def test_a_failed_export_leaves_the_output_as_it_was(
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00" * 64)
     assert main([*missing[:-1], str(broken)]) == 1
-    capsys.readouterr()
+    assert capsys.readouterr().err.endswith("lipread: error: --calibration: none of its 1 video could be read\n")
     import lipread.onnx.quantize as quantize
 
     def failing(source: Path, *args: object) -> None:

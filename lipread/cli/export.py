@@ -51,7 +51,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=file_path,
         metavar="VIDEO_OR_FOLDER",
         help="clips to calibrate int8 activations on (folders searched recursively; the first "
-        f"{CALIBRATION_CLIPS} videos are used): convolutions become int8 too, about twice as fast; without "
+        f"{CALIBRATION_CLIPS} videos that can be read are used, the others reported): convolutions become int8 too, about twice as fast; without "
         "them only the matrix multiplications are quantised",
     )
     return p
@@ -108,16 +108,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _calibration_clips(inputs: list[Path], config: ModelConfig) -> list[np.ndarray]:
-    """The first CALIBRATION_CLIPS videos of ``inputs``, preprocessed for ``config``.
+    """The first CALIBRATION_CLIPS videos of ``inputs`` that can be read, preprocessed for ``config``; each input
+    that is missing or holds no video, and each video that cannot be read, is reported on stderr and skipped.
 
     Raises:
-        VideoError: an input is missing or unreadable, or folders hold no videos.
+        VideoError: no video of ``inputs`` could be read.
     """
+    from ..report import counted, report_warning
     from ..video.discovery import find_videos
     from ..video.preprocess import load_clip
 
     files, problems = find_videos(inputs)
-    if problems:
-        folder, reason = problems[0]
-        raise VideoError(f"{folder}: {reason}")
-    return [load_clip(f, config) for f in files[:CALIBRATION_CLIPS]]
+    for item, reason in problems:
+        report_warning(f"not used for calibration: {reason}", item)
+    clips: list[np.ndarray] = []
+    for f in files:
+        if len(clips) == CALIBRATION_CLIPS:
+            break
+        try:
+            clips.append(load_clip(f, config))
+        except VideoError as e:
+            report_warning(f"not used for calibration: {e}", f)
+    if not clips:
+        tried = counted(len(files), "video")
+        raise VideoError(f"--calibration: none of its {tried} could be read" if files else "--calibration: no videos")
+    return clips
