@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import re
 import shutil
@@ -132,6 +133,42 @@ def test_subtitles_default_to_the_current_folder_and_never_overwrite(
     assert transcribe([str(grid_clip), str(mpg_clip), "--model", str(tiny), "--format", "srt"]) == 0
     printed = capsys.readouterr().out.split()
     assert printed == [str(tmp_path / "bbaf2n.srt"), str(tmp_path / "bbaf2n-2.srt")]
+
+
+def test_a_subtitle_file_that_cannot_be_written_is_reported_and_the_others_are_written(
+    tiny: Path, two_clips: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "subs"
+    (out_dir / "bbaf2n.srt").mkdir(parents=True)  # a folder where the first clip's subtitles would go
+    args = [*map(str, two_clips), "--model", str(tiny), "--output-dir", str(out_dir), "--format", "srt"]
+    assert transcribe(args) == 1
+    out, err = capsys.readouterr()
+    assert out.split() == [str(out_dir / "lrae3s.srt")] and (out_dir / "lrae3s.srt").is_file()
+    assert (
+        err.startswith(f"lipread: error: {out_dir / 'bbaf2n.srt'}: cannot write subtitles: ") and err.count("\n") == 1
+    )
+
+
+def test_subtitles_stop_when_the_disk_is_full(
+    tiny: Path,
+    two_clips: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import lipread.transcription.subtitles as subtitles
+
+    written: list[Path] = []
+
+    def full(words: object, path: Path, fmt: str) -> Path:
+        written.append(path)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(subtitles, "write_subtitles", full)
+    args = [*map(str, two_clips), "--model", str(tiny), "--output-dir", str(tmp_path), "--format", "vtt"]
+    assert transcribe(args) == 1
+    assert written == [tmp_path / "bbaf2n.vtt"]  # the second is not tried
+    assert capsys.readouterr().err.endswith("bbaf2n.vtt: cannot write subtitles: No space left on device\n")
 
 
 def test_folder_with_broken_files(

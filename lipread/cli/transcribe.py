@@ -36,6 +36,7 @@ them, on half the cores unless ``--threads`` says otherwise, and printed in inpu
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from pathlib import Path
@@ -206,6 +207,10 @@ def _subtitle_path(folder: Path, stem: str, suffix: str, used: set[Path]) -> Pat
     return path
 
 
+_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)})
+"""Errors writing a subtitle file that stop the run: the disk is full or read-only, for every file to come."""
+
+
 def run(args: argparse.Namespace) -> int:
     """Transcribe every input; 1 when any failed, else 0."""
     from ..api import PreparedClip, Transcriber
@@ -280,6 +285,11 @@ def run(args: argparse.Namespace) -> int:
                 try:
                     line = str(write_subtitles(t.words, target, args.format))
                 except OSError as e:
-                    raise LipreadError(f"{target}: cannot write subtitles: {e.strerror or e}") from None
+                    error = LipreadError(f"{target}: cannot write subtitles: {e.strerror or e}")
+                    if e.errno in _DISK_ERRORS:  # no later file can be written either
+                        raise error from None
+                    failed += 1  # this file only (a folder in its place, say): the others are still written
+                    report_error(error, bar=bar)
+                    continue
             bar.write(line, file=sys.stdout)
     return 1 if failed else 0
