@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["BLANK", "LIPNET_VOCABULARY", "NOTEBOOK_VOCABULARY", "Vocabulary", "get_vocabulary"]
+__all__ = [
+    "BLANK",
+    "LIPNET_VOCABULARY",
+    "NOTEBOOK_VOCABULARY",
+    "Vocabulary",
+    "ctc_frames",
+    "get_vocabulary",
+    "too_short",
+]
 
 BLANK = 0
 """The CTC blank's class id, the same in every vocabulary and backend."""
@@ -117,3 +126,22 @@ def get_vocabulary(name: str) -> Vocabulary:
         return _BUILTIN[name]
     except KeyError:
         raise ValueError(f"unknown vocabulary {name!r}; known: {sorted(_BUILTIN)}") from None
+
+
+def ctc_frames(labels: Sequence[int]) -> int:
+    """The fewest frames a CTC alignment of ``labels`` (class ids) takes: one per label, and a blank between each
+    two equal neighbours (``"ll"`` takes three)."""
+    return len(labels) + sum(a == b for a, b in itertools.pairwise(labels))
+
+
+def too_short(frames: int, labels: Sequence[int]) -> str | None:
+    """Why a training clip of ``frames`` model frames cannot teach its sentence's ``labels``, or None when it
+    can: CTC has no alignment of more labels than frames, and training on it would learn nothing (its loss
+    counts as zero rather than infinity)."""
+    need = ctc_frames(labels)
+    if frames >= need:
+        return None
+    return (
+        f"too short for its text: {frames} frame{'s' if frames != 1 else ''} (at 25 fps) cannot hold its "
+        f"{len(labels)} characters, which need at least {need}"
+    )

@@ -75,6 +75,7 @@ from lipread.errors import CheckpointError, DataError
 from lipread.progress import progress_bar, show_progress
 from lipread.report import counted, report_skipped
 from lipread.video.preprocess import normalise
+from lipread.vocab import too_short
 from lipread.weights import atomic_write, load_checkpoint, save_checkpoint, writable_folder
 
 from ._tensorflow import keras, tf
@@ -189,7 +190,7 @@ class Examples:
 
 
 def _load_examples(options: TrainOptions, config: ModelConfig, workers: int) -> tuple[Examples, Examples]:
-    """Decode (or read from the cache) every clip, encode its sentence; broken clips are reported and left out."""
+    """Decode (or read from the cache) every clip, encode its sentence; broken or too short clips are left out."""
     train_clips, val_clips = training_clips(options)
     every = list(dict.fromkeys(train_clips + val_clips))
     cache = CropCache(options.cache_dir, config)
@@ -207,7 +208,11 @@ def _load_examples(options: TrainOptions, config: ModelConfig, workers: int) -> 
         if len(labels) == 0:
             report_skipped(clip.origin or clip.video, "empty sentence")
             continue
-        loaded[clip] = (cache.get(clip), labels)
+        crops = cache.get(clip)
+        if short := too_short(len(crops), labels.tolist()):
+            report_skipped(clip.origin or clip.video, short)
+        else:
+            loaded[clip] = (crops, labels)
 
     def pick(clips: list[Clip]) -> Examples:
         out = Examples()

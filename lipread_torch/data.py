@@ -22,7 +22,7 @@ from lipread.data.training import allowed_labels, excerpt_span, word_frames
 from lipread.errors import LipreadError
 from lipread.report import report_skipped
 from lipread.video.preprocess import normalise
-from lipread.vocab import Vocabulary
+from lipread.vocab import Vocabulary, too_short
 
 __all__ = ["Batch", "BatchLoader", "Examples", "epoch_batches", "load_examples"]
 
@@ -94,8 +94,8 @@ def load_examples(
 ) -> Examples:
     """Decode (or read from ``cache``) every clip's crops in ``workers`` threads and encode its sentence.
 
-    Broken clips (unreadable video, a character outside the vocabulary) are reported once on stderr and
-    left out.
+    Broken clips (unreadable video, a character outside the vocabulary, too few frames for the sentence:
+    :func:`lipread.vocab.too_short`) are reported once on stderr and left out.
     """
 
     def one(clip: Clip) -> tuple[np.ndarray | None, np.ndarray | None, str]:
@@ -106,6 +106,8 @@ def load_examples(
             return None, None, str(e)
         if len(target) == 0:
             return None, None, f"{clip.video}: empty sentence"
+        if short := too_short(len(crops), target.tolist()):
+            return None, None, short
         return crops, target, ""
 
     out = Examples([], [], [], vocabulary)

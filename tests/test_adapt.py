@@ -207,6 +207,23 @@ def test_a_manifest_of_bad_rows_is_reported_once_and_refused(
 
 
 @pytest.mark.torch
+def test_a_clip_too_short_for_its_text_is_reported_not_trained_on(
+    tiny_checkpoint: Path, grid_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 0.2 s cut cannot hold a 21-character sentence: CTC has no alignment for it, and its loss would count as
+    zero, as if it were learnt perfectly."""
+    manifest = tmp_path / "mine.csv"
+    manifest.write_text(f"video,text,start,end\n{grid_clip},bin blue at f two now,0,0.2\n", encoding="utf-8")
+    argv = ["adapt", str(manifest), "-o", str(tmp_path / "run"), "--from", str(tiny_checkpoint), "--device", "cpu"]
+    assert main([*argv, "--workers", "1", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"{manifest}:2: skipped: too short for its text: 5 frames (at 25 fps) cannot hold its 21 characters, "
+        "which need at least 21" in err
+    )
+
+
+@pytest.mark.torch
 def test_no_usable_clip_leaves_no_run_folder(
     tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -19,7 +19,16 @@ from lipread.data.training import TrainOptions, alignment_exists, emission_mask,
 from lipread.errors import CheckpointError  # noqa: E402
 from lipread.weights import load_checkpoint  # noqa: E402
 from lipread_tf import backend  # noqa: E402
-from lipread_tf.train import CTCLoss, Examples, _dataset, _pack, ctc_loss, load_training_checkpoint, train  # noqa: E402
+from lipread_tf.train import (  # noqa: E402
+    CTCLoss,
+    Examples,
+    _dataset,
+    _load_examples,
+    _pack,
+    ctc_loss,
+    load_training_checkpoint,
+    train,
+)
 
 pytestmark = pytest.mark.tensorflow
 
@@ -222,6 +231,21 @@ def test_word_clips_in_the_input_pipeline(grid_root: Path, tmp_path: Path) -> No
         text = vocab.decode(row[2 : 2 + row[1]].tolist())
         assert any(text in c.text and text != c.text for c in clips) and len(text.split()) <= 3
     assert (x["lengths"] < 75).all() and (y[:, 0] == x["lengths"]).all()
+
+
+def test_a_clip_too_short_for_its_text_is_left_out(
+    grid_root: Path, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = grid_root / "s1" / "bbaf2n.mp4"
+    manifest = tmp_path / "mine.csv"
+    manifest.write_text(f"video,text,start,end\n{clip},bin blue,0,0.2\n{clip},bin blue at f two now,0,3\n")
+    opts = options(manifest, tmp_path / "run", cache, max_clips=None)
+    train_set, _ = _load_examples(opts, TINY, 1)
+    assert [len(c) for c in train_set.crops] == [75]
+    assert (
+        f"{manifest}:2: skipped: too short for its text: 5 frames (at 25 fps) cannot hold its 8 characters, which "
+        in (capsys.readouterr().err)
+    )
 
 
 def test_resume_without_checkpoint(grid_root: Path, cache: Path, tmp_path: Path) -> None:

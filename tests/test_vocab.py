@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lipread.vocab import BLANK, LIPNET_VOCABULARY, NOTEBOOK_VOCABULARY, Vocabulary, get_vocabulary
+from lipread.vocab import (
+    BLANK,
+    LIPNET_VOCABULARY,
+    NOTEBOOK_VOCABULARY,
+    Vocabulary,
+    ctc_frames,
+    get_vocabulary,
+    too_short,
+)
 
 NOTEBOOK_CHARS = "abcdefghijklmnopqrstuvwxyz'?!123456789 "
 
@@ -82,3 +92,26 @@ def test_tokens_and_texts_are_read_in_unicode_nfc() -> None:
     assert vocab.decode(vocab.encode(decomposed)) == "\u00e9"
     with pytest.raises(ValueError, match=r"vocabulary tokens are strings, not int \(3\)"):
         Vocabulary([" ", 3])  # type: ignore[list-item]
+
+
+def _collapse(path: tuple[int, ...]) -> list[int]:
+    """CTC's reading of a frame path: repeats merged, then blanks dropped."""
+    return [k for k, _ in itertools.groupby(path) if k != BLANK]
+
+
+@given(labels=st.lists(st.integers(1, 2), max_size=4))
+def test_ctc_frames_is_the_shortest_path_that_reads_as_the_labels(labels: list[int]) -> None:
+    """Against every path of blank and the labels' classes up to the answer's length."""
+    shortest = next(
+        t for t in itertools.count() for path in itertools.product((BLANK, 1, 2), repeat=t) if _collapse(path) == labels
+    )
+    assert ctc_frames(labels) == shortest
+
+
+def test_too_short_says_how_many_frames_the_text_needs() -> None:
+    labels = LIPNET_VOCABULARY.encode("all")  # three characters, a blank between the two l's
+    assert ctc_frames(labels) == 4 and too_short(4, labels) is None
+    assert too_short(3, labels) == (
+        "too short for its text: 3 frames (at 25 fps) cannot hold its 3 characters, which need at least 4"
+    )
+    assert too_short(1, [2]) is None and too_short(0, [2]) is not None
