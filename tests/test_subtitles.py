@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from lipread.transcription.subtitles import format_timestamp, to_srt, to_vtt, write_subtitles
+from lipread.transcription.subtitles import (
+    CUE_LONGEST,
+    CUE_PAUSE,
+    format_timestamp,
+    to_srt,
+    to_vtt,
+    vtt_cues,
+    write_subtitles,
+)
 
 
 @dataclass(frozen=True)
@@ -48,12 +59,40 @@ def test_srt_has_one_numbered_cue_per_word() -> None:
     assert "00:00:00,880 --> 00:00:01,240" in text
 
 
-def test_vtt_has_header_and_one_sentence_cue_with_word_timestamps() -> None:
+def test_vtt_has_header_and_a_cue_for_the_sentence_with_word_timestamps() -> None:
     text = to_vtt(WORDS)
     assert text.startswith("WEBVTT\n\n")
     cue = text.split("\n\n")[1].splitlines()
     assert cue[0] == "00:00:00.600 --> 00:00:01.400"
     assert cue[1] == "bin <00:00:00.880>blue <00:00:01.320>at"
+
+
+def test_vtt_starts_a_cue_after_a_pause_and_before_a_cue_grows_too_long() -> None:
+    second = [W("set", 3.0, 3.3), W("red", 3.4, 3.7)]  # a pause of 1.6 s after the first sentence
+    cues = to_vtt(WORDS + second).split("\n\n")[1:]
+    assert [c.splitlines()[0] for c in cues] == ["00:00:00.600 --> 00:00:01.400", "00:00:03.000 --> 00:00:03.700"]
+    assert cues[1].splitlines()[1] == "set <00:00:03.400>red"
+    steady = [W(f"w{i}", 0.3 * i, 0.3 * i + 0.25) for i in range(60)]  # 18 s of words without a pause
+    assert [len(c) for c in vtt_cues(steady)] == [23, 23, 14]  # each under 7 s: 22 gaps of 0.3 s, and 0.25
+
+
+gaps = st.floats(0.0, 2.0, allow_nan=False)
+durations = st.floats(0.01, 3.0, allow_nan=False)
+
+
+@given(steps=st.lists(st.tuples(gaps, durations), max_size=30))
+def test_vtt_cues_keep_every_word_in_order_and_split_only_where_they_must(steps: list[tuple[float, float]]) -> None:
+    words, t = [], 0.0
+    for i, (gap, duration) in enumerate(steps):
+        words.append(W(f"w{i}", t + gap, t + gap + duration))
+        t += gap + duration
+    cues = vtt_cues(words)
+    assert [w for cue in cues for w in cue] == words and all(cues)
+    for cue in cues:  # inside a cue: no pause, and no longer than allowed unless one word is
+        assert all(b.start - a.end < CUE_PAUSE for a, b in itertools.pairwise(cue))
+        assert len(cue) == 1 or cue[-1].end - cue[0].start <= CUE_LONGEST
+    for a, b in itertools.pairwise(cues):  # between cues: a pause, or the next word would make the cue too long
+        assert b[0].start - a[-1].end >= CUE_PAUSE or b[0].end - a[0].start > CUE_LONGEST
 
 
 def test_vtt_escapes_markup() -> None:
