@@ -51,8 +51,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=file_path,
         metavar="VIDEO_OR_FOLDER",
         help="clips to calibrate int8 activations on (folders searched recursively; the first "
-        f"{CALIBRATION_CLIPS} videos that can be read are used, the others reported): convolutions become int8 too, about twice as fast; without "
-        "them only the matrix multiplications are quantised",
+        f"{CALIBRATION_CLIPS} videos that can be read are used, the others reported): convolutions become int8 "
+        "too, about twice as fast; without them only the matrix multiplications are quantised",
     )
     return p
 
