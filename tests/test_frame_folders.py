@@ -308,6 +308,10 @@ def test_a_number_given_twice_is_said(tmp_path: Path) -> None:
     notes: list[str] = []
     assert sum(1 for _ in iter_frames(folder, notes=notes)) == 7
     assert notes == [
-        "the frame folder's images give 2 numbers more than once (1, 3; 1.jpg and 01.jpg are both frame 1): each "
+        "the frame folder's images give 2 numbers more than once (1, 3; 01.jpg and 1.jpg are both frame 1): each "
         "is read as a frame of its own, and the frames after them read late"
     ]
+    (folder / "01.jpg").unlink()  # the example is the first number given twice, by its own files' names
+    notes.clear()
+    assert sum(1 for _ in iter_frames(folder, notes=notes)) == 6
+    assert notes[0].startswith("the frame folder's images give 1 number more than once (3; 3.jpg and frame_003.jpg ")

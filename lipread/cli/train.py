@@ -211,8 +211,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--plot",
         action=argparse.BooleanOptionalAction,
         help=f"draw the loss, CER and WER per epoch into <output>/{CURVES} when the run ends, as lipread plot "
-        'does (default: when matplotlib is installed, pip install "lipread[plot]"; a figure that cannot be '
-        "drawn is a warning, never a failed run)",
+        'does (default: on; it needs matplotlib, pip install "lipread[plot]"; a figure that cannot be drawn, '
+        "matplotlib missing too, is a warning, never a failed run; --plot stops at once when it cannot be drawn)",
     )
     return p
 

@@ -93,10 +93,11 @@ def numbering_notes(files: list[Path]) -> list[str]:
             "a frame lost at each, and the frames after it read early"
         )
     if twice:
+        a, b = [f.name for f, n in zip(files, _numbers(files)) if n == twice[0]][:2]
         notes.append(
             f"the frame folder's images give {counted(len(twice), 'number')} more than once ({_first(twice)}; "
-            "1.jpg and 01.jpg are both frame 1): each is read as a frame of its own, and the frames after them "
-            "read late"
+            f"{a} and {b} are both frame {twice[0]}): each is read as a frame of its own, and the frames after "
+            "them read late"
         )
     return notes
 
