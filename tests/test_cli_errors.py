@@ -389,6 +389,12 @@ USAGE = [
     (["train", "grid", "-o", ""], "train", "argument -o/--output: an empty path"),
     (["live", ""], "live", "argument SOURCE: an empty source"),
     (
+        ["transcribe", "https://example.com/x.mp4"],
+        "transcribe",
+        "argument VIDEO_OR_FOLDER: https://example.com/x.mp4 is an address, not a file: lipread reads files on this "
+        "machine and downloads nothing (lipread live reads a stream's address)",
+    ),
+    (
         ["transcribe", "clip.mp4", "--fps", "inf"],
         "transcribe",
         "argument --fps: a frame rate from 1 to 1000 fps, not inf",

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -121,10 +123,20 @@ def frame_rate(text: str) -> float:
     return value
 
 
+_ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+"""The start of a web or stream address (``https://``, ``rtsp://``), which a path would turn into another name."""
+
+
 def file_path(text: str) -> Path:
-    """An argparse type: a file or folder path, not empty (``Path("")`` would silently be the current folder)."""
+    """An argparse type: a file or folder path, not empty (``Path("")`` would silently be the current folder) and
+    not an address (``Path`` would make ``https://host/x.mp4`` the local name ``https:/host/x.mp4``)."""
     if not text:
         raise argparse.ArgumentTypeError("an empty path")
+    if _ADDRESS.match(text) and not os.path.exists(text):
+        raise argparse.ArgumentTypeError(
+            f"{text} is an address, not a file: lipread reads files on this machine and downloads nothing "
+            "(lipread live reads a stream's address)"
+        )
     return Path(text)
 
 

@@ -96,7 +96,7 @@ CUE_LONGEST = 7.0
 of speech without a pause is cut before the word that would end past it."""
 
 
-def vtt_cues(words: Sequence[TimedText]) -> list[Sequence[TimedText]]:
+def vtt_cues(words: Sequence[TimedText]) -> list[list[TimedText]]:
     """``words`` split into WebVTT cues: a new cue after a pause of :data:`CUE_PAUSE` or more, or where the cue
     would end more than :data:`CUE_LONGEST` seconds after it started."""
     cues: list[list[TimedText]] = []
