@@ -388,6 +388,7 @@ USAGE = [
     (["transcribe", ""], "transcribe", "argument VIDEO_OR_FOLDER: an empty path"),
     (["train", "grid", "-o", ""], "train", "argument -o/--output: an empty path"),
     (["live", ""], "live", "argument SOURCE: an empty source"),
+    (["adapt", "mine.csv", "-o", "run", "--freeze", "none", "frontend"], "adapt", "--freeze none trains every weight"),
     (
         ["transcribe", "https://example.com/x.mp4"],
         "transcribe",

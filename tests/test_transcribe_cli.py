@@ -290,3 +290,18 @@ def test_lexicon_file(tiny: Path, grid_clip: Path, tmp_path: Path, capsys: pytes
     assert out and set(out) <= {"bin", "blue", "red"}
     assert transcribe([str(grid_clip), "--model", str(tiny), "--decoder", "lexicon", "--lexicon", str(tmp_path)]) == 1
     assert "word list" in capsys.readouterr().err
+
+
+def test_eval_of_clips_none_of_which_can_be_read_says_so(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "mine.csv"
+    for n in (1, 2):
+        for i in range(n):
+            (tmp_path / f"broken{i}.mp4").write_text("not a video\n")
+        rows = "".join(f"broken{i}.mp4,bin blue\n" for i in range(n))
+        manifest.write_text(f"video,text\n{rows}", encoding="utf-8")
+        argv = ["eval", str(manifest), "--model", str(tiny), "--split", "all"]
+        assert run_command(eval_command, argv) == 1
+        told = "its one clip could not be read" if n == 1 else "none of its 2 clips could be read"
+        assert capsys.readouterr().err.endswith(f"lipread: error: {manifest}: {told}\n")

@@ -18,7 +18,7 @@ from ..errors import BackendError, DataError
 from ..models import DEFAULT_MODEL, source_checkpoint
 from ..progress import add_progress_argument
 from ..weights import read_metadata, writable_folder
-from .parsing import file_path, non_negative, positive
+from .parsing import UsageError, file_path, non_negative, positive
 
 __all__ = ["adapt", "add_parser", "options_from_args", "source_checkpoint"]
 
@@ -177,6 +177,8 @@ def adapt(options: TrainOptions, backend_name: str = "torch") -> tuple[Path, Pat
 
 def run(args: argparse.Namespace) -> int:
     """Adapt; prints what trains and where the model went. Returns 0."""
+    if args.freeze and _NOTHING in args.freeze and len(set(args.freeze)) > 1:
+        raise UsageError(f"--freeze {_NOTHING} trains every weight; it does not go with {' '.join(args.freeze)}")
     options, plan = options_from_args(args)
     print(plan, flush=True)
     checkpoint, onnx = adapt(options, args.backend)

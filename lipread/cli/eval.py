@@ -207,7 +207,8 @@ def evaluate(
                 ends += end_errors
     notes.summarise(data)
     if not refs:
-        raise DataError(f"{data}: none of the {len(clips)} clips could be read")
+        what = "its one clip could not be read" if len(clips) == 1 else f"none of its {len(clips)} clips could be read"
+        raise DataError(f"{data}: {what}")
     grid_pairs = [(r, h) for r, h in zip(refs, hyps) if is_grid_sentence(r)]
     return {
         "data": str(data),
