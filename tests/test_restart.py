@@ -277,6 +277,25 @@ def test_lipread_train_runs_the_whole_recipe_by_default(
     ]
 
 
+def test_lipread_train_into_a_run_folder_needs_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder that holds a run is not written over by a new one: --resume continues it."""
+    backend = _Backend()
+    monkeypatch.setitem(lipread.backend._loaded, "stub", backend)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.ckpt").write_bytes(b"an earlier run")
+    assert main(["train", str(tmp_path), "-o", str(run), "--backend", "stub", "--no-plot"]) == 1
+    assert capsys.readouterr().err == (
+        f"lipread: error: {run}: holds a run already (last.ckpt); --resume continues it, and a new run needs "
+        "another --output (or that folder emptied)\n"
+    )
+    assert backend.train.calls == [] and (run / "last.ckpt").read_bytes() == b"an earlier run"
+    assert main(["train", str(tmp_path), "-o", str(run), "--backend", "stub", "--no-plot", "--resume"]) == 0
+    assert backend.train.calls and all(c.resume for c in backend.train.calls[:1])
+
+
 @pytest.mark.parametrize(
     ("flags", "runs"),
     [

@@ -329,6 +329,11 @@ def run(args: argparse.Namespace) -> int:
     backend = get_backend(args.backend)
     if "train" not in backend.capabilities:
         raise BackendError(f"backend {backend.name!r} cannot train; use --backend torch or --backend tensorflow")
+    if (options.output / "last.ckpt").exists() and not options.resume:  # it would be written over, epoch by epoch
+        raise DataError(
+            f"{options.output}: holds a run already (last.ckpt); --resume continues it, and a new run needs another "
+            "--output (or that folder emptied)"
+        )
     writable_folder(options.output)  # before any clip is decoded: a run whose results cannot be written stops now
     if args.plot:  # asked for by name: stop now, not after hours of training, when it cannot be drawn
         from .plot import require_matplotlib
