@@ -83,6 +83,18 @@ def test_plain_folder_and_bad_items(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "holiday.mp4: skipped" in err and "lgbm4p.mp4: skipped" in err and "end 5 is before start 10" in err
 
 
+def test_a_folder_of_clips_none_of_which_can_be_used_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Not the layout hint: the layout was found, and each clip is reported with its own reason."""
+    (tmp_path / "s1").mkdir()
+    (tmp_path / "alignments" / "s1").mkdir(parents=True)
+    for name in ("bbaf2n", "lgbm4p"):
+        (tmp_path / "s1" / f"{name}.mp4").touch()
+        (tmp_path / "alignments" / "s1" / f"{name}.align").write_text("garbage\n")
+    with pytest.raises(DataError, match=r"none of its 2 clips could be used \(each said above\)$"):
+        find_clips(tmp_path)
+    assert capsys.readouterr().err.count(": skipped: ") == 2
+
+
 def test_no_clips(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="data folder not found"):
         find_clips(tmp_path / "nowhere")

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..config import ModelConfig
 from ..errors import DataError, LipreadError, VideoError
-from ..report import report_skipped
+from ..report import counted, report_skipped
 from ..video.mouth import MouthLocator
 from ..video.preprocess import decodes_grey, default_locator, load_crops
 from ..video.reader import VIDEO_EXTENSIONS, frame_rate, is_frame_folder
@@ -191,7 +191,10 @@ def find_clips(
     if warn:
         for video, e in problems:
             report_skipped(video, e)
+    found = len(clips) + len(problems)
     clips = _keep(clips, None, warn, vocabulary)
+    if not clips and found:  # the layout is right: each clip was left out for a reason of its own
+        raise DataError(f"{root}: none of its {counted(found, 'clip')} could be used" + " (each said above)" * warn)
     if not clips:
         raise DataError(
             f"{root}: no GRID clips found (expected s<N>/*.mp4 or frame folders s<N>/<clip>/ with "
