@@ -245,6 +245,10 @@ def test_a_device_torch_cannot_use_is_a_backend_error(
     assert capsys.readouterr().err.endswith(
         "lipread: error: unknown device 'gpu'; use 'auto', 'cpu' or 'cuda' (or 'cuda:N')\n"
     )
+    assert not run.exists()  # made for a run that never trained, and removed again
+    run.mkdir()  # but a folder that was there before is the user's: it stays
+    assert main(["train", str(grid_root), "-o", str(run), "--device", "gpu", "--max-clips", "8", "--no-progress"]) == 1
+    assert run.is_dir()
 
 
 def test_batch_norm_counters_in_a_checkpoint_are_not_weights(tmp_path: Path) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from ..config import MAX_BEAM_WIDTH, PRESETS, ModelConfig, get_preset
 from ..data.restart import GREY_FOLDER, RECIPE, RECIPE_EPOCHS, RESTART_FOLDER, WarmRestart, stages, train_in_stages
 from ..data.training import TrainOptions
-from ..errors import BackendError, DataError
+from ..errors import BackendError, DataError, LipreadError
 from ..progress import add_progress_argument
 from ..report import report_warning
 from ..weights import writable_folder
@@ -334,12 +335,18 @@ def run(args: argparse.Namespace) -> int:
             f"{options.output}: holds a run already (last.ckpt); --resume continues it, and a new run needs another "
             "--output (or that folder emptied)"
         )
+    fresh = not options.output.exists()
     writable_folder(options.output)  # before any clip is decoded: a run whose results cannot be written stops now
-    if args.plot:  # asked for by name: stop now, not after hours of training, when it cannot be drawn
-        from .plot import require_matplotlib
+    try:
+        if args.plot:  # asked for by name: stop now, not after hours of training, when it cannot be drawn
+            from .plot import require_matplotlib
 
-        require_matplotlib(options.output / CURVES)
-    result = train_in_stages(backend.train, options, restarts)
+            require_matplotlib(options.output / CURVES)
+        result = train_in_stages(backend.train, options, restarts)
+    except LipreadError:  # no data, a device it does not have: a folder made for a run that never trained goes
+        if fresh and not any(options.output.rglob("last.ckpt")):
+            shutil.rmtree(options.output, ignore_errors=True)
+        raise
     # Under torchrun every process gets here; only process 0 (the one that wrote the history) draws.
     if args.plot is not False and os.environ.get("RANK", "0") == "0":
         for folder in dict.fromkeys([*(r.output for r in runs), result.output]):  # each stage's run
