@@ -18,6 +18,7 @@ from lipread import cli
 from lipread.config import get_preset
 from lipread.errors import LipreadError
 from lipread.video.preprocess import load_clip
+from lipread.video.reader import read_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 MISSING = [name for name in cli.COMMANDS if importlib.util.find_spec(f"lipread.cli.{name}") is None]
@@ -72,6 +73,27 @@ def test_info(grid_clip: Path, mpg_clip: Path, tmp_path: Path, capsys: pytest.Ca
     ]
     assert f"lipread: error: {bad}: cannot decode video" in err
     assert run("info", str(grid_clip)) == 0
+
+
+def test_info_gives_the_rate_transcribe_reads_at(
+    grid_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file stating 1000 fps (FFmpeg's time step where none is stated) is read at 25 fps, and said so."""
+    import cv2
+
+    frames = read_frames(grid_clip)
+    odd = tmp_path / "odd.mp4"
+    writer = cv2.VideoWriter(str(odd), cv2.VideoWriter_fourcc(*"mp4v"), 1000, (360, 288))
+    for frame in frames:
+        writer.write(frame[..., ::-1])
+    writer.release()
+    assert run("info", str(odd)) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{odd}: 75 frames, 25 fps, 360x288 pixels, 3.00 s\n"
+    assert (
+        err
+        == f"lipread: warning: {odd}: the file states no usable frame rate (1000 fps, the time step of a file that states none); read as 25 fps\n"
+    )
 
 
 @pytest.mark.parametrize(("preset", "scale"), [("lipnet-notebook", 1), ("lipnet", 2)])

@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from ..errors import VideoError
-from ..report import counted, report_error
+from ..report import counted, report_error, report_warning
 from ..video.discovery import find_videos
 from ..video.reader import probe
 from .parsing import file_path
@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
             report_error(e, path)
             status = 1
             continue
+        for note in info.notes:  # on stderr, before the line it is about
+            report_warning(note, path)
         print(
             f"{info.path}: {counted(info.frames, 'frame')}, {info.fps:g} fps, {info.width}x{info.height} pixels, "
             f"{info.duration:.2f} s"

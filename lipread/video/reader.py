@@ -55,13 +55,15 @@ as it is; other formats are decoded to colour and converted."""
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What a video holds: ``frames`` counted by decoding, ``fps`` frames per second, size in pixels."""
+    """What a video holds: ``frames`` counted by decoding, ``fps`` frames per second (the rate lipread reads it
+    at), size in pixels, and ``notes`` on the way (a rate the file states that no video can have)."""
 
     path: str
     frames: int
     fps: float
     width: int
     height: int
+    notes: tuple[str, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -445,7 +447,8 @@ def probe(path: str | os.PathLike[str], fps: float | None = None) -> VideoInfo:
 
     Args:
         path: a video file or a frame folder.
-        fps: a frame folder's frame rate (default :data:`FOLDER_FPS`); a video file's own rate is always used.
+        fps: a frame folder's frame rate (default :data:`FOLDER_FPS`); a video file's own rate is always used
+            (:data:`FOLDER_FPS` too, with a note, where the file states none a video can have).
 
     Raises:
         VideoError: as :func:`read_frames`.
@@ -466,8 +469,9 @@ def probe(path: str | os.PathLike[str], fps: float | None = None) -> VideoInfo:
             n += 1
         return VideoInfo(str(p), n, float(fps) if fps else FOLDER_FPS, width, height)
     cap = _open(p)
+    notes: list[str] = []
     try:
-        fps = stated_rate(p, cap)
+        fps = usable_rate(stated_rate(p, cap), FOLDER_FPS, notes)  # as transcribe reads the file
         n, width, height = 0, 0, 0
         while cap.grab():
             if n == 0:
@@ -480,7 +484,7 @@ def probe(path: str | os.PathLike[str], fps: float | None = None) -> VideoInfo:
         cap.release()
     if n == 0:
         raise VideoError(f"{p}: no frames could be decoded")
-    return VideoInfo(str(p), n, fps if np.isfinite(fps) else 0.0, width, height)
+    return VideoInfo(str(p), n, fps, width, height, tuple(notes))
 
 
 def _check_span(start: object, max_frames: object = None) -> None:
