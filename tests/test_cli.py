@@ -90,9 +90,9 @@ def test_info_gives_the_rate_transcribe_reads_at(
     assert run("info", str(odd)) == 0
     out, err = capsys.readouterr()
     assert out == f"{odd}: 75 frames, 25 fps, 360x288 pixels, 3.00 s\n"
-    assert (
-        err
-        == f"lipread: warning: {odd}: the file states no usable frame rate (1000 fps, the time step of a file that states none); read as 25 fps\n"
+    assert err == (
+        f"lipread: warning: {odd}: the file states no usable frame rate (1000 fps, the time step of a file that "
+        "states none); read as 25 fps\n"
     )
 
 
