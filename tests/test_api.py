@@ -162,6 +162,12 @@ def test_a_frame_rate_that_is_no_positive_number_is_refused(tiny: Path, grid_cli
         runner.stream(iter(frames), fps=fps)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("start", [-1.0, float("nan"), float("inf"), True, None, "1"])
+def test_a_start_that_is_no_time_is_refused(tiny: Path, grid_clip: Path, start: object) -> None:
+    with pytest.raises(ArgumentError, match="start must be a time in seconds, 0 or more"):
+        lipread.Transcriber(tiny).prepare(grid_clip, start=start)  # type: ignore[arg-type]
+
+
 def test_odd_inputs_are_named_or_read(tiny: Path, grid_clip: Path) -> None:
     runner = lipread.Transcriber(tiny, batch_size=np.int64(2), beam_width=np.int64(4))  # type: ignore[arg-type]
     assert runner.batch_size == 2

@@ -388,7 +388,11 @@ USAGE = [
     (["transcribe", ""], "transcribe", "argument VIDEO_OR_FOLDER: an empty path"),
     (["train", "grid", "-o", ""], "train", "argument -o/--output: an empty path"),
     (["live", ""], "live", "argument SOURCE: an empty source"),
-    (["adapt", "mine.csv", "-o", "run", "--freeze", "none", "frontend"], "adapt", "--freeze none trains every weight"),
+    (
+        ["adapt", "mine.csv", "-o", "run", "--freeze", "none", "frontend"],
+        "adapt",
+        "--freeze none trains every weight; it does not go with frontend",
+    ),
     (
         ["transcribe", "https://example.com/x.mp4"],
         "transcribe",

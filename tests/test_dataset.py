@@ -95,6 +95,13 @@ def test_a_folder_of_clips_none_of_which_can_be_used_says_so(tmp_path: Path, cap
     assert capsys.readouterr().err.count(": skipped: ") == 2
 
 
+def test_a_plain_folder_of_other_videos_gets_the_layout_hint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for name in ("holiday.mp4", "party.mp4"):  # no GRID names, no speaker folders: maybe the wrong layout
+        (tmp_path / name).touch()
+    with pytest.raises(DataError, match="no GRID clips found"):
+        find_clips(tmp_path)
+
+
 def test_no_clips(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="data folder not found"):
         find_clips(tmp_path / "nowhere")

@@ -326,3 +326,26 @@ def test_an_utterance_without_a_face_in_places_is_told_in_the_streams_seconds(
         assert len(told) == 1 and len(out.splitlines()) == 2, err
         start, end, gap = (float(x) for x in told[0])
         assert 3.0 <= start < end and 3.0 + 20 / 25 - 0.6 <= gap < end, err
+
+
+def test_a_warning_every_utterance_gives_is_told_once(
+    grid_clip: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Colour missing from a grey camera is news once, not under every sentence; times that differ are told each."""
+    pytest.importorskip("onnxruntime")
+    from lipread.api import Transcriber, Word
+    from lipread.live.stream import Segment
+
+    def stream(self: object, frames: Iterator[np.ndarray], *args: object, **kwargs: object) -> Iterator[Segment]:
+        for k, gap in enumerate(("between 1.00 s and 1.60 s", "between 5.00 s and 5.60 s")):
+            details = {"warnings": ["colour missing: grey", f"frames without a face: ({gap})"], "in_domain": True}
+            yield Segment(4.0 * k, 4.0 * k + 1, "bin", (Word("bin", 4.0 * k, 4.0 * k + 1, 1.0),), 1.0, details)
+
+    monkeypatch.setattr(Transcriber, "stream", stream)
+    assert main(["live", str(grid_clip), "--threads", "1"]) == 0
+    told = [line.split(": ", 3)[3] for line in capsys.readouterr().err.splitlines()]
+    assert told == [
+        "0.00-1.00 s: colour missing: grey",
+        "0.00-1.00 s: frames without a face: (between 1.00 s and 1.60 s)",
+        "4.00-5.00 s: frames without a face: (between 5.00 s and 5.60 s)",
+    ]

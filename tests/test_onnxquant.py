@@ -198,6 +198,11 @@ def test_export_command_quantises(
     assert (
         err.startswith(f"lipread: warning: {clips / 'broken.mp4'}: not used for calibration: ") and err.count("\n") == 1
     )
+    assert err.count("broken.mp4") == 1  # named once
+    dynamic = tmp_path / "dynamic.onnx"  # without calibration: only the matrix multiplications are quantised
+    assert main(["export", str(ckpt), "-o", str(dynamic), "--quantize", "int8"]) == 0
+    assert capsys.readouterr() == (f"{dynamic}\n", "")
+    assert _ops(dynamic) & {"MatMulInteger", "DynamicQuantizeMatMul"} and "QuantizeLinear" not in _ops(dynamic)
     # ONNX Runtime's advice to its own users (pre-process the graph first) is not for lipread's
     assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert "QuantizeLinear" in _ops(out)
@@ -228,11 +233,11 @@ def test_a_failed_export_leaves_the_output_as_it_was(
     out.write_text("an earlier model")
     missing = ["export", str(ckpt), "-o", str(out), "--quantize", "int8", "--calibration", str(tmp_path / "no.mp4")]
     assert main(missing) == 1
-    assert "no.mp4: video file not found" in capsys.readouterr().err
+    assert "no.mp4: not used for calibration: video file not found" in capsys.readouterr().err
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00" * 64)
     assert main([*missing[:-1], str(broken)]) == 1
-    assert capsys.readouterr().err.endswith("lipread: error: --calibration: none of its 1 video could be read\n")
+    assert capsys.readouterr().err.endswith("lipread: error: --calibration: its one video could not be read\n")
     import lipread.onnx.quantize as quantize
 
     def failing(source: Path, *args: object) -> None:

@@ -177,8 +177,9 @@ def adapt(options: TrainOptions, backend_name: str = "torch") -> tuple[Path, Pat
 
 def run(args: argparse.Namespace) -> int:
     """Adapt; prints what trains and where the model went. Returns 0."""
-    if args.freeze and _NOTHING in args.freeze and len(set(args.freeze)) > 1:
-        raise UsageError(f"--freeze {_NOTHING} trains every weight; it does not go with {' '.join(args.freeze)}")
+    parts = list(dict.fromkeys(p for p in args.freeze or () if p != _NOTHING))
+    if parts and _NOTHING in args.freeze:
+        raise UsageError(f"--freeze {_NOTHING} trains every weight; it does not go with {' '.join(parts)}")
     options, plan = options_from_args(args)
     print(plan, flush=True)
     checkpoint, onnx = adapt(options, args.backend)

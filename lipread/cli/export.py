@@ -114,13 +114,15 @@ def _calibration_clips(inputs: list[Path], config: ModelConfig) -> list[np.ndarr
     Raises:
         VideoError: no video of ``inputs`` could be read.
     """
-    from ..report import counted, report_warning
+    from ..report import report_warning
     from ..video.discovery import find_videos
     from ..video.preprocess import load_clip
 
+    if not inputs:  # no calibration: only the matrix multiplications are quantised
+        return []
     files, problems = find_videos(inputs)
     for item, reason in problems:
-        report_warning(f"not used for calibration: {reason}", item)
+        report_warning(f"not used for calibration: {str(reason).removeprefix(f'{item}: ')}", item)
     clips: list[np.ndarray] = []
     for f in files:
         if len(clips) == CALIBRATION_CLIPS:
@@ -128,8 +130,12 @@ def _calibration_clips(inputs: list[Path], config: ModelConfig) -> list[np.ndarr
         try:
             clips.append(load_clip(f, config))
         except VideoError as e:
-            report_warning(f"not used for calibration: {e}", f)
+            report_warning(f"not used for calibration: {str(e).removeprefix(f'{f}: ')}", f)
     if not clips:
-        tried = counted(len(files), "video")
-        raise VideoError(f"--calibration: none of its {tried} could be read" if files else "--calibration: no videos")
+        if not files:
+            raise VideoError("--calibration: no videos")
+        what = (
+            "its one video could not be read" if len(files) == 1 else f"none of its {len(files)} videos could be read"
+        )
+        raise VideoError(f"--calibration: {what}")
     return clips

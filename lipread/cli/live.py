@@ -116,13 +116,16 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
 
     previous = signal.signal(signal.SIGINT, interrupted)
-    read = 0
+    read, told = 0, set()
     try:
         for segment in runner.stream(source.frames(), args.fps or source.fps, settings, source.name):
             read += 1
-            # on stderr, before the line they are about, as transcribe tells a clip's
+            # on stderr, before the line they are about, as transcribe tells a clip's; one that says the same of
+            # every utterance (colour missing from a grey camera) only the first time
             for warning in segment.details.get("warnings", ()):
-                report_warning(f"{segment.start:.2f}-{segment.end:.2f} s: {warning}", source.name)
+                if warning not in told:
+                    told.add(warning)
+                    report_warning(f"{segment.start:.2f}-{segment.end:.2f} s: {warning}", source.name)
             if segment.details.get("in_domain") is False:
                 report_warning(f"{segment.start:.2f}-{segment.end:.2f} s: {DOMAIN_WARNING}", source.name)
             if args.format == "json":

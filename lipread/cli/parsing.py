@@ -123,8 +123,9 @@ def frame_rate(text: str) -> float:
     return value
 
 
-_ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-"""The start of a web or stream address (``https://``, ``rtsp://``), which a path would turn into another name."""
+_ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
+"""The start of a web or stream address (``https://``, ``rtsp://``), which a path would turn into another name;
+a scheme has two letters or more, so that a Windows drive (``C://videos``) is a path."""
 
 
 def file_path(text: str) -> Path:

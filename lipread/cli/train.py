@@ -344,7 +344,8 @@ def run(args: argparse.Namespace) -> int:
             require_matplotlib(options.output / CURVES)
         result = train_in_stages(backend.train, options, restarts)
     except LipreadError:  # no data, a device it does not have: a folder made for a run that never trained goes
-        if fresh and not any(options.output.rglob("last.ckpt")):
+        # (under torchrun, by the first process only, as it alone writes the run's files)
+        if fresh and os.environ.get("RANK", "0") == "0" and not any(options.output.rglob("last.ckpt")):
             shutil.rmtree(options.output, ignore_errors=True)
         raise
     # Under torchrun every process gets here; only process 0 (the one that wrote the history) draws.

@@ -191,9 +191,9 @@ def find_clips(
     if warn:
         for video, e in problems:
             report_skipped(video, e)
-    found = len(clips) + len(problems)
+    found = len(clips) + len(problems) if speaker_dirs else 0
     clips = _keep(clips, None, warn, vocabulary)
-    if not clips and found:  # the layout is right: each clip was left out for a reason of its own
+    if not clips and found:  # GRID's speaker folders are there: each clip was left out for a reason of its own
         raise DataError(f"{root}: none of its {counted(found, 'clip')} could be used" + " (each said above)" * warn)
     if not clips:
         raise DataError(

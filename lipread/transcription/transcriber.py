@@ -227,10 +227,13 @@ class Transcriber:
                 times its notes give (frames without a face) count from the stream's start.
 
         Raises:
+            ArgumentError: ``fps`` or ``start`` is not a number it can be.
             VideoError: unreadable or truncated video, frames of the wrong shape or type, a clip too short
                 to read, mouth not found.
         """
         fps = _checked_fps(fps)
+        if isinstance(start, bool) or not isinstance(start, numbers.Real) or not math.isfinite(start) or start < 0:
+            raise ArgumentError(f"start must be a time in seconds, 0 or more, not {start!r}")
         if isinstance(item, bytes):
             item = os.fsdecode(item)
         locator = self.locator or default_locator(self.config)
