@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -169,8 +172,10 @@ def test_a_start_that_is_no_time_is_refused(tiny: Path, grid_clip: Path, start: 
 
 
 def test_odd_inputs_are_named_or_read(tiny: Path, grid_clip: Path) -> None:
-    runner = lipread.Transcriber(tiny, batch_size=np.int64(2), beam_width=np.int64(4))  # type: ignore[arg-type]
-    assert runner.batch_size == 2
+    runner = lipread.Transcriber(
+        tiny, batch_size=np.int64(2), beam_width=np.int64(4), workers=np.int64(2), threads=np.int32(1)
+    )  # type: ignore[arg-type]
+    assert runner.batch_size == 2 and runner.workers == 2 and type(runner.workers) is int
     text = runner.transcribe(grid_clip).text
     assert runner.transcribe(bytes(grid_clip)).text == text  # type: ignore[arg-type]
     for odd in (5, None):
@@ -275,3 +280,65 @@ def test_transcribe_reads_a_grey_model_as_training_does(tmp_path: Path, grid_cli
         prepared = runner.prepare(path).frames
         assert prepared is not None
         np.testing.assert_array_equal(prepared, load_clip(path, config))
+
+
+def test_a_path_no_file_can_have_is_a_video_error(tiny: Path, grid_clip: Path, tmp_path: Path) -> None:
+    """A file's contents where its name belongs, an empty name (the current folder), one too long for the file
+    system: each a VideoError naming what was given, as a missing file is."""
+    runner = lipread.Transcriber(tiny)
+    for given, told in (
+        (grid_clip.read_bytes(), "not a path (no file name holds a NUL byte)"),
+        ("a\x00b.mp4", "'a\\x00b.mp4': not a path"),
+        ("", "an empty path"),
+        (b"", "an empty path"),
+        (str(tmp_path / ("a" * 300 + ".mp4")), "name is too long for this file system"),
+    ):
+        with pytest.raises(VideoError, match=re.escape(told)):
+            runner.transcribe(given)  # type: ignore[arg-type]
+    with pytest.raises(CheckpointError, match="cannot be a model file"):
+        lipread.Transcriber(str(tmp_path / ("a" * 300 + ".onnx")))
+    with pytest.raises(DecodingError, match="no file name holds a NUL byte"):
+        lipread.Transcriber(tiny, lexicon=Path("a\x00b"))
+    with pytest.raises(BackendError, match=re.escape("unknown device ['cpu']")):
+        lipread.Transcriber(tiny, device=["cpu"])  # not a key of the model cache: load_model says what is wrong
+
+
+def test_the_model_cache_serves_threads_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads that ask for models in turn (each a key of its own, more of them than the cache holds) never find
+    the cache half changed by another."""
+
+    def load(model: str, backend: str | None, **opts: object) -> object:
+        time.sleep(0.0002)  # a load lets the other threads run
+        return object()
+
+    monkeypatch.setattr(loading, "load_model", load)
+    monkeypatch.setattr(loading, "_CACHE", type(loading._CACHE)())
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def ask(k: int) -> None:
+        start.wait()
+        try:
+            for _ in range(4000):
+                loading._cached_model("lipnet-grid-s1", None, {"threads": k})
+        except Exception as e:  # any, so that the test sees it
+            errors.append(e)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=ask, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == [] and len(loading._CACHE) <= loading._CACHE_SIZE
+
+
+def test_stream_refuses_what_is_no_iterable_of_frames_at_once(tiny: Path) -> None:
+    runner = lipread.Transcriber(tiny)
+    for odd in (5, "talk.mp4", Path("talk.mp4")):  # raised by the call, not by the first next()
+        with pytest.raises(ArgumentError, match=r"frames must be an iterable of uint8 \(H, W, 3\) frames, not a "):
+            runner.stream(odd, 25.0)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lipread.errors import ArgumentError
 from lipread.transcription.subtitles import (
     CUE_LONGEST,
     CUE_PAUSE,
@@ -111,3 +112,34 @@ def test_write_subtitles(tmp_path: Path) -> None:
     assert vtt.read_text(encoding="utf-8") == to_vtt(WORDS)
     with pytest.raises(ValueError, match="format"):
         write_subtitles(WORDS, tmp_path / "clip.ass", "ass")  # type: ignore[arg-type]
+
+
+def test_write_subtitles_takes_any_words_a_transcript_gives(tmp_path: Path) -> None:
+    """Words from a generator, a transcript, or several transcripts (a stream's segments) one after another."""
+
+    @dataclass(frozen=True)
+    class Said:
+        words: tuple[W, ...]
+
+    expected = to_srt(WORDS)
+    later = [W("set", 3.0, 3.3)]
+    assert write_subtitles((w for w in WORDS), tmp_path / "a.srt").read_text(encoding="utf-8") == expected
+    assert write_subtitles(Said(tuple(WORDS)), tmp_path / "b.srt").read_text(encoding="utf-8") == expected
+    both = write_subtitles([Said(tuple(WORDS)), Said(tuple(later))], tmp_path / "c.srt", ".SRT")
+    assert both.read_text(encoding="utf-8") == to_srt(WORDS + later)
+
+
+@pytest.mark.parametrize(
+    ("words", "told"),
+    [
+        (None, "from a transcript or its words, not NoneType"),
+        ("bin blue", "from a transcript or its words, not str"),
+        ([{"word": "bin", "start": 0.0, "end": 0.2}], "words with word, start and end, not dict"),
+        ([W("bin", float("nan"), 0.2)], "word 'bin': start and end must be finite seconds, not nan and 0.2"),
+        ([W("bin", 0.0, float("inf"))], "must be finite seconds"),
+    ],
+)
+def test_write_subtitles_names_what_it_cannot_write(tmp_path: Path, words: object, told: str) -> None:
+    with pytest.raises(ArgumentError, match=re.escape(told)):
+        write_subtitles(words, tmp_path / "x.srt")  # type: ignore[arg-type]
+    assert not (tmp_path / "x.srt").exists()

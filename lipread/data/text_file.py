@@ -32,6 +32,8 @@ def read_text_file(
         raise error(f"{path}: cannot read the {what}: {e.strerror or e}") from None
     except UnicodeDecodeError as e:
         raise error(f"{path}: the {what} is not UTF-8 text (bad byte at offset {e.start})") from None
+    except ValueError:  # a NUL byte in the name, which no file can have
+        raise error(f"{os.fspath(path)!r}: cannot read the {what}: no file name holds a NUL byte") from None
 
 
 def read_word_list(path: str | os.PathLike[str], error: type[LipreadError] = DataError) -> list[str]:

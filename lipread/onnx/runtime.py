@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import numbers
 import os
 import sys
 from pathlib import Path
@@ -207,10 +208,12 @@ class OnnxBackend:
             raise CheckpointError(f"{p}: model file not found")
         if p.is_dir():
             raise CheckpointError(f"{p}: is a folder, not an ONNX model file")
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1
+        ):
             raise BackendError(f"threads must be a positive integer, not {threads!r}")
-        if threads is not None:
-            threads = min(threads, os.cpu_count() or 1)  # more threads than cores only slow it down
+        if threads is not None:  # a NumPy integer is one too; more threads than cores only slow it down
+            threads = min(int(threads), os.cpu_count() or 1)
         providers = _providers(device)
         options = ort.SessionOptions()
         options.log_severity_level = _LOG_ERROR

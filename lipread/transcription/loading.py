@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,11 @@ def _resolve(model: str | os.PathLike[str], backend: str | None) -> tuple[Path, 
             backend = (usable or installed)[0]
         return shipped.file("onnx" if backend == "onnx" else "checkpoint"), backend
     path = Path(name)
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as e:  # a name too long for the file system
+        raise CheckpointError(f"{path}: cannot be a model file: {e.strerror or e}") from None
+    if not exists:
         get_shipped(name)  # raises: neither a shipped name nor a file
     if path.is_dir():
         raise CheckpointError(f"{path}: is a folder, not a model file")
@@ -149,19 +154,27 @@ def load_model(model: str | os.PathLike[str] = DEFAULT_MODEL, backend: str | Non
 
 _CACHE: OrderedDict[tuple[Any, ...], Model] = OrderedDict()
 _CACHE_SIZE = 2
+_CACHE_LOCK = threading.Lock()
 
 
 def _cached_model(model: str | os.PathLike[str], backend: str | None, opts: dict[str, Any]) -> Model:
-    """:func:`load_model`, remembering the last two models (a file's key includes its size and time)."""
+    """:func:`load_model`, remembering the last two models (a file's key includes its size and time). Threads
+    share the cache (one at a time: two asking for one model load it once). A name no file can have, or an
+    option value that cannot be a key, is not cached: :func:`load_model` says what is wrong with it."""
     name = os.fspath(model)
-    p = Path(name)
-    stamp = (p.stat().st_mtime_ns, p.stat().st_size) if not is_shipped(name) and p.is_file() else None
-    key = (name, stamp, backend, tuple(sorted(opts.items())))
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    loaded = load_model(model, backend, **opts)
-    _CACHE[key] = loaded
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return loaded
+    try:
+        info = None if is_shipped(name) else os.stat(name)
+        key: tuple[Any, ...] | None = (name, info and (info.st_mtime_ns, info.st_size), backend, *sorted(opts.items()))
+        hash(key)
+    except (OSError, ValueError, TypeError):  # no such file (yet), a NUL byte, a list for an option
+        key = None
+    with _CACHE_LOCK:
+        if key is not None and key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+        loaded = load_model(model, backend, **opts)
+        if key is not None:
+            _CACHE[key] = loaded
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+        return loaded

@@ -10,6 +10,7 @@ whatever the number of clips: at most ``workers + batch_size`` clips are read ah
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -44,9 +45,9 @@ def resolve_workers(workers: int | None) -> int:
     """
     if workers is None:
         return available_cores()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 0:
         raise ArgumentError(f"workers must be a non-negative integer (0: one per core), not {workers!r}")
-    return workers or available_cores()
+    return int(workers) or available_cores()  # a NumPy integer is one too
 
 
 def model_threads(cores: int | None = None) -> int:

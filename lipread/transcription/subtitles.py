@@ -11,10 +11,11 @@ A transcript without words gives an SRT file with no cues and a WebVTT file with
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from ..errors import ArgumentError
 from ..weights import atomic_write
@@ -121,25 +122,50 @@ def to_vtt(words: Sequence[TimedText]) -> str:
 
 
 def write_subtitles(
-    words: Sequence[TimedText] | HasWords, path: str | os.PathLike[str], fmt: SubtitleFormat | None = None
+    words: Iterable[TimedText] | HasWords | Iterable[HasWords],
+    path: str | os.PathLike[str],
+    fmt: SubtitleFormat | None = None,
 ) -> Path:
-    """Write ``words`` (or a transcript's words) as an ``"srt"`` or ``"vtt"`` file (UTF-8) and return its path.
+    """Write ``words`` as an ``"srt"`` or ``"vtt"`` file (UTF-8) and return its path.
 
-    ``fmt`` in any case; default the path's suffix.
+    ``words``: timed words (any iterable), a transcript's or a live segment's, or those of several transcripts or
+    segments one after another (a stream's segments, whose words are timed in the stream). ``fmt`` in any case,
+    with or without its dot; default the path's suffix.
 
     Raises:
-        ArgumentError: an unknown format, or none given and the path's suffix names none.
+        ArgumentError: an unknown format, or none given and the path's suffix names none; words that are none
+            of these, or whose times are not finite.
     """
     p = Path(path)
     if fmt is not None and not isinstance(fmt, str):
         raise ArgumentError(f"the subtitle format is 'srt' or 'vtt', not {fmt!r}")
-    name = (fmt if fmt is not None else p.suffix.lstrip(".")).lower()
+    name = (fmt if fmt is not None else p.suffix).lstrip(".").lower()
     if not name:
         raise ArgumentError(f"{p}: no subtitle format given, and the name ends in neither .srt nor .vtt")
     if name not in FORMATS:
         raise ArgumentError(f"unknown subtitle format {name!r}; use 'srt' or 'vtt'")
     fmt = "srt" if name == "srt" else "vtt"
-    if not isinstance(words, Sequence):  # a Transcript or a live Segment
-        words = words.words
-    atomic_write(p, (to_srt(words) if fmt == "srt" else to_vtt(words)).encode("utf-8"))  # never a partial file
+    timed = _timed_words(words)
+    atomic_write(p, (to_srt(timed) if fmt == "srt" else to_vtt(timed)).encode("utf-8"))  # never a partial file
     return p
+
+
+def _timed_words(words: object) -> list[TimedText]:
+    """The words to write: of a transcript or a live segment, of several one after another (a stream's segments),
+    or words themselves (any iterable).
+
+    Raises:
+        ArgumentError: an item is none of these, or a word's times are not finite seconds.
+    """
+    source = getattr(words, "words", words)
+    if isinstance(source, (str, bytes)) or not isinstance(source, Iterable):
+        raise ArgumentError(f"subtitles are written from a transcript or its words, not {type(words).__name__}")
+    items: list[Any] = list(source)
+    if items and all(hasattr(t, "words") for t in items):
+        items = [w for t in items for w in t.words]
+    for w in items:
+        if not all(hasattr(w, a) for a in ("word", "start", "end")):
+            raise ArgumentError(f"subtitles are written from words with word, start and end, not {type(w).__name__}")
+        if not (math.isfinite(w.start) and math.isfinite(w.end)):
+            raise ArgumentError(f"word {w.word!r}: start and end must be finite seconds, not {w.start} and {w.end}")
+    return items

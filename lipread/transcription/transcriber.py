@@ -256,9 +256,10 @@ class Transcriber:
             stream: Iterator[np.ndarray] = iter(item)
             rate = fps or DEFAULT_FPS
         elif isinstance(item, (str, os.PathLike)):
+            from ..video.access import usable_path
             from ..video.reader import iter_frames
 
-            source = path = str(item)
+            source = path = usable_path(item)
             grey = decodes_grey(self.config, locator)
             stated: list[float] = []  # the file's own rate, read by the capture that decodes it (a folder: none)
             pixels = work_pixels(locator)
@@ -418,6 +419,11 @@ class Transcriber:
         if settings is not None and not isinstance(settings, LiveSettings):
             raise ArgumentError(
                 f"settings must be a LiveSettings, not {type(settings).__name__} (e.g. LiveSettings(pause=0.5))"
+            )
+        if isinstance(frames, (str, bytes, os.PathLike)) or not isinstance(frames, Iterable):
+            raise ArgumentError(
+                f"frames must be an iterable of uint8 (H, W, 3) frames, not {_described(frames)}; for a video file or "
+                "a camera, give lipread.live.source.open_source(...).frames() (as lipread live does)"
             )
         checked = _checked_fps(fps)
         rate, (low, high) = DEFAULT_FPS if checked is None else checked, SOURCE_FPS_RANGE

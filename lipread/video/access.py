@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import VideoError
 
-__all__ = ["check_readable", "opencv_name", "path_problem"]
+__all__ = ["check_readable", "opencv_name", "path_problem", "usable_path"]
 
 
 def path_problem(path: Path, error: OSError, what: str) -> str:
@@ -34,6 +34,32 @@ def path_problem(path: Path, error: OSError, what: str) -> str:
     if code == errno.ENAMETOOLONG:
         return f"{path}: the {what}'s name is too long for this file system"
     return f"{path}: cannot read the {what}: {error.strerror or error}"
+
+
+def usable_path(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], what: str = "video file") -> str:
+    """``path`` as text, once it can name a file at all (whether there is one is for the reader to find).
+
+    Raises:
+        VideoError: it is empty (which would name the current folder), holds a NUL byte (no file name can: a
+            file's contents given where its name belongs, say), or is too long for this file system.
+    """
+    name = os.fspath(path)
+    if isinstance(name, bytes):
+        name = os.fsdecode(name)
+    if not name:
+        raise VideoError(f"an empty path: give a {what} or a frame folder")
+    if "\x00" in name:
+        shown = repr(name[:40]) + ("..." if len(name) > 40 else "")
+        raise VideoError(
+            f"{shown}: not a path (no file name holds a NUL byte); give the {what}'s path, not its contents, "
+            "or its frames as an array"
+        )
+    try:
+        os.stat(name)
+    except OSError as e:  # only a name too long is told here; a missing file is the reader's to say
+        if e.errno == errno.ENAMETOOLONG:
+            raise VideoError(path_problem(Path(name), e, what)) from None
+    return name
 
 
 def check_readable(path: Path, what: str = "video file") -> os.stat_result:
